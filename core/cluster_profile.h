@@ -1,0 +1,104 @@
+// Cluster profile (cluster.json): islands of devices with fast links, per-device memory and
+// compute, measured or spec-sheet collective and p2p costs, compute/communication overlap.
+//
+// Collective cost model (alpha-beta, per op, group size and placement):
+//   time_ms(bytes) = latency_ms + algo_factor(op, n) * bytes / bus_bandwidth_bytes_per_s * 1e3
+// with algo_factor = 2(n-1)/n for allreduce and (n-1)/n for allgather, reduce_scatter and
+// all2all, `bytes` being the full (unsharded) tensor size — the nccl-tests "bus bandwidth"
+// convention. Raw samples are kept so a fit can be checked or redone.
+//
+//   StatusOr<ClusterProfile> c = load_cluster_profile("configs/clusters/a100-80gb-1x8.json");
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/json_reader.h"
+#include "core/status.h"
+#include "core/units.h"
+
+namespace paratune {
+
+enum class CollectiveOp { kAllReduce, kAllGather, kReduceScatter, kAllToAll };
+const char* to_string(CollectiveOp op);  // "allreduce" | "allgather" | "reduce_scatter" | "all2all"
+/// 2(n-1)/n for allreduce, (n-1)/n otherwise; 0 for n <= 1.
+double algo_factor(CollectiveOp op, int n);
+
+/// Where a group's devices are: all inside one island, or spanning islands.
+enum class Placement { kIntraIsland, kInterIsland };
+const char* to_string(Placement p);  // "intra" | "inter"
+
+struct Island {
+  std::string name;
+  int devices = 0;
+  bool operator==(const Island& o) const { return name == o.name && devices == o.devices; }
+};
+
+struct DeviceSpec {
+  std::string name;
+  Bytes memory;                      // usable memory per device
+  FlopsPerSecond flops;              // dense matmul throughput in the training dtype
+  BytesPerSecond memory_bandwidth;   // device memory bandwidth
+  bool operator==(const DeviceSpec& o) const;
+};
+
+struct CommSample {
+  Bytes bytes;        // message (full tensor) size
+  Milliseconds time;  // median time
+  bool operator==(const CommSample& o) const { return bytes == o.bytes && time == o.time; }
+};
+
+struct CollectiveFit {
+  CollectiveOp op = CollectiveOp::kAllReduce;
+  int group_size = 2;
+  Placement placement = Placement::kIntraIsland;
+  bool consecutive = true;             // group of consecutive ranks (false: strided)
+  Milliseconds latency;                // alpha
+  BytesPerSecond bus_bandwidth;        // 1 / beta, bus-bandwidth convention
+  std::vector<CommSample> samples;     // raw measurements (may be empty for spec-sheet data)
+  bool operator==(const CollectiveFit& o) const;
+};
+
+struct P2pFit {
+  Placement placement = Placement::kIntraIsland;
+  Milliseconds latency;
+  BytesPerSecond bandwidth;
+  std::vector<CommSample> samples;
+  bool operator==(const P2pFit& o) const;
+};
+
+struct OverlapCoefficients {
+  double compute_slowdown = 1.0;  // compute time multiplier while communication overlaps (>= 1)
+  double comm_slowdown = 1.0;     // communication time multiplier while compute overlaps (>= 1)
+  bool operator==(const OverlapCoefficients& o) const {
+    return compute_slowdown == o.compute_slowdown && comm_slowdown == o.comm_slowdown;
+  }
+};
+
+struct ClusterProfile {
+  static constexpr int kFormatVersion = 1;
+  std::string name;
+  std::string source;  // "measured" | "spec-sheet" | "galvatron-import"
+  std::string note;    // free text: where the numbers come from
+  DeviceSpec device;
+  std::vector<Island> islands;
+  std::vector<CollectiveFit> collectives;
+  std::vector<P2pFit> p2p;
+  OverlapCoefficients overlap;
+
+  int num_devices() const;
+  /// Devices per island (islands are homogeneous; validate() checks it).
+  int devices_per_island() const;
+  /// Island of global rank r (ranks are numbered island by island).
+  int island_of(Rank r) const;
+  bool operator==(const ClusterProfile& o) const;
+};
+
+Status validate(const ClusterProfile& c, const std::string& file);
+StatusOr<ClusterProfile> cluster_profile_from_json(const Json& j, const std::string& file);
+StatusOr<ClusterProfile> load_cluster_profile(const std::string& path);
+Json to_json(const ClusterProfile& c);
+/// Stable short hash of the content ("c-" + 16 hex digits).
+std::string fingerprint(const ClusterProfile& c);
+
+}  // namespace paratune

@@ -1,0 +1,66 @@
+// Model profile: measured (or analytic) per-layer-type costs on given hardware.
+//
+// Per layer type ("transformer", "embedding", "lm_head"): forward and backward time of ONE
+// micro-batch on ONE device as a function of the local micro-batch size (samples) and the TP
+// degree (the device holds a 1/tp shard); parameter count (full layer, unsharded); activation
+// bytes kept for backward per sample per device at each tp (with and without sequence
+// parallel); with checkpointing only the layer input is kept (checkpoint_bytes_per_sample at
+// tp = 1; sequence parallel divides it by tp).
+//
+//   StatusOr<ModelProfile> p = load_model_profile("gpt-small.profile.json");
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/json_reader.h"
+#include "core/status.h"
+#include "core/units.h"
+
+namespace paratune {
+
+struct ComputePoint {
+  int micro_batch = 1;      // local samples per micro-batch
+  int tp = 1;               // tensor-parallel degree of the shard that was timed
+  Milliseconds forward;     // forward of one micro-batch
+  Milliseconds backward;    // backward of one micro-batch (no recompute)
+  bool operator==(const ComputePoint& o) const;
+};
+
+struct ActivationPoint {
+  int tp = 1;
+  bool sp = false;          // measured with sequence parallel
+  Bytes bytes_per_sample;   // kept for backward, per device, per local sample
+  bool operator==(const ActivationPoint& o) const;
+};
+
+struct LayerTypeProfile {
+  std::string name;                         // "transformer" | "embedding" | "lm_head"
+  int64_t param_count = 0;                  // parameters of the whole (unsharded) layer
+  std::vector<ComputePoint> compute;
+  std::vector<ActivationPoint> activation;
+  Bytes checkpoint_bytes_per_sample;        // layer input kept when checkpointed, tp = 1
+  bool operator==(const LayerTypeProfile& o) const;
+};
+
+struct ModelProfile {
+  static constexpr int kFormatVersion = 1;
+  std::string model;               // model name
+  std::string model_fingerprint;   // fingerprint(ModelConfig) it was measured for ("" = any)
+  std::string source;              // "measured" | "analytic" | "galvatron-import"
+  std::string device;              // device name the numbers are for
+  int seq_len = 0;
+  std::vector<LayerTypeProfile> layer_types;
+
+  /// nullptr when absent.
+  const LayerTypeProfile* find(const std::string& name) const;
+  bool operator==(const ModelProfile& o) const;
+};
+
+Status validate(const ModelProfile& p, const std::string& file);
+StatusOr<ModelProfile> model_profile_from_json(const Json& j, const std::string& file);
+StatusOr<ModelProfile> load_model_profile(const std::string& path);
+Json to_json(const ModelProfile& p);
+
+}  // namespace paratune
