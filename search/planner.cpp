@@ -1,0 +1,459 @@
+// The search, top to bottom.
+//
+// Outer loops (each combination is one "config", evaluated independently, threads over them):
+//   global batch B  x  pipeline degree pp  x  micro-batch count M (M | B, M <= max)
+//   x embedding/LM-head strategy E.
+// For one config, stage s (ranks [s*g, (s+1)*g), g = N/pp) sees the per-layer problem
+//   time[l][k]      = M * (fwd_k + bwd_k) + sync_exposed_k                       (ms / iteration)
+//   memory[l][k]    = model_states_k + inflight(s) * activation_k                 (bytes)
+//   transient[l][k] = transient_k                                                 (bytes)
+//   switch[a][b]    = M * reshard(a -> b)                                         (ms / iteration)
+//   budget          = limit - (runtime buffers + E's states and activations on s) (bytes)
+// with inflight(s) = min(M, pp - s) (1F1B). Transformer layers are identical, so one prefix DP
+// per stage gives the stage's best plan for every layer count n (search/stage_dp.h). The stage
+// time splits into micro(s, n) = sum(fwd + bwd) + sum(switch)/M + E's fwd+bwd + p2p(s) and
+// sync(s, n) = sum(exposed sync) + E's exposed sync; the partition search picks n_0..n_{pp-1}
+// minimising the 1F1B iteration time (estimator::pipeline_iteration_time, exact over all
+// compositions with n_s <= window * ceil(L/pp) + 1).
+//
+// Pruning (exact): a config's iteration time is at least the pipeline formula with every layer
+// at its fastest candidate, no switches, no sync and an even split; configs whose resulting
+// throughput bound is below the best found so far are skipped. Ties between configs are broken
+// by the config's position in the enumeration order, so the result does not depend on threads.
+#include "search/planner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "estimator/layer_cost.h"
+#include "estimator/pipeline.h"
+#include "search/pipeline_partition.h"
+#include "search/stage_dp.h"
+
+namespace paratune::search {
+
+namespace est = paratune::estimator;
+
+Status SearchOptions::validate() const {
+  if (num_devices < 0) return InvalidArgument("--devices must be >= 0");
+  if (!(memory_per_device.value > 0) || !std::isfinite(memory_per_device.value))
+    return InvalidArgument("--memory-per-device must be a positive size");
+  if (global_batches.empty()) return InvalidArgument("--global-batch: no batch size given");
+  for (int b : global_batches)
+    if (b < 1) return InvalidArgument("--global-batch must be >= 1");
+  for (int p : pp_degrees)
+    if (p < 1 || (p & (p - 1))) return InvalidArgument("pipeline degrees must be powers of two");
+  if (max_micro_batches < 1) return InvalidArgument("max micro-batches must be >= 1");
+  if (memory_buckets < 16) return InvalidArgument("memory buckets must be >= 16");
+  if (stage_window < 1) return InvalidArgument("stage window must be >= 1");
+  if (threads < 0) return InvalidArgument("threads must be >= 0");
+  PARATUNE_RETURN_IF_ERROR(tree.validate());
+  return estimator.validate();
+}
+
+StatusOr<int> resolve_devices(const ClusterProfile& cluster, int requested) {
+  const int total = cluster.num_devices();
+  const int n = requested == 0 ? total : requested;
+  if (n > total)
+    return InvalidArgument("--devices " + std::to_string(n) + " does not fit the cluster '" +
+                           cluster.name + "' (" + std::to_string(total) + " devices)");
+  if (n & (n - 1))
+    return InvalidArgument("--devices " + std::to_string(n) + " must be a power of two");
+  const int per_island = cluster.devices_per_island();
+  if (n > per_island && n % per_island != 0)
+    return InvalidArgument("--devices " + std::to_string(n) + " must be a multiple of the " +
+                           std::to_string(per_island) + " devices of one island");
+  return n;
+}
+
+namespace {
+
+struct Inputs {
+  const ModelConfig* model;
+  const ClusterProfile* cluster;
+  const ModelProfile* profile;
+  const SearchOptions* options;
+  int num_devices;
+  // per pp degree: the per-layer candidates of the decision tree (model-filtered)
+  std::vector<int> pps;
+  std::vector<std::vector<LayerStrategy>> candidates;  // parallel to pps
+};
+
+struct Config {
+  int batch = 0;
+  int pp_index = 0;
+  int micro_batches = 0;
+  LayerStrategy embedding;
+  double bound_ms = 0;  // lower bound of the iteration time
+};
+
+struct ConfigResult {
+  bool feasible = false;
+  double iteration_ms = std::numeric_limits<double>::infinity();
+  double samples_per_s = 0;
+  Strategy strategy;
+  int64_t stage_dp_runs = 0;
+};
+
+est::CostContext make_context(const Inputs& in, int pp, int micro, int batch) {
+  est::CostContext ctx;
+  ctx.model = in.model;
+  ctx.cluster = in.cluster;
+  ctx.profile = in.profile;
+  ctx.num_devices = in.num_devices;
+  ctx.pp = pp;
+  ctx.micro_batches = micro;
+  ctx.global_batch = batch;
+  ctx.options = in.options->estimator;
+  return ctx;
+}
+
+std::vector<LayerStrategy> embedding_candidates(const Inputs& in, int g) {
+  std::vector<LayerStrategy> out;
+  const SearchOptions& o = *in.options;
+  if (!o.embedding_search) {
+    LayerStrategy e;
+    e.tp = 1;
+    e.dp = g;
+    out.push_back(e);
+    return out;
+  }
+  const int max_tp = o.tree.max_tp > 0 ? std::min(o.tree.max_tp, g) : g;
+  for (int t = 1; t <= max_tp; t *= 2) {
+    if (g % t || in.model->vocab % t || in.model->hidden % t) continue;
+    const int d = g / t;
+    std::vector<DpType> types{DpType::kDdp};
+    if (d > 1) {
+      if (o.tree.allow_zero2) types.push_back(DpType::kZero2);
+      if (o.tree.allow_zero3) types.push_back(DpType::kZero3);
+    }
+    for (DpType ty : types) {
+      LayerStrategy e;
+      e.tp = t;
+      e.dp = d;
+      e.dp_type = ty;
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+/// Per-stage, per-candidate costs of one config (independent of the embedding strategy).
+struct StageCosts {
+  std::vector<est::LayerCost> layer;        // per candidate
+  std::vector<std::vector<double>> switch_ms;  // per micro-batch, candidate x candidate
+};
+
+ConfigResult solve_config(const Inputs& in, const Config& cfg) {
+  ConfigResult res;
+  const int pp = in.pps[cfg.pp_index];
+  const int g = in.num_devices / pp;
+  const int L = in.model->num_layers;
+  const int M = cfg.micro_batches;
+  const SearchOptions& o = *in.options;
+  est::CostContext ctx = make_context(in, pp, M, cfg.batch);
+
+  // Candidates feasible for this batch split (e.g. dp must divide the micro-batch).
+  std::vector<LayerStrategy> cands;
+  std::vector<est::LayerCost> probe;
+  for (const LayerStrategy& ls : in.candidates[cfg.pp_index]) {
+    est::LayerCost c = est::transformer_layer_cost(ctx, 0, ls);
+    if (c.feasible) cands.push_back(ls);
+  }
+  const int S = static_cast<int>(cands.size());
+  if (S == 0) return res;
+
+  const int per_stage = (L + pp - 1) / pp;
+  const int nmax = std::min(L - pp + 1, o.stage_window * per_stage + 1);
+  std::vector<std::vector<std::optional<double>>> micro(pp), sync(pp);
+  std::vector<std::vector<std::vector<StrategyIdx>>> choices(pp);
+
+  for (StageIdx s = 0; s < pp; ++s) {
+    const int inflight = est::in_flight_micro_batches(pp, s, M);
+    std::vector<est::LayerCost> lc(S);
+    for (int k = 0; k < S; ++k) lc[k] = est::transformer_layer_cost(ctx, s, cands[k]);
+    std::vector<std::vector<double>> sw(S, std::vector<double>(S, 0.0));
+    for (int a = 0; a < S; ++a)
+      for (int b = 0; b < S; ++b)
+        if (a != b) sw[a][b] = est::switch_cost(ctx, s, cands[a], cands[b]).value;
+
+    const est::LayerCost ec = est::embedding_cost(ctx, s, cfg.embedding);
+    if (!ec.feasible) return res;
+    StageProblem p;
+    p.time_ms.assign(nmax, std::vector<double>(S));
+    p.memory_bytes.assign(nmax, std::vector<double>(S));
+    p.transient_bytes.assign(nmax, std::vector<double>(S));
+    for (int l = 0; l < nmax; ++l) {
+      for (int k = 0; k < S; ++k) {
+        p.time_ms[l][k] = M * (lc[k].forward.value + lc[k].backward.value) +
+                          lc[k].grad_sync_exposed.value;
+        p.memory_bytes[l][k] = lc[k].model_states.value + inflight * lc[k].activation_per_micro_batch.value;
+        p.transient_bytes[l][k] = lc[k].transient.value;
+      }
+    }
+    p.switch_ms.assign(S, std::vector<double>(S));
+    for (int a = 0; a < S; ++a)
+      for (int b = 0; b < S; ++b) p.switch_ms[a][b] = M * sw[a][b];
+    const double base = o.estimator.runtime_buffer_bytes + ec.model_states.value +
+                        inflight * ec.activation_per_micro_batch.value + ec.transient.value;
+    p.base_memory_bytes = base;
+    p.memory_budget_bytes = o.memory_per_device.value;
+    micro[s].assign(nmax + 1, std::nullopt);
+    sync[s].assign(nmax + 1, std::nullopt);
+    choices[s].assign(nmax + 1, {});
+    if (base > o.memory_per_device.value) continue;  // nothing fits on this stage
+
+    StageDpOptions dpo;
+    dpo.memory_buckets = o.memory_buckets;
+    std::vector<std::optional<StagePlanResult>> best = solve_stage_prefixes(p, dpo);
+    ++res.stage_dp_runs;
+    const double p2p = s + 1 < pp ? est::p2p_time(ctx, s).value : 0.0;
+    for (int n = 1; n <= nmax && n <= static_cast<int>(best.size()); ++n) {
+      if (!best[n - 1]) continue;
+      const std::vector<StrategyIdx>& ch = best[n - 1]->choice;
+      double mi = ec.forward.value + ec.backward.value + p2p, sy = ec.grad_sync_exposed.value;
+      for (int l = 0; l < n; ++l) {
+        mi += lc[ch[l]].forward.value + lc[ch[l]].backward.value;
+        sy += lc[ch[l]].grad_sync_exposed.value;
+        if (l > 0) mi += sw[ch[l - 1]][ch[l]];
+      }
+      micro[s][n] = mi;
+      sync[s][n] = sy;
+      choices[s][n] = ch;
+    }
+  }
+
+  PartitionProblem pprob;
+  pprob.num_layers = L;
+  pprob.micro_batches = M;
+  pprob.micro_ms = micro;
+  pprob.sync_ms = sync;
+  std::optional<PartitionResult> part = solve_partition(pprob);
+  if (!part) return res;
+
+  Strategy st;
+  st.num_devices = in.num_devices;
+  st.pp = pp;
+  st.micro_batches = M;
+  st.global_batch = cfg.batch;
+  st.embedding = cfg.embedding;
+  st.pp_division = part->layers_per_stage;
+  for (StageIdx s = 0; s < pp; ++s) {
+    const int n = part->layers_per_stage[s];
+    for (int l = 0; l < n; ++l) st.layers.push_back(cands[choices[s][n][l]]);
+  }
+  res.feasible = true;
+  res.iteration_ms = part->iteration_ms;
+  res.samples_per_s = cfg.batch / (part->iteration_ms / 1e3);
+  res.strategy = std::move(st);
+  return res;
+}
+
+/// Lower bound of a config's iteration time: every layer at its fastest candidate, even split.
+double config_bound(const Inputs& in, const Config& cfg, bool* any_feasible) {
+  const int pp = in.pps[cfg.pp_index];
+  est::CostContext ctx = make_context(in, pp, cfg.micro_batches, cfg.batch);
+  double best = std::numeric_limits<double>::infinity();
+  for (const LayerStrategy& ls : in.candidates[cfg.pp_index]) {
+    est::LayerCost c = est::transformer_layer_cost(ctx, 0, ls);
+    if (!c.feasible) continue;
+    best = std::min(best, c.forward.value + c.backward.value);
+  }
+  *any_feasible = std::isfinite(best);
+  if (!*any_feasible) return best;
+  const double L = in.model->num_layers;
+  return L * best + (cfg.micro_batches - 1) * std::ceil(L / pp) * best;
+}
+
+std::vector<int> micro_batch_counts(int batch, int max_micro) {
+  std::vector<int> out;
+  for (int m = 1; m <= std::min(batch, max_micro); ++m)
+    if (batch % m == 0) out.push_back(m);
+  return out;
+}
+
+double log10_binomial(int n, int k) {
+  return (std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0)) / std::log(10.0);
+}
+
+StatusOr<SearchResult> search_once(const ModelConfig& model, const ClusterProfile& cluster,
+                                   const ModelProfile& profile, const SearchOptions& options,
+                                   int num_devices) {
+  Inputs in;
+  in.model = &model;
+  in.cluster = &cluster;
+  in.profile = &profile;
+  in.options = &options;
+  in.num_devices = num_devices;
+  SpaceStats stats;
+  std::vector<int> pps = options.pp_degrees;
+  if (pps.empty())
+    for (int p = 1; p <= num_devices && p <= model.num_layers; p *= 2)
+      if (num_devices % p == 0) pps.push_back(p);
+  for (int p : pps) {
+    if (num_devices % p) continue;
+    if (p > model.num_layers) continue;
+    std::vector<LayerStrategy> c = filter_for_model(
+        enumerate_layer_strategies(num_devices / p, options.tree), model);
+    if (c.empty()) continue;
+    stats.layer_strategies += static_cast<int64_t>(c.size());
+    in.pps.push_back(p);
+    in.candidates.push_back(std::move(c));
+  }
+  if (in.pps.empty())
+    return InvalidArgument("no pipeline degree fits " + std::to_string(model.num_layers) +
+                           " layers on " + std::to_string(num_devices) + " devices");
+
+  // Enumerate configs in a fixed order; compute bounds.
+  std::vector<Config> configs;
+  double log_plans = -std::numeric_limits<double>::infinity();
+  for (int b : options.global_batches) {
+    for (int pi = 0; pi < static_cast<int>(in.pps.size()); ++pi) {
+      const int pp = in.pps[pi];
+      const std::vector<LayerStrategy> emb = embedding_candidates(in, num_devices / pp);
+      for (int m : micro_batch_counts(b, options.max_micro_batches)) {
+        for (const LayerStrategy& e : emb) {
+          Config c;
+          c.batch = b;
+          c.pp_index = pi;
+          c.micro_batches = m;
+          c.embedding = e;
+          bool ok = false;
+          c.bound_ms = config_bound(in, c, &ok);
+          ++stats.outer_configs;
+          if (!ok) {
+            ++stats.pruned_configs;
+            continue;
+          }
+          const double lp = model.num_layers * std::log10(in.candidates[pi].size()) +
+                            log10_binomial(model.num_layers - 1, pp - 1);
+          log_plans = std::max(log_plans, lp) +
+                      std::log10(1.0 + std::pow(10.0, std::min(log_plans, lp) - std::max(log_plans, lp)));
+          configs.push_back(c);
+        }
+      }
+    }
+  }
+  stats.log10_plans = std::isfinite(log_plans) ? log_plans : 0.0;
+
+  // Most promising first (highest throughput bound), stable on the enumeration order.
+  std::vector<size_t> order(configs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return configs[a].batch / configs[a].bound_ms > configs[b].batch / configs[b].bound_ms;
+  });
+
+  std::vector<ConfigResult> results(configs.size());
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  double best_tput = 0;  // guarded by mu
+  std::atomic<int64_t> pruned{0}, dp_runs{0};
+  auto worker = [&] {
+    for (;;) {
+      const size_t i = next.fetch_add(1);
+      if (i >= order.size()) return;
+      const Config& c = configs[order[i]];
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (c.batch / c.bound_ms * 1e3 < best_tput) {  // strictly worse: exact pruning
+          ++pruned;
+          continue;
+        }
+      }
+      ConfigResult r = solve_config(in, c);
+      dp_runs += r.stage_dp_runs;
+      if (r.feasible) {
+        std::lock_guard<std::mutex> lock(mu);
+        best_tput = std::max(best_tput, r.samples_per_s);
+      }
+      results[order[i]] = std::move(r);
+    }
+  };
+  int threads = options.threads > 0 ? options.threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = std::max(1, std::min<int>(threads, static_cast<int>(configs.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  stats.pruned_configs += pruned.load();
+  stats.stage_dp_runs = dp_runs.load();
+
+  // Best by throughput; ties: lowest enumeration index.
+  int best = -1;
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].feasible) continue;
+    if (best < 0 || results[i].samples_per_s > results[best].samples_per_s) best = static_cast<int>(i);
+  }
+  if (best < 0) return Infeasible("no plan fits");
+
+  SearchResult out;
+  out.strategy = std::move(results[best].strategy);
+  out.strategy.model_fingerprint = fingerprint(model);
+  out.strategy.cluster_fingerprint = fingerprint(cluster);
+  est::CostContext ctx = make_context(in, out.strategy.pp, out.strategy.micro_batches,
+                                      out.strategy.global_batch);
+  StatusOr<est::PlanEstimate> e = est::estimate_plan(ctx, out.strategy);
+  if (!e.ok()) return Internal("searched plan does not estimate: " + e.status().message());
+  // The estimator and the search compose the same per-layer costs: they must agree.
+  const double rel = std::abs(e->iteration.value - results[best].iteration_ms) /
+                     std::max(1e-12, results[best].iteration_ms);
+  PARATUNE_CHECK_MSG(rel < 1e-6, "search and estimate disagree: " +
+                                     std::to_string(results[best].iteration_ms) + " vs " +
+                                     std::to_string(e->iteration.value) + " ms");
+  Prediction pred;
+  pred.iteration = e->iteration;
+  pred.samples_per_s = e->samples_per_s;
+  for (const auto& st : e->stages) pred.stage_peak_memory.push_back(st.peak_memory);
+  pred.profile_source = profile.source;
+  out.strategy.predicted = pred;
+  out.estimate = std::move(*e);
+  out.stats = stats;
+  return out;
+}
+
+std::string format_bytes(double b) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", b / kGiB);
+  return buf;
+}
+
+}  // namespace
+
+StatusOr<SearchResult> search(const ModelConfig& model, const ClusterProfile& cluster,
+                              const ModelProfile& profile, const SearchOptions& options) {
+  PARATUNE_RETURN_IF_ERROR(options.validate());
+  PARATUNE_ASSIGN_OR_RETURN(const int n, resolve_devices(cluster, options.num_devices));
+  StatusOr<SearchResult> r = search_once(model, cluster, profile, options, n);
+  if (r.ok() || r.status().code() != StatusCode::kInfeasible) return r;
+
+  // Infeasible: find the smallest limit that works (doubling, then bisection to 1%).
+  SearchOptions probe = options;
+  probe.threads = options.threads;
+  double lo = options.memory_per_device.value, hi = lo;
+  bool found = false;
+  for (int i = 0; i < 12 && !found; ++i) {
+    hi *= 2;
+    probe.memory_per_device = Bytes(hi);
+    found = search_once(model, cluster, profile, probe, n).ok();
+    if (!found) lo = hi;
+  }
+  if (!found)
+    return Infeasible("no plan fits in " + format_bytes(options.memory_per_device.value) +
+                      " per device (none fits even in " + format_bytes(hi) + ")");
+  while (hi - lo > 0.01 * hi) {
+    const double mid = 0.5 * (lo + hi);
+    probe.memory_per_device = Bytes(mid);
+    if (search_once(model, cluster, profile, probe, n).ok()) hi = mid; else lo = mid;
+  }
+  return Infeasible("no plan fits in " + format_bytes(options.memory_per_device.value) +
+                    " per device; the smallest limit that works is about " + format_bytes(hi) +
+                    " (--memory-per-device " + std::to_string(static_cast<long long>(std::ceil(hi / kMiB))) + "MiB)");
+}
+
+}  // namespace paratune::search
