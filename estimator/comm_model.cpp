@@ -1,0 +1,190 @@
+// Communication model.
+//
+// Collective over n devices, full tensor of B bytes (nccl-tests bus-bandwidth convention):
+//   t_ms = alpha_ms * calls + f(op, n) * B / busbw_Bps * 1e3,
+//   f(allreduce) = 2(n-1)/n,  f(allgather) = f(reduce_scatter) = f(all2all) = (n-1)/n.
+// `calls` is 1 for one collective; gradient buckets charge a fraction (see layer_cost.cpp).
+// Point-to-point: t_ms = alpha_ms + B / bw_Bps * 1e3.
+//
+// Lookup of (op, n, placement, consecutive) in the profile, first hit wins:
+//   for op' in [op, allreduce]              (a missing allgather / reduce_scatter / all2all
+//                                            uses allreduce's bus bandwidth and latency)
+//     1. exact (op', n, placement, consecutive)
+//     2. exact (op', n, placement, !consecutive)
+//     3. same (op', placement, consecutive), other group sizes: bandwidth and latency linear in
+//        log2(n) between the nearest smaller and larger measured sizes; outside the measured
+//        range the nearest size (no extrapolation)
+//     4. as 3 with !consecutive
+//   5. the p2p fit of the placement (its link bandwidth taken as the bus bandwidth)
+//   6. 1-5 with the other placement (optimistic for inter-island groups: better than nothing,
+//      and a profile that measured anything across islands never gets here)
+// p2p lookup: p2p fit of the placement; else allreduce n = 2 of the placement (steps 1-4);
+// else the same with the other placement.
+//
+// Group shape of a layer on stage s: the TP / DP groups of core/device_mesh.h; the placement is
+// inter-island when ANY group of the layer has ranks in two islands (cluster.island_of), since
+// a collective of the layer finishes with its slowest group.
+#include "estimator/comm_model.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/device_mesh.h"
+
+namespace paratune::estimator {
+
+namespace {
+
+Placement other(Placement p) {
+  return p == Placement::kIntraIsland ? Placement::kInterIsland : Placement::kIntraIsland;
+}
+
+const CollectiveFit* find_exact(const ClusterProfile& c, CollectiveOp op, int n, Placement p,
+                                bool consecutive) {
+  for (const CollectiveFit& f : c.collectives) {
+    if (f.op == op && f.group_size == n && f.placement == p && f.consecutive == consecutive &&
+        f.bus_bandwidth.value > 0) {
+      return &f;
+    }
+  }
+  return nullptr;
+}
+
+std::optional<CommFit> interpolate(const ClusterProfile& c, CollectiveOp op, int n, Placement p,
+                                   bool consecutive) {
+  const CollectiveFit* lo = nullptr;
+  const CollectiveFit* hi = nullptr;
+  for (const CollectiveFit& f : c.collectives) {
+    if (f.op != op || f.placement != p || f.consecutive != consecutive ||
+        f.bus_bandwidth.value <= 0 || f.group_size < 2) {
+      continue;
+    }
+    if (f.group_size <= n && (lo == nullptr || f.group_size > lo->group_size)) lo = &f;
+    if (f.group_size >= n && (hi == nullptr || f.group_size < hi->group_size)) hi = &f;
+  }
+  if (lo == nullptr && hi == nullptr) return std::nullopt;
+  if (lo == nullptr) return CommFit{hi->latency, hi->bus_bandwidth};
+  if (hi == nullptr || hi->group_size == lo->group_size) {
+    return CommFit{lo->latency, lo->bus_bandwidth};
+  }
+  const double w = (std::log2(static_cast<double>(n)) - std::log2(lo->group_size)) /
+                   (std::log2(hi->group_size) - std::log2(lo->group_size));
+  return CommFit{lo->latency + (hi->latency - lo->latency) * w,
+                 lo->bus_bandwidth + (hi->bus_bandwidth - lo->bus_bandwidth) * w};
+}
+
+// Steps 1-4 for one op.
+std::optional<CommFit> find_collective_op(const ClusterProfile& c, CollectiveOp op, int n,
+                                          Placement p, bool consecutive) {
+  for (bool cons : {consecutive, !consecutive}) {
+    if (const CollectiveFit* f = find_exact(c, op, n, p, cons)) {
+      return CommFit{f->latency, f->bus_bandwidth};
+    }
+  }
+  for (bool cons : {consecutive, !consecutive}) {
+    if (auto f = interpolate(c, op, n, p, cons)) return f;
+  }
+  return std::nullopt;
+}
+
+// Steps 1-4 for op, then for allreduce.
+std::optional<CommFit> find_collective_only(const ClusterProfile& c, CollectiveOp op, int n,
+                                            Placement p, bool consecutive) {
+  if (auto f = find_collective_op(c, op, n, p, consecutive)) return f;
+  if (op != CollectiveOp::kAllReduce) {
+    return find_collective_op(c, CollectiveOp::kAllReduce, n, p, consecutive);
+  }
+  return std::nullopt;
+}
+
+std::optional<CommFit> find_p2p_only(const ClusterProfile& c, Placement p) {
+  for (const P2pFit& f : c.p2p) {
+    if (f.placement == p && f.bandwidth.value > 0) return CommFit{f.latency, f.bandwidth};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<CommFit> find_collective(const ClusterProfile& c, CollectiveOp op, int group_size,
+                                       Placement placement, bool consecutive) {
+  for (Placement p : {placement, other(placement)}) {
+    if (auto f = find_collective_only(c, op, group_size, p, consecutive)) return f;
+    if (auto f = find_p2p_only(c, p)) return f;
+  }
+  return std::nullopt;
+}
+
+std::optional<CommFit> find_p2p(const ClusterProfile& c, Placement placement) {
+  for (Placement p : {placement, other(placement)}) {
+    if (auto f = find_p2p_only(c, p)) return f;
+    if (auto f = find_collective_op(c, CollectiveOp::kAllReduce, 2, p, true)) return f;
+  }
+  return std::nullopt;
+}
+
+Milliseconds collective_time(const CommFit& fit, CollectiveOp op, int group_size, Bytes bytes,
+                             double latency_calls) {
+  if (group_size <= 1 || bytes.value <= 0) return Milliseconds(0);
+  return fit.latency * latency_calls +
+         transfer_time(bytes * algo_factor(op, group_size), fit.bandwidth);
+}
+
+Milliseconds p2p_transfer_time(const CommFit& fit, Bytes bytes) {
+  if (bytes.value <= 0) return Milliseconds(0);
+  return fit.latency + transfer_time(bytes, fit.bandwidth);
+}
+
+int island_of_rank(const CostContext& ctx, Rank r) {
+  PARATUNE_CHECK_MSG(r >= 0 && r < ctx.cluster->num_devices(),
+                     "rank " + std::to_string(r) + " outside cluster \"" + ctx.cluster->name + "\"");
+  return ctx.cluster->island_of(r);
+}
+
+namespace {
+
+GroupShape shape_of(const CostContext& ctx, const std::vector<std::vector<Rank>>& groups) {
+  GroupShape g;
+  PARATUNE_CHECK(!groups.empty());
+  g.size = static_cast<int>(groups.front().size());
+  g.consecutive = is_consecutive(groups.front());
+  for (const std::vector<Rank>& group : groups) {
+    const int island = island_of_rank(ctx, group.front());
+    for (Rank r : group) {
+      if (island_of_rank(ctx, r) != island) {
+        g.placement = Placement::kInterIsland;
+        return g;
+      }
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
+GroupShape tp_group_shape(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls) {
+  return shape_of(ctx, tp_groups(ctx.num_devices, ctx.pp, stage, ls));
+}
+
+GroupShape dp_group_shape(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls) {
+  return shape_of(ctx, dp_groups(ctx.num_devices, ctx.pp, stage, ls));
+}
+
+Milliseconds CommPricer::collective(CollectiveOp op, const GroupShape& g, Bytes bytes,
+                                    double latency_calls) {
+  if (g.size <= 1 || bytes.value <= 0) return Milliseconds(0);
+  std::optional<CommFit> fit = find_collective(cluster_, op, g.size, g.placement, g.consecutive);
+  if (!fit) {
+    if (missing_.empty()) {
+      missing_ = std::string("cluster profile \"") + cluster_.name + "\" has no data for " +
+                 to_string(op) + " over " + std::to_string(g.size) + " " + to_string(g.placement) +
+                 "-island devices (nor any other collective or p2p)";
+    }
+    return Milliseconds(0);
+  }
+  return collective_time(*fit, op, g.size, bytes, latency_calls);
+}
+
+}  // namespace paratune::estimator

@@ -1,0 +1,68 @@
+// Communication prices from the cluster profile: the alpha-beta model of core/cluster_profile.h
+// looked up by (op, group size, placement, consecutiveness) with documented fallbacks, and the
+// shape (size, placement, consecutiveness) of a layer's TP and DP groups.
+//
+//   std::optional<CommFit> f = find_collective(cluster, CollectiveOp::kAllReduce, 4,
+//                                              Placement::kIntraIsland, /*consecutive=*/true);
+//   Milliseconds t = collective_time(*f, CollectiveOp::kAllReduce, 4, Bytes(64 * kMiB));
+#pragma once
+
+#include <optional>
+
+#include "core/cluster_profile.h"
+#include "core/strategy.h"
+#include "core/units.h"
+#include "estimator/cost_context.h"
+
+namespace paratune::estimator {
+
+/// One alpha-beta pair: latency (alpha) and bandwidth (1 / beta): the bus bandwidth for a
+/// collective, the link bandwidth for p2p.
+struct CommFit {
+  Milliseconds latency;
+  BytesPerSecond bandwidth;
+};
+
+/// The fit for a collective, or nullopt when the profile has no collective and no p2p data at
+/// all. See comm_model.cpp for the fallback order.
+std::optional<CommFit> find_collective(const ClusterProfile& c, CollectiveOp op, int group_size,
+                                       Placement placement, bool consecutive);
+/// The fit for a point-to-point transfer (bandwidth is the link's, not a bus bandwidth).
+std::optional<CommFit> find_p2p(const ClusterProfile& c, Placement placement);
+
+/// alpha * latency_calls + algo_factor(op, n) * bytes / bus_bandwidth, with `bytes` the full
+/// (unsharded) tensor; 0 when n <= 1 or bytes == 0.
+Milliseconds collective_time(const CommFit& fit, CollectiveOp op, int group_size, Bytes bytes,
+                             double latency_calls = 1.0);
+/// alpha + bytes / bandwidth; 0 when bytes == 0.
+Milliseconds p2p_transfer_time(const CommFit& fit, Bytes bytes);
+
+/// The communication groups of one layer on one stage.
+struct GroupShape {
+  int size = 1;
+  Placement placement = Placement::kIntraIsland;  // inter when any group spans islands
+  bool consecutive = true;                        // groups are runs of consecutive ranks
+};
+GroupShape tp_group_shape(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls);
+GroupShape dp_group_shape(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls);
+
+/// Island of a global rank of the plan (checks rank < cluster devices).
+int island_of_rank(const CostContext& ctx, Rank r);
+
+/// Prices collectives for one cost function and remembers the first missing profile entry, so
+/// the caller can report the layer infeasible instead of silently pricing it at zero.
+class CommPricer {
+ public:
+  explicit CommPricer(const ClusterProfile& cluster) : cluster_(cluster) {}
+  /// collective_time() over the group `g`; 0 (and missing() set) without profile data.
+  Milliseconds collective(CollectiveOp op, const GroupShape& g, Bytes bytes,
+                          double latency_calls = 1.0);
+  /// "" when every lookup found data, else the first missing entry in words.
+  const std::string& missing() const { return missing_; }
+
+ private:
+  const ClusterProfile& cluster_;
+  std::string missing_;
+};
+
+}  // namespace paratune::estimator

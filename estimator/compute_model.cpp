@@ -1,0 +1,116 @@
+// Compute model (ms per micro-batch per device).
+//
+// Measured points ComputePoint(micro_batch b_i, tp t_i) -> (forward_i, backward_i). For a query
+// (b, t), forward and backward separately, first hit wins:
+//   1. the exact point (b, t)
+//   2. the points of tp t: >= 2 distinct b: least-squares line y = a + c*b over them, evaluated
+//      at b (interpolation or extrapolation, floored at 0); exactly one point b0: y0 * b / b0
+//   3. the nearest measured tp t' (closest log2, then smaller t'), value at (b, t') from 1-2,
+//      scaled by t'/t (a tp shard does 1/t of the matmul work; the same with sequence parallel)
+//   4. no points for the layer type at all: the analytic model below
+// Analytic (profile "analytic", or a layer type missing from a measured profile):
+//   transformer: forward = b * layer_forward_flops_per_sample / t / (efficiency * device.flops)
+//   LM head:     forward = b * head_forward_flops_per_sample  / t / (efficiency * device.flops)
+//   embedding:   forward = 2 * b*s*h*e bytes (gather rows, write output) / memory_bandwidth
+//                (0 when the cluster gives no memory bandwidth)
+//   backward = 2 * forward (weight and input gradients).
+// Activation checkpointing and TP communication are added by layer_cost.cpp, not here.
+#include "estimator/compute_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace paratune::estimator {
+
+namespace {
+
+// Steps 1-2 for one tp: nullopt when tp has no points.
+std::optional<ComputeTime> at_tp(const LayerTypeProfile& p, int b, int tp) {
+  std::vector<const ComputePoint*> pts;
+  for (const ComputePoint& q : p.compute) {
+    if (q.tp != tp || q.micro_batch < 1) continue;
+    if (q.micro_batch == b) return ComputeTime{q.forward, q.backward};
+    pts.push_back(&q);
+  }
+  if (pts.empty()) return std::nullopt;
+  std::set<int> sizes;
+  for (const ComputePoint* q : pts) sizes.insert(q->micro_batch);
+  if (sizes.size() == 1) {
+    const double r = static_cast<double>(b) / pts.front()->micro_batch;
+    return ComputeTime{pts.front()->forward * r, pts.front()->backward * r};
+  }
+  double mb = 0, mf = 0, mw = 0;
+  for (const ComputePoint* q : pts) {
+    mb += q->micro_batch;
+    mf += q->forward.value;
+    mw += q->backward.value;
+  }
+  const double n = static_cast<double>(pts.size());
+  mb /= n, mf /= n, mw /= n;
+  double sbb = 0, sbf = 0, sbw = 0;
+  for (const ComputePoint* q : pts) {
+    const double db = q->micro_batch - mb;
+    sbb += db * db;
+    sbf += db * (q->forward.value - mf);
+    sbw += db * (q->backward.value - mw);
+  }
+  auto line = [&](double mean_y, double s_by) {
+    const double c = s_by / sbb;
+    return Milliseconds(std::max(0.0, mean_y + c * (b - mb)));
+  };
+  return ComputeTime{line(mf, sbf), line(mw, sbw)};
+}
+
+}  // namespace
+
+std::optional<ComputeTime> lookup_compute(const LayerTypeProfile& p, int b, int tp) {
+  PARATUNE_CHECK(b >= 1 && tp >= 1);
+  if (auto t = at_tp(p, b, tp)) return t;
+  int best = 0;
+  auto dist = [&](int t) { return std::abs(std::log2(static_cast<double>(t) / tp)); };
+  for (const ComputePoint& q : p.compute) {
+    if (q.tp < 1 || q.micro_batch < 1) continue;
+    if (best == 0 || dist(q.tp) < dist(best) || (dist(q.tp) == dist(best) && q.tp < best)) {
+      best = q.tp;
+    }
+  }
+  if (best == 0) return std::nullopt;
+  std::optional<ComputeTime> t = at_tp(p, b, best);
+  PARATUNE_CHECK(t.has_value());
+  const double r = static_cast<double>(best) / tp;
+  return ComputeTime{t->forward * r, t->backward * r};
+}
+
+ComputeTime analytic_compute(const ModelConfig& m, const ClusterProfile& c, LayerKind kind, int b,
+                             int tp, double efficiency) {
+  PARATUNE_CHECK(b >= 1 && tp >= 1);
+  Milliseconds fwd;
+  if (kind == LayerKind::kEmbedding) {
+    const double bytes = 2.0 * b * m.seq_len * m.hidden * dtype_bytes(m.dtype);
+    if (c.device.memory_bandwidth.value > 0) {
+      fwd = transfer_time(Bytes(bytes), c.device.memory_bandwidth);
+    }
+  } else {
+    PARATUNE_CHECK_MSG(c.device.flops.value > 0 && efficiency > 0,
+                       "analytic compute needs device.flops of cluster \"" + c.name + "\"");
+    const double per_sample = kind == LayerKind::kTransformer ? m.layer_forward_flops_per_sample()
+                                                              : m.head_forward_flops_per_sample();
+    fwd = paratune::compute_time(per_sample * b / tp, c.device.flops * efficiency);
+  }
+  return ComputeTime{fwd, fwd * 2.0};
+}
+
+ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp) {
+  if (ctx.profile != nullptr) {
+    if (const LayerTypeProfile* p = ctx.profile->find(profile_name(kind))) {
+      if (auto t = lookup_compute(*p, b, tp)) return *t;
+    }
+  }
+  return analytic_compute(*ctx.model, *ctx.cluster, kind, b, tp, ctx.options.analytic_efficiency);
+}
+
+}  // namespace paratune::estimator

@@ -1,0 +1,34 @@
+// Compute time of one layer for one micro-batch on one device: from the model profile's
+// measured points, with the fallbacks of compute_model.cpp, or from FLOPs (analytic).
+//
+//   ComputeTime t = compute_time(ctx, LayerKind::kTransformer, /*b=*/4, /*tp=*/2);
+#pragma once
+
+#include <optional>
+
+#include "core/cluster_profile.h"
+#include "core/model_config.h"
+#include "core/model_profile.h"
+#include "core/units.h"
+#include "estimator/cost_context.h"
+#include "estimator/layer_kind.h"
+
+namespace paratune::estimator {
+
+/// Forward and backward (no recompute) of one micro-batch on one device, compute only.
+struct ComputeTime {
+  Milliseconds forward;
+  Milliseconds backward;
+};
+
+/// From one layer type's measured points at local micro-batch b and TP degree tp; nullopt when
+/// the type has no compute points.
+std::optional<ComputeTime> lookup_compute(const LayerTypeProfile& p, int b, int tp);
+/// From FLOPs at efficiency * device.flops (transformer, LM head) or from bytes moved at the
+/// device's memory bandwidth (embedding); backward = 2 x forward.
+ComputeTime analytic_compute(const ModelConfig& m, const ClusterProfile& c, LayerKind kind, int b,
+                             int tp, double efficiency);
+/// The profile's lookup_compute() when it has the layer type, else analytic_compute().
+ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp);
+
+}  // namespace paratune::estimator

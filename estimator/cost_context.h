@@ -1,0 +1,81 @@
+// What every cost function of the estimator reads: the model, the cluster, the model profile,
+// the global shape of the plan (devices, pipeline degree, micro-batches, batch) and the options.
+//
+//   CostContext ctx{&model, &cluster, &profile, /*num_devices=*/8, /*pp=*/2,
+//                   /*micro_batches=*/4, /*global_batch=*/32, EstimatorOptions{}};
+//   PARATUNE_RETURN_IF_ERROR(validate(ctx));
+//   LayerCost c = transformer_layer_cost(ctx, /*stage=*/0, LayerStrategy{.tp = 2, .dp = 2});
+#pragma once
+
+#include <string>
+
+#include "core/cluster_profile.h"
+#include "core/model_config.h"
+#include "core/model_profile.h"
+#include "core/status.h"
+#include "core/units.h"
+
+namespace paratune::estimator {
+
+/// Knobs of the cost model. Every default is what the executor does unless told otherwise.
+struct EstimatorOptions {
+  // Fixed per-device memory outside the model: CUDA context, allocator slack, NCCL/Gloo buffers.
+  // Default 1 GiB (Galvatron's pytorch_context_mem); set 0 for CPU runs measured by paratune's
+  // tracking allocator, which sees only tensors.
+  double runtime_buffer_bytes = 1.0 * kGiB;
+  // Only for bf16/fp16 models (fp32 models always train in plain fp32): true (default) = mixed
+  // precision, dtype params + grads, fp32 master weights and fp32 Adam m, v (2 + 2 + 12 = 16
+  // bytes/param); false = pure low-precision training, every state in the dtype (2+2+2+2).
+  bool mixed_precision = true;
+  // Mixed precision only: keep gradients in fp32 (Megatron's main_grad) -> 4 bytes/param for
+  // grads and fp32 gradient communication instead of the dtype's 2. Default false.
+  bool fp32_grads = false;
+  // DDP / ZeRO gradient-reduction bucket (PyTorch DDP bucket_cap_mb = 25). Each bucket pays one
+  // collective latency, so a layer is charged latency * (its gradient bytes / bucket). 0 = one
+  // collective per layer. Default 25 MiB.
+  double grad_bucket_bytes = 25.0 * kMiB;
+  // Gradient reduction (DDP allreduce, ZeRO reduce_scatter) overlaps with the backward of the
+  // last micro-batch, slowed by the cluster's overlap coefficients. Default true (PyTorch DDP
+  // hooks, Galvatron). false: the whole reduction is exposed after the backward.
+  bool overlap_grad_sync = true;
+  // ZeRO-3 parameter allgathers overlap with the layer's own compute (prefetch). Default false:
+  // gathered synchronously right before the layer runs, fully on the critical path.
+  bool overlap_zero3_gather = false;
+  // Fraction of the device's peak FLOP/s reached by the analytic compute model (used when the
+  // model profile lacks a point, or with no profile at all). Default 0.5.
+  double analytic_efficiency = 0.5;
+
+  /// All sizes finite and >= 0, efficiency in (0, 1].
+  Status validate() const;
+};
+
+/// Plain struct, pointers non-owning (they must outlive every call). `profile` may be null:
+/// then every figure comes from the analytic model (analytic_profile.h).
+struct CostContext {
+  const ModelConfig* model = nullptr;
+  const ClusterProfile* cluster = nullptr;
+  const ModelProfile* profile = nullptr;
+  int num_devices = 1;    // devices of the plan (ranks 0 .. num_devices-1 of the cluster)
+  int pp = 1;             // pipeline stages; each stage owns num_devices / pp devices
+  int micro_batches = 1;  // per iteration (1F1B)
+  int global_batch = 1;   // samples per iteration
+  EstimatorOptions options;
+
+  int devices_per_stage() const { return num_devices / pp; }
+  /// Samples of one micro-batch of the whole stage: global_batch / micro_batches.
+  int stage_micro_batch() const { return global_batch / micro_batches; }
+  /// bf16/fp16 model and options.mixed_precision.
+  bool mixed_precision() const;
+  /// "measured" / "galvatron-import" / ... from the profile, "analytic" without one.
+  std::string profile_source() const;
+};
+
+/// Non-null model and cluster, 1 <= num_devices <= cluster devices, pp divides num_devices,
+/// micro_batches divides global_batch, options valid, analytic compute possible without profile.
+Status validate(const CostContext& ctx);
+
+/// Local micro-batch of a layer with data-parallel degree dp: global_batch / micro_batches / dp,
+/// or 0 when that is not a positive integer (`why_not`, if given, says why).
+int local_micro_batch(const CostContext& ctx, int dp, std::string* why_not = nullptr);
+
+}  // namespace paratune::estimator

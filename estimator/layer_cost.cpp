@@ -1,0 +1,259 @@
+// Layer cost = compute (compute_model.cpp) + communication (comm_model.cpp) + memory
+// (memory_model.cpp) of one layer under LayerStrategy {t = tp, d = dp, dp_type, sp, ckpt} on
+// stage s. Per micro-batch quantities use the local micro-batch b = B / M / d samples
+// (B = global batch, M = micro-batches); e = dtype bytes; A = b * seq * hidden * e bytes is the
+// layer's input/output activation; P = parameters of the layer's TP shard; k_param, k_grad =
+// bytes per parameter (memory_model.cpp).
+//
+// Transformer layer (Megatron TP):
+//   tp_one   = allreduce(A) over the TP group        (SP: allgather(A) + reduce_scatter(A), the
+//              same bus traffic 2(t-1)/t * A)
+//   forward  = F(b, t) + 2 tp_one + gather_fwd
+//   backward = W(b, t) + [ckpt] F(b, t) + (2 + [ckpt] 2) tp_one + gather_bwd
+//              (the recompute repeats the forward's two TP collectives)
+//   F, W = compute_model forward / backward; gather_* = ZeRO-3 parameter allgather below.
+// Embedding (first stage, vocab-parallel): forward = F_emb + allreduce(A) (SP: reduce_scatter);
+//   backward = W_emb (no input gradient to send).
+// LM head + loss (last stage): forward = F_head + [SP] allgather(A) + 3 allreduce(b*seq*4 bytes)
+//   (vocab-parallel cross-entropy: max, sum of exp, target logit); backward = W_head +
+//   allreduce(A) (SP: reduce_scatter(A)).
+//
+// Data parallelism (group of d ranks, collectives priced with comm_model.cpp):
+//   ddp:   reduce = allreduce(P * k_grad)                              once per iteration
+//   zero2: reduce = reduce_scatter(P * k_grad); after_step = allgather(P * k_param)
+//   zero3: reduce = reduce_scatter(P * k_grad); per micro-batch gather_fwd = gather_bwd =
+//          allgather(P * k_param) (the recompute reuses the backward gather). Issued right
+//          before the layer's compute (added to it), or with overlap_zero3_gather overlapped
+//          with it: forward = overlapped_time(F, gather) (overlap.cpp).
+//   Gradient collectives are bucketed: latency charged (P * k_grad) / grad_bucket_bytes times.
+//   grad_sync         = reduce + after_step
+//   grad_sync_exposed = overlap_exposed(backward, reduce) + after_step  (overlap_grad_sync:
+//                       the reduction overlaps with the last micro-batch's backward, slowed by
+//                       the cluster's coefficients; the ZeRO-2 allgather follows the optimizer
+//                       step and cannot overlap)  |  reduce + after_step  (no overlap)
+//   Tied embeddings with pp > 1: the first and last stage also allreduce the embedding matrix's
+//   gradient shard (vocab*hidden/t * k_grad) between them (2 ranks), exposed.
+//
+// Memory (bytes per device):
+//   model_states = model_state_bytes(P, dp_type, d)
+//   activation   = b * act(t, sp)               (no ckpt)  |  b * ckpt_input(t, sp)   (ckpt)
+//   transient    = [ckpt] b * act(t, sp) (the recomputed micro-batch)
+//                + [zero3, d > 1] P * (k_param + k_grad) (gathered full shard + its gradient)
+//                + [LM head] b * seq * vocab/t * 4 (fp32 logits / softmax of the loss)
+#include "estimator/layer_cost.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "estimator/comm_model.h"
+#include "estimator/compute_model.h"
+#include "estimator/layer_kind.h"
+#include "estimator/memory_model.h"
+#include "estimator/overlap.h"
+
+namespace paratune::estimator {
+
+namespace {
+
+// "" when the layout is possible for this layer kind, else why not.
+std::string check_layout(const CostContext& ctx, const LayerStrategy& ls, bool transformer) {
+  const ModelConfig& m = *ctx.model;
+  const int g = ctx.devices_per_stage();
+  const std::string t = std::to_string(ls.tp);
+  if (ls.tp < 1 || ls.dp < 1 || ls.tp * ls.dp != g) {
+    return "tp " + t + " x dp " + std::to_string(ls.dp) + " != " + std::to_string(g) +
+           " devices per stage";
+  }
+  if (transformer) {
+    const int kv = m.kv_heads > 0 ? m.kv_heads : m.heads;
+    if (m.heads % ls.tp != 0) return "heads " + std::to_string(m.heads) + " not divisible by tp " + t;
+    if (kv % ls.tp != 0) return "kv_heads " + std::to_string(kv) + " not divisible by tp " + t;
+    if (m.ffn_hidden % ls.tp != 0) {
+      return "ffn_hidden " + std::to_string(m.ffn_hidden) + " not divisible by tp " + t;
+    }
+  } else if (m.vocab % ls.tp != 0) {
+    return "vocab " + std::to_string(m.vocab) + " not divisible by tp " + t;
+  }
+  if (ls.sp && ls.tp == 1) return "sequence parallel needs tp > 1";
+  if (ls.sp && m.seq_len % ls.tp != 0) {
+    return "seq_len " + std::to_string(m.seq_len) + " not divisible by tp " + t + " (sp)";
+  }
+  return "";
+}
+
+// What a layer kind contributes before the data-parallel part is added.
+struct Parts {
+  Milliseconds fwd_compute, bwd_compute;  // incl. recompute
+  Milliseconds fwd_tp, bwd_tp;
+  double params = 0;                      // of this device's TP shard
+  Bytes activation, transient;
+  Milliseconds extra_sync;                // exposed, not overlappable (tied-embedding allreduce)
+};
+
+// Adds data parallelism (ZeRO-3 gathers, gradient sync, model states) to `parts`.
+LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls,
+                 const Parts& parts, CommPricer& price) {
+  LayerCost c;
+  const StateBytes k = state_bytes_per_param(ctx);
+  const GroupShape dpg = dp_group_shape(ctx, stage, ls);
+  const bool zero3 = ls.dp_type == DpType::kZero3 && ls.dp > 1;
+
+  Milliseconds fwd = parts.fwd_compute, bwd = parts.bwd_compute;
+  if (zero3) {
+    const Milliseconds gather =
+        price.collective(CollectiveOp::kAllGather, dpg, Bytes(parts.params * k.param));
+    if (ctx.options.overlap_zero3_gather) {
+      fwd = overlapped_time(fwd, gather, ctx.cluster->overlap);
+      bwd = overlapped_time(bwd, gather, ctx.cluster->overlap);
+    } else {
+      fwd += gather;
+      bwd += gather;
+    }
+  }
+  c.zero3_gather = (fwd - parts.fwd_compute) + (bwd - parts.bwd_compute);
+  c.tp_comm = parts.fwd_tp + parts.bwd_tp;
+  c.forward = fwd + parts.fwd_tp;
+  c.backward = bwd + parts.bwd_tp;
+
+  const Bytes grad_bytes(parts.params * k.grad);
+  const double calls = ctx.options.grad_bucket_bytes > 0
+                           ? grad_bytes.value / ctx.options.grad_bucket_bytes
+                           : 1.0;
+  Milliseconds reduce, after_step;
+  switch (ls.dp_type) {
+    case DpType::kDdp:
+      reduce = price.collective(CollectiveOp::kAllReduce, dpg, grad_bytes, calls);
+      break;
+    case DpType::kZero2:
+      reduce = price.collective(CollectiveOp::kReduceScatter, dpg, grad_bytes, calls);
+      after_step = price.collective(CollectiveOp::kAllGather, dpg,
+                                    Bytes(parts.params * k.param), calls);
+      break;
+    case DpType::kZero3:
+      reduce = price.collective(CollectiveOp::kReduceScatter, dpg, grad_bytes, calls);
+      break;
+  }
+  c.grad_sync = reduce + after_step + parts.extra_sync;
+  c.grad_sync_exposed =
+      (ctx.options.overlap_grad_sync ? overlap_exposed(c.backward, reduce, ctx.cluster->overlap)
+                                     : reduce) +
+      after_step + parts.extra_sync;
+
+  c.model_states = model_state_bytes(parts.params, ls.dp_type, ls.dp, k);
+  c.activation_per_micro_batch = parts.activation;
+  c.transient = parts.transient;
+  if (zero3) c.transient += Bytes(parts.params * (k.param + k.grad));
+  if (!price.missing().empty()) return infeasible_cost(price.missing());
+  return c;
+}
+
+// Gradient allreduce of the tied embedding matrix between the first and the last stage.
+Milliseconds tied_embedding_sync(const CostContext& ctx, const LayerStrategy& ls,
+                                 CommPricer& price) {
+  const ModelConfig& m = *ctx.model;
+  if (!m.tied_embeddings || ctx.pp == 1) return Milliseconds(0);
+  const int g = ctx.devices_per_stage();
+  GroupShape pair{2, Placement::kIntraIsland, g == 1 && ctx.pp == 2};
+  for (int i = 0; i < g; ++i) {
+    if (island_of_rank(ctx, i) != island_of_rank(ctx, (ctx.pp - 1) * g + i)) {
+      pair.placement = Placement::kInterIsland;
+    }
+  }
+  const double matrix = static_cast<double>(m.vocab) * m.hidden / ls.tp;
+  return price.collective(CollectiveOp::kAllReduce, pair,
+                          Bytes(matrix * state_bytes_per_param(ctx).grad));
+}
+
+}  // namespace
+
+LayerCost infeasible_cost(std::string why_not) {
+  LayerCost c;
+  c.feasible = false;
+  c.why_not = std::move(why_not);
+  return c;
+}
+
+LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls) {
+  PARATUNE_CHECK(stage >= 0 && stage < ctx.pp);
+  const std::string bad = check_layout(ctx, ls, /*transformer=*/true);
+  if (!bad.empty()) return infeasible_cost(bad);
+  std::string why;
+  const int b = local_micro_batch(ctx, ls.dp, &why);
+  if (b == 0) return infeasible_cost(why);
+
+  const ModelConfig& m = *ctx.model;
+  CommPricer price(*ctx.cluster);
+  const GroupShape tpg = tp_group_shape(ctx, stage, ls);
+  const Bytes act(static_cast<double>(b) * m.seq_len * m.hidden * dtype_bytes(m.dtype));
+  const Milliseconds tp_one =
+      ls.sp ? price.collective(CollectiveOp::kAllGather, tpg, act) +
+                  price.collective(CollectiveOp::kReduceScatter, tpg, act)
+            : price.collective(CollectiveOp::kAllReduce, tpg, act);
+  const ComputeTime ct = compute_time(ctx, LayerKind::kTransformer, b, ls.tp);
+
+  Parts p;
+  p.fwd_compute = ct.forward;
+  p.bwd_compute = ct.backward + (ls.checkpoint ? ct.forward : Milliseconds(0));
+  p.fwd_tp = tp_one * 2.0;
+  p.bwd_tp = tp_one * (ls.checkpoint ? 4.0 : 2.0);
+  p.params = static_cast<double>(m.layer_param_count()) / ls.tp;
+  const Bytes full = activation_per_sample(ctx, LayerKind::kTransformer, ls.tp, ls.sp) * b;
+  if (ls.checkpoint) {
+    p.activation = checkpoint_per_sample(ctx, ls.tp, ls.sp) * b;
+    p.transient = full;
+  } else {
+    p.activation = full;
+  }
+  return finish(ctx, stage, ls, p, price);
+}
+
+LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls) {
+  PARATUNE_CHECK(stage >= 0 && stage < ctx.pp);
+  const bool first = stage == 0, last = stage == ctx.pp - 1;
+  if (!first && !last) return LayerCost{};
+  const std::string bad = check_layout(ctx, ls, /*transformer=*/false);
+  if (!bad.empty()) return infeasible_cost(bad);
+  std::string why;
+  const int b = local_micro_batch(ctx, ls.dp, &why);
+  if (b == 0) return infeasible_cost(why);
+
+  const ModelConfig& m = *ctx.model;
+  CommPricer price(*ctx.cluster);
+  const GroupShape tpg = tp_group_shape(ctx, stage, ls);
+  const Bytes act(static_cast<double>(b) * m.seq_len * m.hidden * dtype_bytes(m.dtype));
+  const double matrix = static_cast<double>(m.vocab) * m.hidden;  // vocab x hidden weights
+
+  Parts p;
+  if (first) {
+    const ComputeTime ct = compute_time(ctx, LayerKind::kEmbedding, b, ls.tp);
+    p.fwd_compute += ct.forward;
+    p.bwd_compute += ct.backward;
+    p.fwd_tp += price.collective(
+        ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
+    p.params += matrix / ls.tp + (static_cast<double>(m.embedding_param_count()) - matrix);
+    p.activation += activation_per_sample(ctx, LayerKind::kEmbedding, ls.tp, ls.sp) * b;
+  }
+  if (last) {
+    const ComputeTime ct = compute_time(ctx, LayerKind::kLmHead, b, ls.tp);
+    p.fwd_compute += ct.forward;
+    p.bwd_compute += ct.backward;
+    if (ls.sp) p.fwd_tp += price.collective(CollectiveOp::kAllGather, tpg, act);
+    p.fwd_tp += price.collective(CollectiveOp::kAllReduce, tpg,
+                                 Bytes(static_cast<double>(b) * m.seq_len * 4)) * 3.0;
+    p.bwd_tp += price.collective(
+        ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
+    // Untied: the head owns its matrix. Tied: it shares the embedding's on a single stage and
+    // keeps a copy on the last stage otherwise.
+    const double head_matrix = m.tied_embeddings ? (first ? 0.0 : matrix) : matrix;
+    const double head_rest = static_cast<double>(m.head_param_count()) -
+                             (m.tied_embeddings ? 0.0 : matrix);
+    p.params += head_matrix / ls.tp + head_rest;
+    p.activation += activation_per_sample(ctx, LayerKind::kLmHead, ls.tp, ls.sp) * b;
+    p.transient += Bytes(static_cast<double>(b) * m.seq_len * (m.vocab / ls.tp) * 4.0);
+  }
+  p.extra_sync = tied_embedding_sync(ctx, ls, price);
+  return finish(ctx, stage, ls, p, price);
+}
+
+}  // namespace paratune::estimator

@@ -1,0 +1,31 @@
+// The 1F1B pipeline: micro-batches in flight per stage, the iteration time from per-stage
+// times, and the point-to-point cost between neighbouring stages.
+//
+//   int k = in_flight_micro_batches(/*pp=*/4, /*stage=*/1, /*micro_batches=*/8);   // 3
+//   Milliseconds t = pipeline_iteration_time({10_ms, 12_ms}, {1_ms, 2_ms}, 8);
+#pragma once
+
+#include <vector>
+
+#include "core/units.h"
+#include "estimator/cost_context.h"
+
+namespace paratune::estimator {
+
+/// Micro-batches whose activations stage `stage` holds at once under 1F1B: min(M, pp - stage).
+int in_flight_micro_batches(int pp, StageIdx stage, int micro_batches);
+
+/// T = sum_s micro_s + (M - 1) * max_s micro_s + max_s sync_s, where micro_s is one micro-batch's
+/// forward + backward on stage s (its p2p included) and sync_s its exposed gradient sync.
+Milliseconds pipeline_iteration_time(const std::vector<Milliseconds>& stage_micro,
+                                     const std::vector<Milliseconds>& stage_sync,
+                                     int micro_batches);
+
+/// Per micro-batch: the activation sent from stage `from_stage` to from_stage + 1 in forward plus
+/// its gradient sent back in backward; 0 for the last stage. Every device of the stage sends its
+/// 1/g share of the micro-batch's activation (B/M * seq * hidden * e / g bytes) to the device at
+/// the same position of the next stage; inter-island when any such pair is. Infinite when the
+/// cluster profile has no p2p or collective data.
+Milliseconds p2p_time(const CostContext& ctx, StageIdx from_stage);
+
+}  // namespace paratune::estimator

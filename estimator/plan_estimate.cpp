@@ -1,0 +1,118 @@
+// Plan composition (the estimator's evaluate_plan).
+//
+// For stage s with transformer layers L_s, strategies x_l, embedding strategy x_e:
+//   E_s      = embedding_cost(ctx, s, x_e)            (embedding on s = 0, head on s = pp - 1)
+//   micro_s  = sum_{l in L_s} (fwd_l + bwd_l) + sum_{l in L_s, not first} switch(x_{l-1}, x_l)
+//              + (fwd + bwd)(E_s) + p2p_time(ctx, s)                                  [ms]
+//   sync_s   = sum_{l in L_s} grad_sync_exposed_l + grad_sync_exposed(E_s)           [ms]
+//   T        = pipeline_iteration_time(micro, sync, M)                                [ms]
+//   samples/s = B / (T / 1000)
+// Memory per device of stage s (bytes):
+//   base_s   = runtime_buffer_bytes + model_states(E_s)
+//   peak_s   = base_s + sum_l model_states_l
+//              + in_flight(s) * (sum_l activation_l + activation(E_s))
+//              + transient(E_s) + max_l transient_l
+// (the head's fp32 logits and a layer's recompute / ZeRO-3 buffers are both counted: 1F1B
+// interleaves them closely, and it is what the planner's per-stage problem charges).
+// Resharding between the embedding and the first layer, and across stage boundaries (p2p
+// carries it), is not charged.
+#include "estimator/plan_estimate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "core/model_config.h"
+
+namespace paratune::estimator {
+
+namespace {
+
+Status agree(const char* field, int ctx_value, int strategy_value) {
+  if (ctx_value == strategy_value) return Status::Ok();
+  return InvalidArgument(std::string("estimate: strategy field \"") + field + "\" is " +
+                         std::to_string(strategy_value) + " but the cost context has " +
+                         std::to_string(ctx_value));
+}
+
+}  // namespace
+
+StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) {
+  PARATUNE_RETURN_IF_ERROR(validate(ctx));
+  PARATUNE_RETURN_IF_ERROR(validate(s, *ctx.model, "strategy"));
+  PARATUNE_RETURN_IF_ERROR(agree("num_devices", ctx.num_devices, s.num_devices));
+  PARATUNE_RETURN_IF_ERROR(agree("pp", ctx.pp, s.pp));
+  PARATUNE_RETURN_IF_ERROR(agree("micro_batches", ctx.micro_batches, s.micro_batches));
+  PARATUNE_RETURN_IF_ERROR(agree("global_batch", ctx.global_batch, s.global_batch));
+
+  PlanEstimate e;
+  e.profile_source = ctx.profile_source();
+  std::vector<Milliseconds> micro, sync;
+  for (StageIdx st = 0; st < s.pp; ++st) {
+    const LayerCost emb = embedding_cost(ctx, st, s.embedding);
+    if (!emb.feasible) {
+      return Infeasible("estimate: embedding/head strategy " + to_string(s.embedding) +
+                        " on stage " + std::to_string(st) + ": " + emb.why_not);
+    }
+    if (st == 0) e.embedding_first = emb;
+    if (st == s.pp - 1) e.lm_head_last = emb;
+
+    StageEstimate se;
+    se.in_flight = in_flight_micro_batches(s.pp, st, s.micro_batches);
+    se.p2p = p2p_time(ctx, st);
+    if (!std::isfinite(se.p2p.value)) {
+      return Infeasible("estimate: cluster profile \"" + ctx.cluster->name +
+                        "\" has no p2p or collective data for stage " + std::to_string(st));
+    }
+    se.micro_batch_time = emb.forward + emb.backward + se.p2p;
+    se.sync_exposed = emb.grad_sync_exposed;
+    Bytes activation = emb.activation_per_micro_batch;
+    Bytes layer_transient;
+
+    const LayerIdx first = s.first_layer(st);
+    for (LayerIdx l = first; l < first + s.pp_division[st]; ++l) {
+      LayerEstimate le;
+      le.layer = l;
+      le.strategy = s.layers[l];
+      le.cost = transformer_layer_cost(ctx, st, le.strategy);
+      if (!le.cost.feasible) {
+        return Infeasible("estimate: layer " + std::to_string(l) + " (" +
+                          to_string(le.strategy) + "): " + le.cost.why_not);
+      }
+      if (l > first) {
+        le.switch_in = switch_cost(ctx, st, s.layers[l - 1], le.strategy);
+        if (!std::isfinite(le.switch_in.value)) {
+          return Infeasible("estimate: cluster profile \"" + ctx.cluster->name +
+                            "\" has no data to reshard into layer " + std::to_string(l));
+        }
+      }
+      se.micro_batch_time += le.cost.forward + le.cost.backward + le.switch_in;
+      se.sync_exposed += le.cost.grad_sync_exposed;
+      se.model_states += le.cost.model_states;
+      activation += le.cost.activation_per_micro_batch;
+      layer_transient = std::max(layer_transient, le.cost.transient);
+      e.layers.push_back(le);
+    }
+    se.activations = activation * se.in_flight;
+    se.transient = emb.transient + layer_transient;
+    se.base = Bytes(ctx.options.runtime_buffer_bytes) + emb.model_states;
+    se.peak_memory = se.base + se.model_states + se.activations + se.transient;
+    micro.push_back(se.micro_batch_time);
+    sync.push_back(se.sync_exposed);
+    e.stages.push_back(se);
+  }
+  e.iteration = pipeline_iteration_time(micro, sync, s.micro_batches);
+  e.samples_per_s = e.iteration.value > 0 ? s.global_batch / (e.iteration.value / 1e3) : 0.0;
+  return e;
+}
+
+Prediction to_prediction(const PlanEstimate& e) {
+  Prediction p;
+  p.iteration = e.iteration;
+  p.samples_per_s = e.samples_per_s;
+  for (const StageEstimate& s : e.stages) p.stage_peak_memory.push_back(s.peak_memory);
+  p.profile_source = e.profile_source;
+  return p;
+}
+
+}  // namespace paratune::estimator
