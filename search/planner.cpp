@@ -32,6 +32,7 @@
 
 #include "estimator/layer_cost.h"
 #include "estimator/pipeline.h"
+#include "estimator/resharding.h"
 #include "search/pipeline_partition.h"
 #include "search/stage_dp.h"
 
@@ -229,10 +230,11 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg) {
   }
 
   PartitionProblem pprob;
-  pprob.num_layers = L;
-  pprob.micro_batches = M;
-  pprob.micro_ms = micro;
-  pprob.sync_ms = sync;
+  pprob.num_micro_batches = M;
+  pprob.costs.assign(pp, std::vector<std::optional<StageCost>>(L));
+  for (StageIdx s = 0; s < pp; ++s)
+    for (int n = 1; n <= nmax; ++n)
+      if (micro[s][n]) pprob.costs[s][n - 1] = StageCost{*micro[s][n], *sync[s][n]};
   std::optional<PartitionResult> part = solve_partition(pprob);
   if (!part) return res;
 
