@@ -72,5 +72,7 @@ StatusOr<ModelConfig> load_model_config(const std::string& path);
 Json to_json(const ModelConfig& m);
 /// Stable short hash of the fields that change the math ("m-" + 16 hex digits).
 std::string fingerprint(const ModelConfig& m);
+/// FNV-1a 64-bit hash of `s` (the hash behind every fingerprint()).
+uint64_t fnv1a64(const std::string& s);
 
 }  // namespace paratune
