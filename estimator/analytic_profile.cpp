@@ -30,9 +30,15 @@ LayerTypeProfile layer_type(const ModelConfig& m, const ClusterProfile& c, Layer
   LayerTypeProfile p;
   p.name = profile_name(kind);
   switch (kind) {
-    case LayerKind::kTransformer: p.param_count = m.layer_param_count(); break;
-    case LayerKind::kEmbedding: p.param_count = m.embedding_param_count(); break;
-    case LayerKind::kLmHead: p.param_count = m.head_param_count(); break;
+    case LayerKind::kTransformer:
+      p.param_count = m.layer_param_count();
+      break;
+    case LayerKind::kEmbedding:
+      p.param_count = m.embedding_param_count();
+      break;
+    case LayerKind::kLmHead:
+      p.param_count = m.head_param_count();
+      break;
   }
   // Without device.flops only the embedding (memory-bound) gets compute points.
   const bool timed = kind == LayerKind::kEmbedding || c.device.flops.value > 0;
@@ -44,7 +50,8 @@ LayerTypeProfile layer_type(const ModelConfig& m, const ClusterProfile& c, Layer
     }
     for (bool sp : {false, true}) {
       if (sp && t == 1) continue;
-      p.activation.push_back(ActivationPoint{t, sp, analytic_activation_per_sample(m, kind, t, sp)});
+      p.activation.push_back(
+          ActivationPoint{t, sp, analytic_activation_per_sample(m, kind, t, sp)});
     }
   }
   if (kind == LayerKind::kTransformer) {

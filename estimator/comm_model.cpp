@@ -138,8 +138,9 @@ Milliseconds p2p_transfer_time(const CommFit& fit, Bytes bytes) {
 }
 
 int island_of_rank(const CostContext& ctx, Rank r) {
-  PARATUNE_CHECK_MSG(r >= 0 && r < ctx.cluster->num_devices(),
-                     "rank " + std::to_string(r) + " outside cluster \"" + ctx.cluster->name + "\"");
+  PARATUNE_CHECK_MSG(
+      r >= 0 && r < ctx.cluster->num_devices(),
+      "rank " + std::to_string(r) + " outside cluster \"" + ctx.cluster->name + "\"");
   return ctx.cluster->island_of(r);
 }
 

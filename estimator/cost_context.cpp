@@ -19,8 +19,7 @@ Status check_size(const char* field, double v) {
 Status EstimatorOptions::validate() const {
   PARATUNE_RETURN_IF_ERROR(check_size("runtime_buffer_bytes", runtime_buffer_bytes));
   PARATUNE_RETURN_IF_ERROR(check_size("grad_bucket_bytes", grad_bucket_bytes));
-  if (!std::isfinite(analytic_efficiency) || analytic_efficiency <= 0 ||
-      analytic_efficiency > 1) {
+  if (!std::isfinite(analytic_efficiency) || analytic_efficiency <= 0 || analytic_efficiency > 1) {
     return InvalidArgument(
         "estimator options: field \"analytic_efficiency\" must be in (0, 1], got " +
         std::to_string(analytic_efficiency));
@@ -51,8 +50,7 @@ Status validate(const CostContext& ctx) {
     return InvalidArgument("cost context: pp " + std::to_string(ctx.pp) +
                            " must divide num_devices " + std::to_string(ctx.num_devices));
   }
-  if (ctx.micro_batches < 1 || ctx.global_batch < 1 ||
-      ctx.global_batch % ctx.micro_batches != 0) {
+  if (ctx.micro_batches < 1 || ctx.global_batch < 1 || ctx.global_batch % ctx.micro_batches != 0) {
     return InvalidArgument("cost context: micro_batches " + std::to_string(ctx.micro_batches) +
                            " must divide global_batch " + std::to_string(ctx.global_batch));
   }

@@ -65,9 +65,13 @@ std::string check_layout(const CostContext& ctx, const LayerStrategy& ls, bool t
     return "tp " + t + " x dp " + std::to_string(ls.dp) + " != " + std::to_string(g) +
            " devices per stage";
   }
+  if (m.hidden % ls.tp != 0) {
+    return "hidden " + std::to_string(m.hidden) + " not divisible by tp " + t;
+  }
   if (transformer) {
     const int kv = m.kv_heads > 0 ? m.kv_heads : m.heads;
-    if (m.heads % ls.tp != 0) return "heads " + std::to_string(m.heads) + " not divisible by tp " + t;
+    if (m.heads % ls.tp != 0)
+      return "heads " + std::to_string(m.heads) + " not divisible by tp " + t;
     if (kv % ls.tp != 0) return "kv_heads " + std::to_string(kv) + " not divisible by tp " + t;
     if (m.ffn_hidden % ls.tp != 0) {
       return "ffn_hidden " + std::to_string(m.ffn_hidden) + " not divisible by tp " + t;
@@ -86,9 +90,9 @@ std::string check_layout(const CostContext& ctx, const LayerStrategy& ls, bool t
 struct Parts {
   Milliseconds fwd_compute, bwd_compute;  // incl. recompute
   Milliseconds fwd_tp, bwd_tp;
-  double params = 0;                      // of this device's TP shard
+  double params = 0;  // of this device's TP shard
   Bytes activation, transient;
-  Milliseconds extra_sync;                // exposed, not overlappable (tied-embedding allreduce)
+  Milliseconds extra_sync;  // exposed, not overlappable (tied-embedding allreduce)
 };
 
 // Adds data parallelism (ZeRO-3 gathers, gradient sync, model states) to `parts`.
@@ -117,9 +121,8 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
   c.backward = bwd + parts.bwd_tp;
 
   const Bytes grad_bytes(parts.params * k.grad);
-  const double calls = ctx.options.grad_bucket_bytes > 0
-                           ? grad_bytes.value / ctx.options.grad_bucket_bytes
-                           : 1.0;
+  const double calls =
+      ctx.options.grad_bucket_bytes > 0 ? grad_bytes.value / ctx.options.grad_bucket_bytes : 1.0;
   Milliseconds reduce, after_step;
   switch (ls.dp_type) {
     case DpType::kDdp:
@@ -127,8 +130,8 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
       break;
     case DpType::kZero2:
       reduce = price.collective(CollectiveOp::kReduceScatter, dpg, grad_bytes, calls);
-      after_step = price.collective(CollectiveOp::kAllGather, dpg,
-                                    Bytes(parts.params * k.param), calls);
+      after_step =
+          price.collective(CollectiveOp::kAllGather, dpg, Bytes(parts.params * k.param), calls);
       break;
     case DpType::kZero3:
       reduce = price.collective(CollectiveOp::kReduceScatter, dpg, grad_bytes, calls);
@@ -186,10 +189,9 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   CommPricer price(*ctx.cluster);
   const GroupShape tpg = tp_group_shape(ctx, stage, ls);
   const Bytes act(static_cast<double>(b) * m.seq_len * m.hidden * dtype_bytes(m.dtype));
-  const Milliseconds tp_one =
-      ls.sp ? price.collective(CollectiveOp::kAllGather, tpg, act) +
-                  price.collective(CollectiveOp::kReduceScatter, tpg, act)
-            : price.collective(CollectiveOp::kAllReduce, tpg, act);
+  const Milliseconds tp_one = ls.sp ? price.collective(CollectiveOp::kAllGather, tpg, act) +
+                                          price.collective(CollectiveOp::kReduceScatter, tpg, act)
+                                    : price.collective(CollectiveOp::kAllReduce, tpg, act);
   const ComputeTime ct = compute_time(ctx, LayerKind::kTransformer, b, ls.tp);
 
   Parts p;
@@ -229,8 +231,8 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
     const ComputeTime ct = compute_time(ctx, LayerKind::kEmbedding, b, ls.tp);
     p.fwd_compute += ct.forward;
     p.bwd_compute += ct.backward;
-    p.fwd_tp += price.collective(
-        ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
+    p.fwd_tp +=
+        price.collective(ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
     p.params += matrix / ls.tp + (static_cast<double>(m.embedding_param_count()) - matrix);
     p.activation += activation_per_sample(ctx, LayerKind::kEmbedding, ls.tp, ls.sp) * b;
   }
@@ -240,14 +242,15 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
     p.bwd_compute += ct.backward;
     if (ls.sp) p.fwd_tp += price.collective(CollectiveOp::kAllGather, tpg, act);
     p.fwd_tp += price.collective(CollectiveOp::kAllReduce, tpg,
-                                 Bytes(static_cast<double>(b) * m.seq_len * 4)) * 3.0;
-    p.bwd_tp += price.collective(
-        ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
+                                 Bytes(static_cast<double>(b) * m.seq_len * 4)) *
+                3.0;
+    p.bwd_tp +=
+        price.collective(ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
     // Untied: the head owns its matrix. Tied: it shares the embedding's on a single stage and
     // keeps a copy on the last stage otherwise.
     const double head_matrix = m.tied_embeddings ? (first ? 0.0 : matrix) : matrix;
-    const double head_rest = static_cast<double>(m.head_param_count()) -
-                             (m.tied_embeddings ? 0.0 : matrix);
+    const double head_rest =
+        static_cast<double>(m.head_param_count()) - (m.tied_embeddings ? 0.0 : matrix);
     p.params += head_matrix / ls.tp + head_rest;
     p.activation += activation_per_sample(ctx, LayerKind::kLmHead, ls.tp, ls.sp) * b;
     p.transient += Bytes(static_cast<double>(b) * m.seq_len * (m.vocab / ls.tp) * 4.0);

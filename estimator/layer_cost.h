@@ -16,24 +16,24 @@ namespace paratune::estimator {
 
 struct LayerCost {
   bool feasible = true;
-  std::string why_not;             // e.g. "micro-batch 2 not divisible by dp 4"
-  Milliseconds forward;            // one micro-batch on one device, incl. TP/SP comm and
-                                   // ZeRO-3 parameter allgather
-  Milliseconds backward;           // one micro-batch, incl. recompute forward if checkpoint,
-                                   // TP comm and ZeRO-3 parameter allgather
-  Milliseconds grad_sync;          // per iteration: DP allreduce / ZeRO-2 reduce_scatter +
-                                   // allgather / ZeRO-3 reduce_scatter, standalone comm time
-  Milliseconds grad_sync_exposed;  // per iteration: what the sync adds to the iteration after
-                                   // overlapping with the last micro-batch's backward
-  Bytes model_states;              // params + grads + optimizer state per device
+  std::string why_not;               // e.g. "micro-batch 2 not divisible by dp 4"
+  Milliseconds forward;              // one micro-batch on one device, incl. TP/SP comm and
+                                     // ZeRO-3 parameter allgather
+  Milliseconds backward;             // one micro-batch, incl. recompute forward if checkpoint,
+                                     // TP comm and ZeRO-3 parameter allgather
+  Milliseconds grad_sync;            // per iteration: DP allreduce / ZeRO-2 reduce_scatter +
+                                     // allgather / ZeRO-3 reduce_scatter, standalone comm time
+  Milliseconds grad_sync_exposed;    // per iteration: what the sync adds to the iteration after
+                                     // overlapping with the last micro-batch's backward
+  Bytes model_states;                // params + grads + optimizer state per device
   Bytes activation_per_micro_batch;  // kept for backward per in-flight micro-batch per device
-  Bytes transient;                 // temporary peak while the layer runs (recompute, ZeRO-3
-                                   // gathered params + grads, fp32 logits of the loss)
+  Bytes transient;                   // temporary peak while the layer runs (recompute, ZeRO-3
+                                     // gathered params + grads, fp32 logits of the loss)
 
   // Breakdown, already included in forward / backward above (for `paratune estimate`).
-  Milliseconds tp_comm;            // TP/SP collectives of one micro-batch, fwd + bwd
-  Milliseconds zero3_gather;       // ZeRO-3 allgathers of one micro-batch as they add to the
-                                   // compute, fwd + bwd
+  Milliseconds tp_comm;       // TP/SP collectives of one micro-batch, fwd + bwd
+  Milliseconds zero3_gather;  // ZeRO-3 allgathers of one micro-batch as they add to the
+                              // compute, fwd + bwd
 
   Milliseconds micro_batch_time() const { return forward + backward; }
 };

@@ -12,9 +12,12 @@ enum class LayerKind {
 /// The LayerTypeProfile name: "transformer" | "embedding" | "lm_head".
 inline const char* profile_name(LayerKind k) {
   switch (k) {
-    case LayerKind::kTransformer: return "transformer";
-    case LayerKind::kEmbedding: return "embedding";
-    case LayerKind::kLmHead: return "lm_head";
+    case LayerKind::kTransformer:
+      return "transformer";
+    case LayerKind::kEmbedding:
+      return "embedding";
+    case LayerKind::kLmHead:
+      return "lm_head";
   }
   return "?";
 }

@@ -44,9 +44,12 @@ StateBytes state_bytes_per_param(const ModelConfig& m, const EstimatorOptions& o
 Bytes model_state_bytes(double params, DpType dp_type, int dp, const StateBytes& k) {
   PARATUNE_CHECK(dp >= 1);
   switch (dp_type) {
-    case DpType::kDdp: return Bytes(params * k.total());
-    case DpType::kZero2: return Bytes(params * (k.param + (k.grad + k.optimizer) / dp));
-    case DpType::kZero3: return Bytes(params * k.total() / dp);
+    case DpType::kDdp:
+      return Bytes(params * k.total());
+    case DpType::kZero2:
+      return Bytes(params * (k.param + (k.grad + k.optimizer) / dp));
+    case DpType::kZero3:
+      return Bytes(params * k.total() / dp);
   }
   return Bytes(0);
 }
@@ -65,7 +68,8 @@ Bytes analytic_activation_per_sample(const ModelConfig& m, LayerKind kind, int t
       const double sharded = s * (e * (2 * h + 2 * h_kv + n_f * f) + a * s * (2 * e + 1));
       return Bytes(sp ? (replicated + sharded) / t : replicated + sharded / t);
     }
-    case LayerKind::kEmbedding: return Bytes(0);
+    case LayerKind::kEmbedding:
+      return Bytes(0);
     case LayerKind::kLmHead: {
       const double hidden_part = 2 * s * h * e;
       return Bytes((sp ? hidden_part / t : hidden_part) + s * (m.vocab / t) * e);

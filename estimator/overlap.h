@@ -11,10 +11,8 @@
 namespace paratune::estimator {
 
 /// Wall time of `compute` and `comm` issued together (see overlap.cpp for the formula).
-Milliseconds overlapped_time(Milliseconds compute, Milliseconds comm,
-                             const OverlapCoefficients& k);
+Milliseconds overlapped_time(Milliseconds compute, Milliseconds comm, const OverlapCoefficients& k);
 /// overlapped_time(compute, comm) - compute: what the communication adds to the compute.
-Milliseconds overlap_exposed(Milliseconds compute, Milliseconds comm,
-                             const OverlapCoefficients& k);
+Milliseconds overlap_exposed(Milliseconds compute, Milliseconds comm, const OverlapCoefficients& k);
 
 }  // namespace paratune::estimator

@@ -76,8 +76,8 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
       le.strategy = s.layers[l];
       le.cost = transformer_layer_cost(ctx, st, le.strategy);
       if (!le.cost.feasible) {
-        return Infeasible("estimate: layer " + std::to_string(l) + " (" +
-                          to_string(le.strategy) + "): " + le.cost.why_not);
+        return Infeasible("estimate: layer " + std::to_string(l) + " (" + to_string(le.strategy) +
+                          "): " + le.cost.why_not);
       }
       if (l > first) {
         le.switch_in = switch_cost(ctx, st, s.layers[l - 1], le.strategy);

@@ -41,11 +41,11 @@ struct StageEstimate {
 };
 
 struct PlanEstimate {
-  Milliseconds iteration;      // pipeline_iteration_time of the stages
-  double samples_per_s = 0;    // global_batch / iteration
+  Milliseconds iteration;    // pipeline_iteration_time of the stages
+  double samples_per_s = 0;  // global_batch / iteration
   std::vector<StageEstimate> stages;
   std::vector<LayerEstimate> layers;  // every transformer layer, in order
-  LayerCost embedding_first;   // embedding_cost(ctx, 0, embedding strategy)
+  LayerCost embedding_first;          // embedding_cost(ctx, 0, embedding strategy)
   LayerCost lm_head_last;      // embedding_cost(ctx, pp - 1, ...) (== embedding_first if pp == 1:
                                // one combined cost, counted once)
   std::string profile_source;  // ctx.profile_source()

@@ -31,10 +31,10 @@ namespace paratune::estimator {
 namespace {
 
 struct Layout {
-  int d = 1;                 // sample blocks
-  int q = 1;                 // token blocks
-  std::vector<int> sample;   // per local device: its sample block
-  std::vector<int> token;    // per local device: its token block
+  int d = 1;                // sample blocks
+  int q = 1;                // token blocks
+  std::vector<int> sample;  // per local device: its sample block
+  std::vector<int> token;   // per local device: its token block
 };
 
 Layout layout_of(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls) {

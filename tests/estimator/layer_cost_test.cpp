@@ -1,0 +1,147 @@
+#include "estimator/layer_cost.h"
+
+#include <gtest/gtest.h>
+
+#include "fixtures.h"
+
+namespace paratune::estimator {
+namespace {
+
+using testing::strategy;
+
+class LayerCostTest : public ::testing::Test {
+ protected:
+  ModelConfig model_ = testing::tiny_model();
+  ClusterProfile cluster_ = testing::two_level_cluster(2, 4);  // 10 GB/s inside, 1 GB/s across
+  ModelProfile profile_ = testing::tiny_profile();
+  double params_ = static_cast<double>(model_.layer_param_count());
+};
+
+TEST_F(LayerCostTest, DataParallelGolden) {
+  // 2 devices of island 0, batch 4, one micro-batch: b = 2, forward 1 + 2 = 3 ms, backward 6.
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);
+  LayerCost c = transformer_layer_cost(ctx, 0, strategy(1, 2));
+  ASSERT_TRUE(c.feasible) << c.why_not;
+  EXPECT_DOUBLE_EQ(c.forward.value, 3.0);
+  EXPECT_DOUBLE_EQ(c.backward.value, 6.0);
+  EXPECT_EQ(c.tp_comm.value, 0.0);
+  // allreduce of P * 4 bytes over 2 at 10 GB/s: 2 * 1/2 * 4P / 1e10 * 1e3 ms.
+  EXPECT_NEAR(c.grad_sync.value, params_ * 4 / 1e10 * 1e3, 1e-12);
+  EXPECT_EQ(c.grad_sync_exposed.value, 0.0);  // hidden behind the 6 ms backward
+  EXPECT_DOUBLE_EQ(c.model_states.value, params_ * 16);
+  EXPECT_DOUBLE_EQ(c.activation_per_micro_batch.value, 2 * 1000.0);
+  EXPECT_EQ(c.transient.value, 0.0);
+  ctx.options.overlap_grad_sync = false;
+  LayerCost exposed = transformer_layer_cost(ctx, 0, strategy(1, 2));
+  EXPECT_DOUBLE_EQ(exposed.grad_sync_exposed.value, exposed.grad_sync.value);
+}
+
+TEST_F(LayerCostTest, CheckpointTradesActivationForOneForward) {
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);
+  LayerCost plain = transformer_layer_cost(ctx, 0, strategy(1, 2));
+  LayerCost ckpt = transformer_layer_cost(ctx, 0, strategy(1, 2, DpType::kDdp, true));
+  ASSERT_TRUE(ckpt.feasible);
+  EXPECT_DOUBLE_EQ(ckpt.forward.value, plain.forward.value);
+  EXPECT_DOUBLE_EQ(ckpt.backward.value, plain.backward.value + plain.forward.value);
+  EXPECT_DOUBLE_EQ(ckpt.activation_per_micro_batch.value, 2 * 100.0);
+  EXPECT_LT(ckpt.activation_per_micro_batch, plain.activation_per_micro_batch);
+  EXPECT_DOUBLE_EQ(ckpt.transient.value, plain.activation_per_micro_batch.value);
+  EXPECT_EQ(ckpt.model_states, plain.model_states);
+}
+
+TEST_F(LayerCostTest, TensorParallelCommOnlyWithTpAndSlowerAcrossIslands) {
+  // tp 2 on 2 devices of one island, b = 4: each allreduce moves A = 4*16*64*4 bytes,
+  // 2 * 1/2 * A / 1e10 * 1e3 ms; two in forward, two in backward (+2 with checkpoint).
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);
+  const double one = 4.0 * 16 * 64 * 4 / 1e10 * 1e3;
+  LayerCost tp = transformer_layer_cost(ctx, 0, strategy(2, 1));
+  ASSERT_TRUE(tp.feasible) << tp.why_not;
+  EXPECT_NEAR(tp.tp_comm.value, 4 * one, 1e-15);
+  EXPECT_NEAR(tp.forward.value, (1 + 4.0 / 2) + 2 * one, 1e-12);
+  EXPECT_EQ(tp.grad_sync.value, 0.0);
+  EXPECT_DOUBLE_EQ(tp.model_states.value, params_ / 2 * 16);
+  LayerCost tp_ckpt = transformer_layer_cost(ctx, 0, strategy(2, 1, DpType::kDdp, true));
+  EXPECT_NEAR(tp_ckpt.tp_comm.value, 6 * one, 1e-15);
+  // sp: allgather + reduce_scatter instead of each allreduce, the same bus traffic.
+  LayerCost sp = transformer_layer_cost(ctx, 0, strategy(2, 1, DpType::kDdp, false, true, true));
+  EXPECT_NEAR(sp.tp_comm.value, tp.tp_comm.value, 1e-15);
+  EXPECT_DOUBLE_EQ(sp.activation_per_micro_batch.value, 4 * 500.0);
+
+  // 2 islands x 2 devices: tp2 on consecutive ranks stays inside an island, tp2 on strided
+  // ranks crosses (10x slower links); tp1 has no TP traffic at all.
+  ClusterProfile small = testing::two_level_cluster(2, 2);
+  CostContext ctx4 = testing::context(model_, small, &profile_, 4, 1, 1, 8);
+  LayerCost intra = transformer_layer_cost(ctx4, 0, strategy(2, 2, DpType::kDdp, false, true));
+  LayerCost inter = transformer_layer_cost(ctx4, 0, strategy(2, 2, DpType::kDdp, false, false));
+  LayerCost none = transformer_layer_cost(ctx4, 0, strategy(1, 4));
+  ASSERT_TRUE(intra.feasible && inter.feasible && none.feasible);
+  EXPECT_GT(intra.tp_comm.value, 0.0);
+  EXPECT_NEAR(inter.tp_comm.value, 10 * intra.tp_comm.value, 1e-12);
+  EXPECT_EQ(none.tp_comm.value, 0.0);
+}
+
+TEST_F(LayerCostTest, Zero3ShardsStatesByDpAndGathersParams) {
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 1, 8);
+  LayerCost ddp = transformer_layer_cost(ctx, 0, strategy(1, 4));
+  LayerCost z2 = transformer_layer_cost(ctx, 0, strategy(1, 4, DpType::kZero2));
+  LayerCost z3 = transformer_layer_cost(ctx, 0, strategy(1, 4, DpType::kZero3));
+  ASSERT_TRUE(ddp.feasible && z2.feasible && z3.feasible);
+  EXPECT_DOUBLE_EQ(z3.model_states.value, ddp.model_states.value / 4);
+  EXPECT_DOUBLE_EQ(z2.model_states.value, params_ * (4 + 12.0 / 4));
+  // Per micro-batch allgather of P*4 bytes over 4 at 10 GB/s, in forward and in backward.
+  const double gather = 0.75 * params_ * 4 / 1e10 * 1e3;
+  EXPECT_NEAR(z3.forward.value, ddp.forward.value + gather, 1e-12);
+  EXPECT_NEAR(z3.backward.value, ddp.backward.value + gather, 1e-12);
+  EXPECT_NEAR(z3.zero3_gather.value, 2 * gather, 1e-12);
+  EXPECT_DOUBLE_EQ(z3.transient.value, params_ * 8);
+  // DDP allreduce = reduce_scatter + allgather: ZeRO-2's sync equals it, ZeRO-3's is half.
+  EXPECT_NEAR(z2.grad_sync.value, ddp.grad_sync.value, 1e-12);
+  EXPECT_NEAR(z3.grad_sync.value, ddp.grad_sync.value / 2, 1e-12);
+  // ZeRO-2's allgather follows the optimizer step: exposed even behind a long backward.
+  EXPECT_NEAR(z2.grad_sync_exposed.value, gather, 1e-12);
+}
+
+TEST_F(LayerCostTest, InfeasibleLayouts) {
+  // batch 8 in 4 micro-batches of 2 samples cannot be split over dp 4.
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 4, 8);
+  LayerCost c = transformer_layer_cost(ctx, 0, strategy(1, 4));
+  EXPECT_FALSE(c.feasible);
+  EXPECT_NE(c.why_not.find("micro-batch 2 not divisible by dp 4"), std::string::npos) << c.why_not;
+  EXPECT_TRUE(transformer_layer_cost(ctx, 0, strategy(2, 2)).feasible);
+  EXPECT_FALSE(transformer_layer_cost(ctx, 0, strategy(2, 1)).feasible);  // 2 != 4 devices
+  EXPECT_FALSE(transformer_layer_cost(ctx, 0, strategy(1, 4, DpType::kDdp, false, true, true))
+                   .feasible);  // sp without tp
+  CostContext ctx8 = testing::context(model_, cluster_, &profile_, 8, 1, 1, 8);
+  LayerCost tp8 = transformer_layer_cost(ctx8, 0, strategy(8, 1));  // 4 heads
+  EXPECT_FALSE(tp8.feasible);
+  EXPECT_NE(tp8.why_not.find("heads"), std::string::npos);
+}
+
+TEST_F(LayerCostTest, EmbeddingOnFirstHeadOnLastNothingInBetween) {
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 4, 1, 4);
+  LayerStrategy ls = strategy(1, 1);
+  LayerCost first = embedding_cost(ctx, 0, ls);
+  LayerCost middle = embedding_cost(ctx, 1, ls);
+  LayerCost last = embedding_cost(ctx, 3, ls);
+  ASSERT_TRUE(first.feasible && middle.feasible && last.feasible);
+  EXPECT_EQ(middle.forward.value + middle.backward.value, 0.0);
+  EXPECT_EQ(middle.model_states.value, 0.0);
+  // b = 4: embedding 0.1 ms/sample, head 0.5 ms/sample (measured lines through the origin).
+  EXPECT_NEAR(first.forward.value, 0.4, 1e-12);
+  EXPECT_NEAR(last.forward.value, 2.0, 1e-12);
+  EXPECT_DOUBLE_EQ(first.model_states.value, model_.embedding_param_count() * 16.0);
+  // Tied embeddings: the last stage keeps its own copy of the vocab x hidden matrix.
+  EXPECT_DOUBLE_EQ(last.model_states.value, (model_.head_param_count() + 128.0 * 64) * 16.0);
+  EXPECT_GT(last.transient.value, 0.0);  // fp32 logits of the loss
+
+  // pp == 1: both on the one stage, the tied matrix counted once.
+  CostContext one = testing::context(model_, cluster_, &profile_, 1, 1, 1, 4);
+  LayerCost both = embedding_cost(one, 0, ls);
+  EXPECT_NEAR(both.forward.value, 2.4, 1e-12);
+  EXPECT_DOUBLE_EQ(both.model_states.value,
+                   (model_.embedding_param_count() + model_.head_param_count()) * 16.0);
+  EXPECT_FALSE(embedding_cost(one, 0, strategy(1, 2)).feasible);
+}
+
+}  // namespace
+}  // namespace paratune::estimator

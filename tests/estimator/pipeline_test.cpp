@@ -1,0 +1,48 @@
+#include "estimator/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include "fixtures.h"
+
+namespace paratune::estimator {
+namespace {
+
+TEST(Pipeline, InFlightMicroBatches1F1B) {
+  for (int s = 0; s < 4; ++s) EXPECT_EQ(in_flight_micro_batches(4, s, 8), 4 - s);
+  EXPECT_EQ(in_flight_micro_batches(4, 0, 2), 2);
+  EXPECT_EQ(in_flight_micro_batches(4, 2, 2), 2);
+  EXPECT_EQ(in_flight_micro_batches(4, 3, 2), 1);
+  EXPECT_EQ(in_flight_micro_batches(1, 0, 16), 1);
+}
+
+TEST(Pipeline, IterationTimeGolden) {
+  using ms = Milliseconds;
+  // 2 + 3 + (4 - 1) * 3 + max(1, 0.5) = 15.
+  EXPECT_DOUBLE_EQ(pipeline_iteration_time({ms(2), ms(3)}, {ms(1), ms(0.5)}, 4).value, 15.0);
+  // Equal stages: (M + pp - 1) * micro.
+  EXPECT_DOUBLE_EQ(
+      pipeline_iteration_time({ms(2), ms(2), ms(2), ms(2)}, {ms(0), ms(0), ms(0), ms(0)}, 8).value,
+      (8 + 4 - 1) * 2.0);
+  // No pipeline: M * micro + sync.
+  EXPECT_DOUBLE_EQ(pipeline_iteration_time({ms(5)}, {ms(2)}, 3).value, 17.0);
+}
+
+TEST(Pipeline, P2pGoldenAndPlacement) {
+  // 8 devices in 2 islands of 4, pp 2: stage 0 = island 0, stage 1 = island 1 -> inter p2p at
+  // 1 GB/s. Micro-batch 16/2 = 8 samples of 16 x 64 fp32, 1/4 per device pair, both directions.
+  ModelConfig m = testing::tiny_model();
+  ClusterProfile c = testing::two_level_cluster(2, 4);
+  c.p2p[1].latency = Milliseconds(0.05);
+  CostContext ctx = testing::context(m, c, nullptr, 8, 2, 2, 16);
+  const double bytes = 8.0 * 16 * 64 * 4 / 4;
+  EXPECT_NEAR(p2p_time(ctx, 0).value, 2 * (0.05 + bytes / 1e9 * 1e3), 1e-12);
+  EXPECT_EQ(p2p_time(ctx, 1).value, 0.0);  // last stage sends nothing
+  // pp 4: stages 0 -> 1 inside island 0 at 10 GB/s, 1 -> 2 across.
+  CostContext ctx4 = testing::context(m, c, nullptr, 8, 4, 2, 16);
+  const double b4 = 8.0 * 16 * 64 * 4 / 2;
+  EXPECT_NEAR(p2p_time(ctx4, 0).value, 2 * b4 / 1e10 * 1e3, 1e-12);
+  EXPECT_NEAR(p2p_time(ctx4, 1).value, 2 * (0.05 + b4 / 1e9 * 1e3), 1e-12);
+}
+
+}  // namespace
+}  // namespace paratune::estimator

@@ -1,0 +1,67 @@
+#include "estimator/resharding.h"
+
+#include <gtest/gtest.h>
+
+#include "fixtures.h"
+
+namespace paratune::estimator {
+namespace {
+
+using testing::strategy;
+
+class ReshardingTest : public ::testing::Test {
+ protected:
+  ModelConfig model_ = testing::tiny_model();
+  ClusterProfile cluster_ = testing::two_level_cluster(2, 4);  // 10 GB/s inside, 1 GB/s across
+  // Micro-batch of the stage: 8 samples of 16 x 64 fp32 = 32768 bytes.
+  double total_ = 8.0 * 16 * 64 * 4;
+};
+
+TEST_F(ReshardingTest, SameLayoutIsFree) {
+  CostContext ctx = testing::context(model_, cluster_, nullptr, 4, 1, 1, 8);
+  EXPECT_EQ(switch_cost(ctx, 0, strategy(2, 2), strategy(2, 2, DpType::kZero3, true)).value, 0.0);
+  // With tp == 1 the consecutive flag places nothing differently.
+  EXPECT_EQ(switch_cost(ctx, 0, strategy(1, 4, DpType::kDdp, false, true),
+                        strategy(1, 4, DpType::kDdp, false, false))
+                .value,
+            0.0);
+}
+
+TEST_F(ReshardingTest, Tp2Dp2ToDp4Golden) {
+  // 4 devices of island 0. tp2*dp2: devices {0,1} hold samples [0,4), {2,3} hold [4,8).
+  // dp4: device i needs samples [2i, 2i+2), all of which it already holds -> forward free.
+  // Backward (dp4 -> tp2*dp2): each device needs the 2 samples its TP partner has:
+  // a quarter of the micro-batch, from inside the island: total/4 / 10 GB/s.
+  CostContext ctx = testing::context(model_, cluster_, nullptr, 4, 1, 1, 8);
+  const double expect = total_ / 4 / 1e10 * 1e3;
+  EXPECT_NEAR(switch_cost(ctx, 0, strategy(2, 2), strategy(1, 4)).value, expect, 1e-15);
+  EXPECT_NEAR(switch_cost(ctx, 0, strategy(1, 4), strategy(2, 2)).value, expect, 1e-15);
+}
+
+TEST_F(ReshardingTest, SequenceParallelGathersTheOtherHalf) {
+  // tp2 with sp -> tp2 without sp on 2 devices: forward, each device has half of the tokens and
+  // needs all: receives total/2; backward, it already has what it needs.
+  CostContext ctx = testing::context(model_, cluster_, nullptr, 2, 1, 1, 8);
+  const double expect = total_ / 2 / 1e10 * 1e3;
+  EXPECT_NEAR(
+      switch_cost(ctx, 0, strategy(2, 1, DpType::kDdp, false, true, true), strategy(2, 1)).value,
+      expect, 1e-15);
+}
+
+TEST_F(ReshardingTest, CrossingIslandsIsSlower) {
+  // 8 devices over 2 islands of 4. tp2*dp4 (tp on consecutive ranks) -> tp2*dp4 with dp on
+  // consecutive ranks: data moves between islands for some devices.
+  CostContext ctx = testing::context(model_, cluster_, nullptr, 8, 1, 1, 8);
+  const Milliseconds across = switch_cost(ctx, 0, strategy(2, 4, DpType::kDdp, false, true),
+                                          strategy(2, 4, DpType::kDdp, false, false));
+  // Same move inside one 8-device island.
+  ClusterProfile flat = testing::two_level_cluster(1, 8);
+  CostContext ctx_flat = testing::context(model_, flat, nullptr, 8, 1, 1, 8);
+  const Milliseconds inside = switch_cost(ctx_flat, 0, strategy(2, 4, DpType::kDdp, false, true),
+                                          strategy(2, 4, DpType::kDdp, false, false));
+  EXPECT_GT(inside.value, 0.0);
+  EXPECT_GT(across.value, inside.value);
+}
+
+}  // namespace
+}  // namespace paratune::estimator
