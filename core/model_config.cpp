@@ -129,35 +129,69 @@ bool ModelConfig::operator==(const ModelConfig& o) const {
          bias == o.bias && norm_eps == o.norm_eps;
 }
 
-Status validate(const ModelConfig& m, const std::string& file) {
+namespace {
+
+/// The key each checked field has in the file being read (paratune's or a HF config.json).
+struct FieldNames {
+  const char* num_layers = "num_layers";
+  const char* hidden = "hidden";
+  const char* heads = "heads";
+  const char* kv_heads = "kv_heads";
+  const char* ffn_hidden = "ffn_hidden";
+  const char* seq_len = "seq_len";
+  const char* vocab = "vocab";
+  const char* norm_eps = "norm_eps";
+};
+
+FieldNames hf_names(bool gpt2) {
+  if (gpt2) {
+    return FieldNames{"n_layer", "n_embd",      "n_head",     "n_head",
+                      "n_inner", "n_positions", "vocab_size", "layer_norm_epsilon"};
+  }
+  return FieldNames{"num_hidden_layers", "hidden_size",
+                    "num_attention_heads", "num_key_value_heads",
+                    "intermediate_size",   "max_position_embeddings",
+                    "vocab_size",          "rms_norm_eps"};
+}
+
+Status validate_named(const ModelConfig& m, const std::string& file, const FieldNames& n) {
   const std::pair<const char*, int> sizes[] = {
-      {"num_layers", m.num_layers}, {"hidden", m.hidden},   {"heads", m.heads},
-      {"kv_heads", m.kv_heads},     {"ffn_hidden", m.ffn_hidden}, {"seq_len", m.seq_len},
-      {"vocab", m.vocab}};
+      {n.num_layers, m.num_layers}, {n.hidden, m.hidden},   {n.heads, m.heads},
+      {n.kv_heads, m.kv_heads},     {n.ffn_hidden, m.ffn_hidden}, {n.seq_len, m.seq_len},
+      {n.vocab, m.vocab}};
   for (const auto& [field, v] : sizes) {
     if (v < 1) {
       return InvalidArgument(file_field(file, field, "must be >= 1, got " + std::to_string(v)));
     }
   }
   if (m.hidden % m.heads != 0) {
-    return InvalidArgument(file_field(file, "hidden",
-                                      "must be divisible by heads (" + std::to_string(m.hidden) +
-                                          " % " + std::to_string(m.heads) + " != 0)"));
+    return InvalidArgument(file_field(file, n.hidden,
+                                      std::string("must be divisible by ") + n.heads + " (" +
+                                          std::to_string(m.hidden) + " % " +
+                                          std::to_string(m.heads) + " != 0)"));
   }
   if (m.kv_heads > m.heads) {
-    return InvalidArgument(file_field(file, "kv_heads",
-                                      "must be <= heads (" + std::to_string(m.kv_heads) + " > " +
+    return InvalidArgument(file_field(file, n.kv_heads,
+                                      std::string("must be <= ") + n.heads + " (" +
+                                          std::to_string(m.kv_heads) + " > " +
                                           std::to_string(m.heads) + ")"));
   }
   if (m.heads % m.kv_heads != 0) {
-    return InvalidArgument(file_field(file, "kv_heads",
-                                      "must divide heads (" + std::to_string(m.heads) + " % " +
+    return InvalidArgument(file_field(file, n.kv_heads,
+                                      std::string("must divide ") + n.heads + " (" +
+                                          std::to_string(m.heads) + " % " +
                                           std::to_string(m.kv_heads) + " != 0)"));
   }
   if (!(m.norm_eps > 0.0) || !is_finite(m.norm_eps)) {
-    return InvalidArgument(file_field(file, "norm_eps", "must be finite and > 0"));
+    return InvalidArgument(file_field(file, n.norm_eps, "must be finite and > 0"));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status validate(const ModelConfig& m, const std::string& file) {
+  return validate_named(m, file, FieldNames{});
 }
 
 StatusOr<ModelConfig> model_config_from_json(const Json& j, const std::string& file) {
@@ -269,9 +303,7 @@ StatusOr<ModelConfig> model_config_from_hf_json(const Json& j, const std::string
     m.bias = false;
   }
   PARATUNE_RETURN_IF_ERROR(r.finish());
-  // Field names in validate()'s messages are paratune's; say which HF key they come from.
-  const Status v = validate(m, file);
-  if (!v.ok()) return InvalidArgument(v.message() + " (after Hugging Face " + type + " import)");
+  PARATUNE_RETURN_IF_ERROR(validate_named(m, file, hf_names(gpt2)));
   return m;
 }
 
