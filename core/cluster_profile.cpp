@@ -120,8 +120,6 @@ Json samples_json(const std::vector<CommSample>& v) {
   return a;
 }
 
-constexpr double kTiny = 1e-300;  // "> 0" for ObjectReader::number's inclusive minimum
-
 }  // namespace
 
 Status validate(const ClusterProfile& c, const std::string& file) {
@@ -226,7 +224,7 @@ StatusOr<ClusterProfile> cluster_profile_from_json(const Json& j, const std::str
   {
     ObjectReader d = r.object("device");
     c.device.name = d.string("name");
-    c.device.memory = Bytes(d.number("memory_bytes", kTiny));
+    c.device.memory = Bytes(d.number("memory_bytes"));
     c.device.flops = FlopsPerSecond(d.number("flops_per_s"));
     c.device.memory_bandwidth = BytesPerSecond(d.number("memory_bandwidth_bytes_per_s"));
     (void)d.finish();
@@ -247,7 +245,7 @@ StatusOr<ClusterProfile> cluster_profile_from_json(const Json& j, const std::str
     f.placement = parse_placement(cr.enumeration("placement", placements));
     f.consecutive = cr.boolean("consecutive");
     f.latency = Milliseconds(cr.number("latency_ms"));
-    f.bus_bandwidth = BytesPerSecond(cr.number("bus_bandwidth_bytes_per_s", kTiny));
+    f.bus_bandwidth = BytesPerSecond(cr.number("bus_bandwidth_bytes_per_s"));
     f.samples = read_samples(cr);
     (void)cr.finish();
     c.collectives.push_back(std::move(f));
@@ -256,7 +254,7 @@ StatusOr<ClusterProfile> cluster_profile_from_json(const Json& j, const std::str
     P2pFit p;
     p.placement = parse_placement(pr.enumeration("placement", placements));
     p.latency = Milliseconds(pr.number("latency_ms"));
-    p.bandwidth = BytesPerSecond(pr.number("bandwidth_bytes_per_s", kTiny));
+    p.bandwidth = BytesPerSecond(pr.number("bandwidth_bytes_per_s"));
     p.samples = read_samples(pr);
     (void)pr.finish();
     c.p2p.push_back(std::move(p));

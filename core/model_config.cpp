@@ -212,7 +212,7 @@ StatusOr<ModelConfig> model_config_from_json(const Json& j, const std::string& f
   m.dtype = parse_dtype(r.enumeration("dtype", {"fp32", "bf16", "fp16"}));
   m.tied_embeddings = r.boolean("tied_embeddings");
   m.bias = r.boolean("bias");
-  m.norm_eps = r.number("norm_eps", 1e-300);
+  m.norm_eps = r.number("norm_eps");
   PARATUNE_RETURN_IF_ERROR(r.finish());
   PARATUNE_RETURN_IF_ERROR(validate(m, file));
   return m;
@@ -270,7 +270,7 @@ StatusOr<ModelConfig> model_config_from_hf_json(const Json& j, const std::string
       r.integer_or("n_positions", 0, 1, kMaxInt);
     }
     m.vocab = static_cast<int>(r.integer("vocab_size", 1, kMaxInt));
-    m.norm_eps = r.number_or("layer_norm_epsilon", 1e-5, 1e-300);
+    m.norm_eps = r.number_or("layer_norm_epsilon", 1e-5);
     m.tied_embeddings = r.boolean_or("tie_word_embeddings", true);
     m.dtype = read_dtype("float32");
     r.enumeration_or("activation_function", {"gelu", "gelu_new", "gelu_fast",
@@ -287,7 +287,7 @@ StatusOr<ModelConfig> model_config_from_hf_json(const Json& j, const std::string
     m.ffn_hidden = static_cast<int>(r.integer("intermediate_size", 1, kMaxInt));
     m.seq_len = static_cast<int>(r.integer("max_position_embeddings", 1, kMaxInt));
     m.vocab = static_cast<int>(r.integer("vocab_size", 1, kMaxInt));
-    m.norm_eps = r.number_or("rms_norm_eps", 1e-6, 1e-300);
+    m.norm_eps = r.number_or("rms_norm_eps", 1e-6);
     m.tied_embeddings = r.boolean_or("tie_word_embeddings", false);
     m.dtype = read_dtype("bfloat16");
     r.enumeration_or("hidden_act", {"silu", "swish"}, "silu");
