@@ -1,0 +1,480 @@
+// Layer-wise DP of one stage (problem and guarantees in stage_dp.h).
+//
+// Notation: L layers, S strategies, F = budget - base (bytes), B = memory_buckets,
+// q = F / B (bytes per bucket). For a transient cap T (one of the distinct transient values):
+//   C_T      = max { k <= B : k q <= F - T }              capacity in buckets (rounded down)
+//   w[l][s]  = min { k : k q >= memory_bytes[l][s] }     layer memory in buckets (rounded up)
+//   allowed(l, s)  <=>  transient_bytes[l][s] <= T  and  w[l][s] <= C_T
+// so an accepted plan has base + sum memory + max transient <= base + C_T q + T <= budget.
+//
+// dp[l][u][s] = least time (ms) of layers 0..l with layer l under s, using AT MOST u buckets
+// (u = 0..C_T). Being "at most u", dp is non-increasing in u.
+//   dp[0][u][s] = time[0][s]                                   if allowed(0, s) and u >= w[0][s]
+//   g[l][u][s]  = min_p ( dp[l][u][p] + switch[p][s] )          (best predecessor, per column u)
+//   dp[l][u][s] = time[l][s] + g[l-1][u - w[l][s]][s]            if allowed(l, s) and u >= w[l][s]
+//   (inf otherwise). Prefix n = l + 1 costs min_s dp[l][C_T][s]; the answer is the min over T.
+//
+// Making it fast (the switch step is S x S per column, the hot part):
+//  * switch classes: strategies with identical switch rows and columns (same layout, different
+//    dp_type / checkpointing) are merged; g only depends on the class of s, and the min over p
+//    becomes a min over classes of h[l][u][c] = min_{s in c} dp[l][u][s]. No switch costs: one
+//    class. The work per column drops from S x S to K x K (K classes).
+//  * monotone columns: because h[l][u][.] <= h[l][u-1][.],
+//      g[l][u][c'] = min( g[l][u-1][c'],  min_{c : h[l][u][c] < h[l][u-1][c]} h[l][u][c] +
+//      sw[c][c'] )
+//    so only the classes whose value dropped at column u (the Pareto points of (memory, time))
+//    are scanned, found from a bitmask; one whose value plus its cheapest switch is not below
+//    the largest g of the column is skipped; the scan itself is SIMD and branch-free.
+//  * dp is never stored: each dp value is folded into h as it is produced (contiguous in u).
+//  * transient caps whose memory-free lower bound (a DP over the allowed strategies without the
+//    memory limit) cannot beat the best found so far for any wanted prefix are not run.
+//
+// Reconstruction: arg[l][u][c'] = the predecessor strategy that gave g[l][u][c'] (2 bytes per
+// entry): the first reached in u, then the lowest class, then the lowest index in the class.
+// From (layer n-1, u = C_T, lowest optimal s) walk back: u -= w[l][s], s = arg[l-1][u][class(s)].
+// Cost per cap that is run: O(L (C_T + 1) (S + K) + changed classes x K) time,
+// O(L (C_T + 1) K) bytes x 2 for arg, O((C_T + 1) K) doubles of working arrays.
+#include "search/stage_dp.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace paratune::search {
+
+Status StageDpOptions::validate() const {
+  if (memory_buckets < 1 || memory_buckets > kMaxMemoryBuckets) {
+    return InvalidArgument("stage dp options: memory_buckets must be in 1.." +
+                           std::to_string(kMaxMemoryBuckets) + ", got " +
+                           std::to_string(memory_buckets));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+using ArgIdx = std::uint16_t;  // predecessor strategy in the reconstruction table
+
+// Bucket arithmetic on q = free / buckets; products are checked so the rounding directions hold
+// in floating point too.
+struct BucketGrid {
+  double q = 0;     // bytes per bucket (0 when there is no free memory)
+  int buckets = 0;  // B
+
+  // Smallest k with k q >= bytes, or limit + 1 if that exceeds limit.
+  int up(double bytes, int limit) const {
+    if (bytes <= 0) return 0;
+    if (q <= 0) return limit + 1;
+    const double k = std::ceil(bytes / q);
+    if (k > limit + 1.0) return limit + 1;
+    int ki = static_cast<int>(k);
+    while (ki > 0 && (ki - 1) * q >= bytes) --ki;
+    while (ki <= limit && ki * q < bytes) ++ki;
+    return std::min(ki, limit + 1);
+  }
+  // Largest k <= buckets with k q <= bytes, or -1 if bytes < 0.
+  int down(double bytes) const {
+    if (bytes < 0) return -1;
+    if (q <= 0) return 0;
+    int ki = static_cast<int>(std::min<double>(buckets, std::floor(bytes / q)));
+    while (ki > 0 && ki * q > bytes) --ki;
+    while (ki < buckets && (ki + 1) * q <= bytes) ++ki;
+    return ki;
+  }
+};
+
+// Flattened problem, built once per solve. Strategies with identical switch rows AND columns
+// form one switch class (e.g. the same (tp, dp, placement) with different dp_type or
+// checkpointing): switch_ms[p][s] = class_switch[class_of[p]][class_of[s]]. Without switch costs
+// there is a single class.
+struct FlatProblem {
+  int layers = 0;
+  int strategies = 0;
+  std::vector<double> time;          // [l * S + s]
+  std::vector<double> memory;        // [l * S + s]
+  std::vector<double> transient;     // [l * S + s], zeros when absent
+  int classes = 1;                   // K
+  std::vector<int> class_of;         // [s], classes numbered by their lowest member
+  std::vector<double> class_switch;  // [c * K + c']
+};
+
+FlatProblem flatten(const StageProblem& p) {
+  FlatProblem f;
+  f.layers = p.num_layers();
+  f.strategies = p.num_strategies();
+  const int n_s = f.strategies;
+  const size_t n = static_cast<size_t>(f.layers) * n_s;
+  f.time.reserve(n);
+  f.memory.reserve(n);
+  f.transient.assign(n, 0.0);
+  for (int l = 0; l < f.layers; ++l) {
+    f.time.insert(f.time.end(), p.time_ms[l].begin(), p.time_ms[l].end());
+    f.memory.insert(f.memory.end(), p.memory_bytes[l].begin(), p.memory_bytes[l].end());
+    if (!p.transient_bytes.empty()) {
+      std::copy(p.transient_bytes[l].begin(), p.transient_bytes[l].end(),
+                f.transient.begin() + static_cast<size_t>(l) * n_s);
+    }
+  }
+  f.class_of.assign(n_s, 0);
+  if (p.switch_ms.empty()) {
+    f.class_switch = {0.0};
+    return f;
+  }
+  const auto& sw = p.switch_ms;
+  auto same = [&](int a, int b) {
+    for (int x = 0; x < n_s; ++x) {
+      if (sw[a][x] != sw[b][x] || sw[x][a] != sw[x][b]) return false;
+    }
+    return true;
+  };
+  std::vector<int> reps;  // lowest member of each class
+  for (int s = 0; s < n_s; ++s) {
+    int c = 0;
+    while (c < static_cast<int>(reps.size()) && !same(reps[c], s)) ++c;
+    if (c == static_cast<int>(reps.size())) reps.push_back(s);
+    f.class_of[s] = c;
+  }
+  f.classes = static_cast<int>(reps.size());
+  for (int a : reps) {
+    for (int b : reps) f.class_switch.push_back(sw[a][b]);
+  }
+  return f;
+}
+
+// Best of every prefix over all transient caps, filled cap by cap.
+struct PrefixBest {
+  std::vector<double> time;                      // [n - 1], inf = none yet
+  std::vector<std::vector<StrategyIdx>> choice;  // [n - 1]
+};
+
+inline int count_trailing_zeros(std::uint64_t m) {
+#if defined(__GNUC__)
+  return __builtin_ctzll(m);
+#else
+  int n = 0;
+  while (!(m & 1)) {
+    m >>= 1;
+    ++n;
+  }
+  return n;
+#endif
+}
+
+// g[d] = min(g[d], x + row[d]) for d in [0, n), n even; where it drops, ga[d] = p. Returns the
+// new max of g. Branch-free; SSE2 (baseline on x86-64) when available.
+inline double relax_row(double* g, double* ga, const double* row, double x, double p, int n) {
+#if defined(__SSE2__)
+  const __m128d xv = _mm_set1_pd(x);
+  const __m128d pv = _mm_set1_pd(p);
+  __m128d mx = _mm_set1_pd(-std::numeric_limits<double>::infinity());
+  for (int d = 0; d < n; d += 2) {
+    const __m128d v = _mm_add_pd(xv, _mm_loadu_pd(row + d));
+    const __m128d old = _mm_loadu_pd(g + d);
+    const __m128d better = _mm_cmplt_pd(v, old);
+    const __m128d now = _mm_min_pd(v, old);  // v < old ? v : old
+    _mm_storeu_pd(g + d, now);
+    mx = _mm_max_pd(mx, now);
+    const __m128d a = _mm_loadu_pd(ga + d);
+    _mm_storeu_pd(ga + d, _mm_or_pd(_mm_and_pd(better, pv), _mm_andnot_pd(better, a)));
+  }
+  return std::max(_mm_cvtsd_f64(mx), _mm_cvtsd_f64(_mm_unpackhi_pd(mx, mx)));
+#else
+  double mx = -std::numeric_limits<double>::infinity();
+  for (int d = 0; d < n; ++d) {
+    const double v = x + row[d];
+    const bool better = v < g[d];
+    g[d] = better ? v : g[d];
+    ga[d] = better ? p : ga[d];
+    mx = std::max(mx, g[d]);
+  }
+  return mx;
+#endif
+}
+
+// The DP for one transient cap, on per-class arrays (K classes):
+//   h[c][u]  = min_{s in class c} dp[l][u][s]
+//   g[c'][u] = min_c h[c][u] + class_switch[c][c']   (arg: the strategy p that gave it)
+// dp itself is never stored: dp[l][u][s] = time[l][s] + g[class_of[s]][u - w[l][s]] is folded
+// into h as it is produced; the strategy behind an h entry is recovered on demand (lowest index
+// reproducing the value), so the hot loops carry no indices. h and g are class-major (contiguous
+// in u) for that fold; the switch step sweeps u with one working column of g. g is
+// double-buffered because the recovery for layer l needs the g its h was built from.
+class CappedDp {
+ public:
+  CappedDp(const FlatProblem& fp, int max_columns)
+      : fp_(fp),
+        s_(fp.strategies),
+        k_(fp.classes),
+        kp_((fp.classes + 1) / 2 * 2),
+        w_(static_cast<size_t>(fp.layers) * s_),
+        h_(static_cast<size_t>(max_columns) * k_),
+        g_in_(static_cast<size_t>(max_columns) * k_),
+        g_out_(static_cast<size_t>(max_columns) * k_),
+        g_col_(kp_),
+        ga_col_(kp_),
+        changed_(static_cast<size_t>(max_columns) * ((k_ + 63) / 64)),
+        arg_(new ArgIdx[static_cast<size_t>(std::max(fp.layers - 1, 0)) * max_columns * k_]),
+        switch_(static_cast<size_t>(k_) * kp_, kInf),
+        row_min_(k_, kInf),
+        member_offset_(k_ + 1, 0),
+        lb_(k_),
+        lb_next_(k_),
+        lb_pre_(k_) {
+    for (int c = 0; c < k_; ++c) {
+      for (int d = 0; d < k_; ++d) {
+        switch_[static_cast<size_t>(c) * kp_ + d] = sw(c, d);
+        row_min_[c] = std::min(row_min_[c], sw(c, d));
+      }
+    }
+    for (int s = 0; s < s_; ++s) ++member_offset_[fp.class_of[s] + 1];
+    for (int c = 0; c < k_; ++c) member_offset_[c + 1] += member_offset_[c];
+    members_.resize(s_);
+    std::vector<int> fill(member_offset_.begin(), member_offset_.end() - 1);
+    for (int s = 0; s < s_; ++s) members_[fill[fp.class_of[s]]++] = s;  // ascending per class
+  }
+
+  // Runs the DP for transient cap `cap` with `capacity` buckets and merges strictly better
+  // prefixes of length >= min_prefix into `best`.
+  void run(const BucketGrid& grid, double cap, int capacity, int min_prefix, PrefixBest& best) {
+    min_layer_ = min_prefix - 1;
+    cols_ = capacity + 1;
+    for (size_t i = 0; i < w_.size(); ++i) {
+      w_[i] = fp_.transient[i] <= cap ? grid.up(fp_.memory[i], capacity) : capacity + 1;
+    }
+    if (!may_improve(best)) return;
+    const size_t plane = static_cast<size_t>(cols_) * k_;
+    layer_minimum(0);
+    record(0, best);
+    for (int l = 1; l < fp_.layers; ++l) {
+      best_predecessor(l - 1, arg_.get() + static_cast<size_t>(l - 1) * plane);
+      g_in_.swap(g_out_);  // g_in_ now feeds layer l
+      layer_minimum(l);
+      record(l, best);
+    }
+  }
+
+ private:
+  double sw(int c, int d) const { return fp_.class_switch[static_cast<size_t>(c) * k_ + d]; }
+
+  // Memory-free lower bound of every prefix over the allowed strategies; false when no wanted
+  // prefix can beat (strictly) the best found so far.
+  bool may_improve(const PrefixBest& best) {
+    const int capacity = cols_ - 1;
+    bool improves = false;
+    for (int l = 0; l < fp_.layers; ++l) {
+      const double* t = fp_.time.data() + static_cast<size_t>(l) * s_;
+      const int* w = w_.data() + static_cast<size_t>(l) * s_;
+      for (int d = 0; d < k_; ++d) {
+        lb_pre_[d] = 0;
+        if (l == 0) continue;
+        lb_pre_[d] = kInf;
+        for (int c = 0; c < k_; ++c) lb_pre_[d] = std::min(lb_pre_[d], lb_[c] + sw(c, d));
+      }
+      std::fill(lb_next_.begin(), lb_next_.end(), kInf);
+      double layer_min = kInf;
+      for (int s = 0; s < s_; ++s) {
+        if (w[s] > capacity) continue;
+        const int c = fp_.class_of[s];
+        lb_next_[c] = std::min(lb_next_[c], t[s] + lb_pre_[c]);
+        layer_min = std::min(layer_min, lb_next_[c]);
+      }
+      lb_.swap(lb_next_);
+      if (l >= min_layer_ && layer_min < best.time[l]) improves = true;
+    }
+    return improves;
+  }
+
+  // dp[l][u][s] (u >= w[l][s]) from g_in_.
+  double dp_value(int l, int u, int s) const {
+    const double t = fp_.time[static_cast<size_t>(l) * s_ + s];
+    if (l == 0) return t;
+    const int w = w_[static_cast<size_t>(l) * s_ + s];
+    return t + g_in_[static_cast<size_t>(fp_.class_of[s]) * cols_ + (u - w)];
+  }
+
+  // h of layer l from g_in_ (unused for l = 0), strategy by strategy, branch-free over u.
+  void layer_minimum(int l) {
+    const double* t = fp_.time.data() + static_cast<size_t>(l) * s_;
+    const int* w = w_.data() + static_cast<size_t>(l) * s_;
+    std::fill(h_.begin(), h_.begin() + static_cast<std::ptrdiff_t>(cols_) * k_, kInf);
+    for (int s = 0; s < s_; ++s) {
+      if (w[s] >= cols_) continue;  // not allowed under this cap
+      const size_t row = static_cast<size_t>(fp_.class_of[s]) * cols_;
+      const double ts = t[s];
+      double* h = h_.data() + row + w[s];
+      const int n = cols_ - w[s];
+      if (l == 0) {
+        for (int i = 0; i < n; ++i) h[i] = std::min(h[i], ts);
+      } else {
+        const double* g = g_in_.data() + row;
+        for (int i = 0; i < n; ++i) h[i] = std::min(h[i], ts + g[i]);
+      }
+    }
+  }
+
+  // Lowest strategy of class c whose dp[l][u][.] equals h[u][c] (finite).
+  int class_argmin(int l, int u, int c) const {
+    const double target = h_[static_cast<size_t>(c) * cols_ + u];
+    for (int i = member_offset_[c]; i < member_offset_[c + 1]; ++i) {
+      const int s = members_[i];
+      if (w_[static_cast<size_t>(l) * s_ + s] <= u && dp_value(l, u, s) == target) return s;
+    }
+    PARATUNE_CHECK_MSG(false, "stage dp: h entry without a strategy");
+    return 0;
+  }
+
+  // g_out_ and the arg plane from h of layer l, column by column. h is non-increasing in u, so
+  // only the classes whose h dropped at column u can lower g there; a class whose value plus its
+  // cheapest switch is not below the largest g of the column cannot lower any entry.
+  void best_predecessor(int l, ArgIdx* arg) {
+    double* gc = g_col_.data();
+    double* ga = ga_col_.data();
+    std::fill(gc, gc + k_, kInf);
+    std::fill(gc + k_, gc + kp_, -kInf);  // padding: never lowered, never the max
+    std::fill(ga, ga + kp_, 0.0);
+    double g_max = kInf;  // max of the working column (an upper bound of every entry)
+    // changed_[u * W + i] bit b: class 64 i + b has a lower h at column u than at u - 1.
+    const int words = (k_ + 63) / 64;
+    std::fill(changed_.begin(), changed_.begin() + static_cast<std::ptrdiff_t>(cols_) * words, 0);
+    for (int c = 0; c < k_; ++c) {
+      const double* hc = h_.data() + static_cast<size_t>(c) * cols_;
+      std::uint64_t* word = changed_.data() + c / 64;
+      const int bit = c % 64;
+      word[0] |= static_cast<std::uint64_t>(hc[0] < kInf) << bit;
+      for (int u = 1; u < cols_; ++u) {
+        word[static_cast<size_t>(u) * words] |= static_cast<std::uint64_t>(hc[u] < hc[u - 1])
+                                                << bit;
+      }
+    }
+    for (int u = 0; u < cols_; ++u) {
+      for (int i = 0; i < words; ++i) {
+        for (std::uint64_t m = changed_[static_cast<size_t>(u) * words + i]; m != 0; m &= m - 1) {
+          const int c = 64 * i + count_trailing_zeros(m);
+          const double x = h_[static_cast<size_t>(c) * cols_ + u];
+          if (x + row_min_[c] >= g_max) continue;  // cannot lower any entry
+          const int p = class_argmin(l, u, c);
+          g_max = relax_row(gc, ga, switch_.data() + static_cast<size_t>(c) * kp_, x, p, kp_);
+        }
+      }
+      ArgIdx* au = arg + static_cast<size_t>(u) * k_;
+      for (int d = 0; d < k_; ++d) {
+        g_out_[static_cast<size_t>(d) * cols_ + u] = gc[d];
+        au[d] = static_cast<ArgIdx>(ga[d]);
+      }
+    }
+  }
+
+  // Prefix n = l + 1 from h of layer l at the last column (g_in_ is the g h was built from).
+  void record(int l, PrefixBest& best) {
+    if (l < min_layer_) return;
+    const int u_last = cols_ - 1;
+    double v_best = kInf;
+    for (int c = 0; c < k_; ++c)
+      v_best = std::min(v_best, h_[static_cast<size_t>(c) * cols_ + u_last]);
+    if (!(v_best < best.time[l])) return;
+    int s = s_;
+    for (int c = 0; c < k_; ++c) {
+      if (h_[static_cast<size_t>(c) * cols_ + u_last] == v_best) {
+        s = std::min(s, class_argmin(l, u_last, c));
+      }
+    }
+    best.time[l] = v_best;
+    std::vector<StrategyIdx>& choice = best.choice[l];
+    choice.assign(l + 1, 0);
+    const size_t plane = static_cast<size_t>(cols_) * k_;
+    int u = u_last;
+    choice[l] = s;
+    for (int k = l; k >= 1; --k) {
+      u -= w_[static_cast<size_t>(k) * s_ + s];
+      PARATUNE_CHECK(u >= 0);
+      s = arg_[static_cast<size_t>(k - 1) * plane + static_cast<size_t>(u) * k_ + fp_.class_of[s]];
+      choice[k - 1] = s;
+    }
+  }
+
+  const FlatProblem& fp_;
+  const int s_;   // S
+  const int k_;   // switch classes K
+  const int kp_;  // K rounded up to even (SIMD row length)
+  int cols_ = 0;
+  int min_layer_ = 0;      // prefixes of fewer layers are not wanted
+  std::vector<int> w_;     // layer memory in buckets, [l * S + s]; capacity + 1 = not allowed
+  std::vector<double> h_;  // [c * cols + u]
+  std::vector<double> g_in_, g_out_;    // [c' * cols + u], g feeding the current / next layer
+  std::vector<double> g_col_, ga_col_;  // [c'] (KP long): g and its arg (as a double) at one u
+  std::vector<std::uint64_t> changed_;  // [u * W + c / 64] bit c % 64: h of class c dropped at u
+  std::unique_ptr<ArgIdx[]> arg_;       // [(l - 1) * cols * K + u * K + c'], l = 1..L-1
+  std::vector<double> switch_;          // [c * KP + c'], padding = inf
+  std::vector<double> row_min_;         // [c] = min_c' class_switch[c][c']
+  std::vector<int> members_;            // strategies by class, ascending within a class
+  std::vector<int> member_offset_;      // class c owns members_[offset[c], offset[c + 1])
+  std::vector<double> lb_, lb_next_, lb_pre_;  // lower-bound chain, per class
+};
+
+// Optimum of every prefix of length >= min_prefix (shorter ones stay nullopt).
+std::vector<std::optional<StagePlanResult>> solve_prefixes_from(const StageProblem& problem,
+                                                                const StageDpOptions& options,
+                                                                int min_prefix) {
+  const Status valid = validate_problem(problem);
+  PARATUNE_CHECK_MSG(valid.ok(), valid.message());
+  const Status valid_options = options.validate();
+  PARATUNE_CHECK_MSG(valid_options.ok(), valid_options.message());
+  PARATUNE_CHECK_MSG(problem.num_strategies() <= std::numeric_limits<ArgIdx>::max(),
+                     "stage dp supports at most 65535 strategies");
+
+  const int layers = problem.num_layers();
+  std::vector<std::optional<StagePlanResult>> results(layers);
+  const double free_bytes = problem.memory_budget_bytes - problem.base_memory_bytes;
+  if (free_bytes < 0) return results;
+
+  const FlatProblem fp = flatten(problem);
+  BucketGrid grid;
+  grid.buckets = options.memory_buckets;
+  grid.q = free_bytes / options.memory_buckets;
+
+  std::vector<double> caps = fp.transient;
+  std::sort(caps.begin(), caps.end());
+  caps.erase(std::unique(caps.begin(), caps.end()), caps.end());
+
+  PrefixBest best;
+  best.time.assign(layers, kInf);
+  best.choice.resize(layers);
+  CappedDp dp(fp, options.memory_buckets + 1);
+  for (double cap : caps) {
+    const int capacity = grid.down(free_bytes - cap);
+    if (capacity < 0) break;  // caps ascend: every later cap is infeasible too
+    dp.run(grid, cap, capacity, min_prefix, best);
+  }
+
+  for (int l = 0; l < layers; ++l) {
+    if (best.time[l] == kInf) continue;
+    StagePlanResult r = evaluate_plan(problem, best.choice[l]);
+    r.time_ms = best.time[l];
+    results[l] = std::move(r);
+  }
+  return results;
+}
+
+}  // namespace
+
+std::vector<std::optional<StagePlanResult>> solve_stage_prefixes(const StageProblem& problem,
+                                                                 const StageDpOptions& options) {
+  return solve_prefixes_from(problem, options, 1);
+}
+
+// Skipping caps that cannot improve the full plan never changes it (only strict improvements are
+// kept), so this equals solve_stage_prefixes(...).back().
+std::optional<StagePlanResult> solve_stage(const StageProblem& problem,
+                                           const StageDpOptions& options) {
+  return solve_prefixes_from(problem, options, std::max(problem.num_layers(), 1)).back();
+}
+
+}  // namespace paratune::search

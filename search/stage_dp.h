@@ -1,0 +1,66 @@
+// Layer-wise dynamic programming over (layer, memory used, previous strategy) for one stage.
+//
+// Minimises   sum_l time_ms[l][c_l] + sum_{l>=1} switch_ms[c_{l-1}][c_l]
+// subject to  base + sum_l memory_bytes[l][c_l] + max_l transient_bytes[l][c_l] <= budget.
+//
+// Discretisation (conservative): the free memory F = budget - base is cut into
+// `memory_buckets` buckets of size q = F / memory_buckets. Every layer's memory is rounded UP to
+// whole buckets and the capacity DOWN, so a plan the DP accepts always fits the real budget; a
+// plan using almost all the memory may be rejected. The DP is exact (equals brute force) when
+// every memory_bytes and transient_bytes entry is a multiple of q.
+//
+// Transient memory (a max, not a sum) is handled exactly by an outer loop over the distinct
+// transient values T (ascending): the DP for cap T allows only strategies with transient <= T and
+// has capacity F - T; the answer is the best over all T. Caps whose memory-free lower bound
+// cannot beat the best found so far are skipped.
+//
+// Determinism: no unordered containers, no threads. Ties (bitwise-equal times) are broken by
+// keeping the first candidate reached: the lowest transient cap T; the lowest strategy index at
+// the last layer; going backwards, the predecessor that reached that time with the fewest memory
+// buckets, then the lowest switch class (classes = strategies with identical switch rows and
+// columns, numbered by their lowest member), then the lowest index.
+//
+// Cost: one DP per distinct transient value that survives a lower-bound test, each
+// O(L x buckets x (S + K)) plus the switch work on the columns where a class improves.
+// Measured (L = 96, S = 60, 1024 buckets, -O2, one core): ~6 ms without switch costs or with
+// 12 switch classes, ~25-30 ms with an arbitrary 60 x 60 switch matrix; times the number of
+// distinct transient values that must be run.
+//
+//   StageDpOptions opt;                        // 1024 buckets
+//   PARATUNE_RETURN_IF_ERROR(opt.validate());
+//   std::optional<StagePlanResult> plan = solve_stage(problem, opt);
+//   if (!plan) return Infeasible("stage does not fit in memory");
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "core/status.h"
+#include "search/stage_problem.h"
+
+namespace paratune::search {
+
+/// Options of the layer-wise DP.
+struct StageDpOptions {
+  /// Buckets the free memory (budget - base) is cut into; default 1024. Time and memory of the
+  /// DP grow linearly with it (memory: layers x (buckets + 1) x switch classes x 2 bytes).
+  int memory_buckets = 1024;
+
+  static constexpr int kMaxMemoryBuckets = 1 << 16;
+  /// 1 <= memory_buckets <= kMaxMemoryBuckets.
+  [[nodiscard]] Status validate() const;
+};
+
+/// The time-optimal plan of all L layers, or nullopt if none fits (within the discretisation).
+/// `problem` must pass validate_problem() and `options` validate() (checked). time_ms is the DP's
+/// value, memory_bytes the real peak of the plan (evaluate_plan's formula).
+std::optional<StagePlanResult> solve_stage(const StageProblem& problem,
+                                           const StageDpOptions& options);
+
+/// result[n - 1] = the optimum of the stage made of the first n layers, n = 1..L, in one pass
+/// (solve_stage(problem) == result[L - 1], choices included). Transformer layers are identical,
+/// so the best plan for a stage holding n layers is the best prefix of length n.
+std::vector<std::optional<StagePlanResult>> solve_stage_prefixes(const StageProblem& problem,
+                                                                 const StageDpOptions& options);
+
+}  // namespace paratune::search
