@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
@@ -27,6 +29,26 @@ StatusOr<Json> read_json_file(const std::string& path) {
     if (pos != std::string::npos) what = what.substr(pos);
     return InvalidArgument(path + ":" + std::to_string(line) + ":" + std::to_string(col) +
                            ": malformed JSON: " + what);
+  } catch (const nlohmann::json::exception& e) {
+    // e.g. a number too large for a double (1e999): find it to point at its line and column.
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      const bool starts = (c == '-' || (c >= '0' && c <= '9')) &&
+                          (i == 0 || text[i - 1] == ' ' || text[i - 1] == ':' ||
+                           text[i - 1] == '[' || text[i - 1] == ',' || text[i - 1] == '\n' ||
+                           text[i - 1] == '\t');
+      if (starts) {
+        size_t j = i;
+        while (j < text.size() && std::strchr("+-.eE0123456789", text[j])) ++j;
+        const std::string tok = text.substr(i, j - i);
+        if (!std::isfinite(std::strtod(tok.c_str(), nullptr)))
+          return InvalidArgument(path + ":" + std::to_string(line) + ":" + std::to_string(col) +
+                                 ": number " + tok + " is out of range");
+      }
+      if (c == '\n') { ++line; col = 1; } else { ++col; }
+    }
+    return InvalidArgument(path + ": malformed JSON: " + e.what());
   }
 }
 

@@ -1,8 +1,10 @@
 // The search, top to bottom.
 //
-// Outer loops (each combination is one "config", evaluated independently, threads over them):
-//   global batch B  x  pipeline degree pp  x  micro-batch count M (M | B, M <= max)
-//   x embedding/LM-head strategy E.
+// Outer loops: global batch B x pipeline degree pp x micro-batch count M (M | B, M <= max) form
+// one "config", evaluated independently (threads over configs); inside it, a loop over the
+// embedding/LM-head strategy E (only the first and last stage depend on E). Per-layer costs and
+// switch costs are computed once per stage island signature, switch costs once per pair of
+// activation layouts (tp, consecutive side, sp, dp).
 // For one config, stage s (ranks [s*g, (s+1)*g), g = N/pp) sees the per-layer problem
 //   time[l][k]      = M * (fwd_k + bwd_k) + sync_exposed_k                       (ms / iteration)
 //   memory[l][k]    = model_states_k + inflight(s) * activation_k                 (bytes)
@@ -27,7 +29,9 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <map>
 #include <numeric>
+#include <tuple>
 #include <thread>
 
 #include "estimator/layer_cost.h"
@@ -89,7 +93,6 @@ struct Config {
   int batch = 0;
   int pp_index = 0;
   int micro_batches = 0;
-  LayerStrategy embedding;
   double bound_ms = 0;  // lower bound of the iteration time
 };
 
@@ -144,16 +147,31 @@ std::vector<LayerStrategy> embedding_candidates(const Inputs& in, int g) {
   return out;
 }
 
-/// Per-stage, per-candidate costs of one config (independent of the embedding strategy).
+/// Island pattern of stage s relative to its first rank: stages with equal signatures see
+/// identical group placements, hence identical per-layer and switch costs.
+std::vector<int> stage_signature(const ClusterProfile& c, int num_devices, int pp, StageIdx s) {
+  const int g = num_devices / pp;
+  const Rank first = s * g;
+  std::vector<int> sig(g);
+  for (int i = 0; i < g; ++i) sig[i] = c.island_of(first + i) - c.island_of(first);
+  return sig;
+}
+
+/// Layout of a strategy as far as activations are concerned: switch costs depend on it only.
+std::tuple<int, bool, bool, int> layout_key(const LayerStrategy& ls) {
+  return {ls.tp, ls.tp_consecutive, ls.sp, ls.dp};
+}
+
+/// Per-stage costs of one (batch, pp, M) unit, shared by every embedding strategy.
 struct StageCosts {
-  std::vector<est::LayerCost> layer;        // per candidate
+  std::vector<est::LayerCost> layer;           // per candidate
   std::vector<std::vector<double>> switch_ms;  // per micro-batch, candidate x candidate
 };
 
-ConfigResult solve_config(const Inputs& in, const Config& cfg) {
+ConfigResult solve_config(const Inputs& in, const Config& cfg,
+                          const std::vector<LayerStrategy>& embeddings) {
   ConfigResult res;
   const int pp = in.pps[cfg.pp_index];
-  const int g = in.num_devices / pp;
   const int L = in.model->num_layers;
   const int M = cfg.micro_batches;
   const SearchOptions& o = *in.options;
@@ -161,54 +179,85 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg) {
 
   // Candidates feasible for this batch split (e.g. dp must divide the micro-batch).
   std::vector<LayerStrategy> cands;
-  std::vector<est::LayerCost> probe;
   for (const LayerStrategy& ls : in.candidates[cfg.pp_index]) {
-    est::LayerCost c = est::transformer_layer_cost(ctx, 0, ls);
-    if (c.feasible) cands.push_back(ls);
+    if (est::transformer_layer_cost(ctx, 0, ls).feasible) cands.push_back(ls);
   }
   const int S = static_cast<int>(cands.size());
   if (S == 0) return res;
+  // Layout classes: switch costs are computed once per pair of classes.
+  std::vector<int> cls(S);
+  std::vector<int> class_rep;
+  {
+    std::map<std::tuple<int, bool, bool, int>, int> ids;
+    for (int k = 0; k < S; ++k) {
+      auto it = ids.emplace(layout_key(cands[k]), static_cast<int>(class_rep.size())).first;
+      if (it->second == static_cast<int>(class_rep.size())) class_rep.push_back(k);
+      cls[k] = it->second;
+    }
+  }
+  const int K = static_cast<int>(class_rep.size());
+
+  // Per-stage costs, shared between stages with the same island signature.
+  std::vector<int> stage_costs_index(pp);
+  std::vector<StageCosts> costs;
+  {
+    std::vector<std::vector<int>> sigs;
+    for (StageIdx s = 0; s < pp; ++s) {
+      std::vector<int> sig = stage_signature(*in.cluster, in.num_devices, pp, s);
+      int found = -1;
+      for (size_t i = 0; i < sigs.size(); ++i)
+        if (sigs[i] == sig) found = static_cast<int>(i);
+      if (found < 0) {
+        StageCosts sc;
+        sc.layer.resize(S);
+        for (int k = 0; k < S; ++k) sc.layer[k] = est::transformer_layer_cost(ctx, s, cands[k]);
+        std::vector<std::vector<double>> csw(K, std::vector<double>(K, 0.0));
+        for (int a = 0; a < K; ++a)
+          for (int b = 0; b < K; ++b)
+            if (a != b) csw[a][b] = est::switch_cost(ctx, s, cands[class_rep[a]], cands[class_rep[b]]).value;
+        sc.switch_ms.assign(S, std::vector<double>(S, 0.0));
+        for (int a = 0; a < S; ++a)
+          for (int b = 0; b < S; ++b) sc.switch_ms[a][b] = csw[cls[a]][cls[b]];
+        found = static_cast<int>(costs.size());
+        costs.push_back(std::move(sc));
+        sigs.push_back(std::move(sig));
+      }
+      stage_costs_index[s] = found;
+    }
+  }
 
   const int per_stage = (L + pp - 1) / pp;
   const int nmax = std::min(L - pp + 1, o.stage_window * per_stage + 1);
-  std::vector<std::vector<std::optional<double>>> micro(pp), sync(pp);
-  std::vector<std::vector<std::vector<StrategyIdx>>> choices(pp);
-
-  for (StageIdx s = 0; s < pp; ++s) {
+  struct StageTable {
+    std::vector<std::optional<StageCost>> cost;       // [n - 1], n = 1..L
+    std::vector<std::vector<StrategyIdx>> choice;     // [n - 1]
+  };
+  auto solve_stage_table = [&](StageIdx s, const est::LayerCost& ec) {
+    const StageCosts& sc = costs[stage_costs_index[s]];
     const int inflight = est::in_flight_micro_batches(pp, s, M);
-    std::vector<est::LayerCost> lc(S);
-    for (int k = 0; k < S; ++k) lc[k] = est::transformer_layer_cost(ctx, s, cands[k]);
-    std::vector<std::vector<double>> sw(S, std::vector<double>(S, 0.0));
-    for (int a = 0; a < S; ++a)
-      for (int b = 0; b < S; ++b)
-        if (a != b) sw[a][b] = est::switch_cost(ctx, s, cands[a], cands[b]).value;
-
-    const est::LayerCost ec = est::embedding_cost(ctx, s, cfg.embedding);
-    if (!ec.feasible) return res;
+    StageTable t;
+    t.cost.assign(L, std::nullopt);
+    t.choice.assign(L, {});
+    const double base = o.estimator.runtime_buffer_bytes + ec.model_states.value +
+                        inflight * ec.activation_per_micro_batch.value + ec.transient.value;
+    if (base > o.memory_per_device.value) return t;  // nothing fits on this stage
     StageProblem p;
     p.time_ms.assign(nmax, std::vector<double>(S));
     p.memory_bytes.assign(nmax, std::vector<double>(S));
     p.transient_bytes.assign(nmax, std::vector<double>(S));
     for (int l = 0; l < nmax; ++l) {
       for (int k = 0; k < S; ++k) {
-        p.time_ms[l][k] = M * (lc[k].forward.value + lc[k].backward.value) +
-                          lc[k].grad_sync_exposed.value;
-        p.memory_bytes[l][k] = lc[k].model_states.value + inflight * lc[k].activation_per_micro_batch.value;
-        p.transient_bytes[l][k] = lc[k].transient.value;
+        const est::LayerCost& c = sc.layer[k];
+        p.time_ms[l][k] = M * (c.forward.value + c.backward.value) + c.grad_sync_exposed.value;
+        p.memory_bytes[l][k] = c.model_states.value + inflight * c.activation_per_micro_batch.value;
+        p.transient_bytes[l][k] = c.transient.value;
       }
     }
     p.switch_ms.assign(S, std::vector<double>(S));
     for (int a = 0; a < S; ++a)
-      for (int b = 0; b < S; ++b) p.switch_ms[a][b] = M * sw[a][b];
-    const double base = o.estimator.runtime_buffer_bytes + ec.model_states.value +
-                        inflight * ec.activation_per_micro_batch.value + ec.transient.value;
+      for (int b = 0; b < S; ++b) p.switch_ms[a][b] = M * sc.switch_ms[a][b];
     p.base_memory_bytes = base;
     p.memory_budget_bytes = o.memory_per_device.value;
-    micro[s].assign(nmax + 1, std::nullopt);
-    sync[s].assign(nmax + 1, std::nullopt);
-    choices[s].assign(nmax + 1, {});
-    if (base > o.memory_per_device.value) continue;  // nothing fits on this stage
-
     StageDpOptions dpo;
     dpo.memory_buckets = o.memory_buckets;
     std::vector<std::optional<StagePlanResult>> best = solve_stage_prefixes(p, dpo);
@@ -219,40 +268,62 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg) {
       const std::vector<StrategyIdx>& ch = best[n - 1]->choice;
       double mi = ec.forward.value + ec.backward.value + p2p, sy = ec.grad_sync_exposed.value;
       for (int l = 0; l < n; ++l) {
-        mi += lc[ch[l]].forward.value + lc[ch[l]].backward.value;
-        sy += lc[ch[l]].grad_sync_exposed.value;
-        if (l > 0) mi += sw[ch[l - 1]][ch[l]];
+        mi += sc.layer[ch[l]].forward.value + sc.layer[ch[l]].backward.value;
+        sy += sc.layer[ch[l]].grad_sync_exposed.value;
+        if (l > 0) mi += sc.switch_ms[ch[l - 1]][ch[l]];
       }
-      micro[s][n] = mi;
-      sync[s][n] = sy;
-      choices[s][n] = ch;
+      t.cost[n - 1] = StageCost{mi, sy};
+      t.choice[n - 1] = ch;
     }
-  }
+    return t;
+  };
 
-  PartitionProblem pprob;
-  pprob.num_micro_batches = M;
-  pprob.costs.assign(pp, std::vector<std::optional<StageCost>>(L));
-  for (StageIdx s = 0; s < pp; ++s)
-    for (int n = 1; n <= nmax; ++n)
-      if (micro[s][n]) pprob.costs[s][n - 1] = StageCost{*micro[s][n], *sync[s][n]};
-  std::optional<PartitionResult> part = solve_partition(pprob);
-  if (!part) return res;
+  // Middle stages do not hold the embedding or the head: solved once for every E.
+  std::vector<std::optional<StageTable>> middle(pp);
+  for (const LayerStrategy& e : embeddings) {
+    bool ok = true;
+    std::vector<est::LayerCost> ec(pp);
+    for (StageIdx s : {0, pp - 1}) {
+      ec[s] = est::embedding_cost(ctx, s, e);
+      ok = ok && ec[s].feasible;
+    }
+    if (!ok) continue;
+    std::vector<const StageTable*> tables(pp);
+    StageTable first, last;
+    first = solve_stage_table(0, ec[0]);
+    tables[0] = &first;
+    if (pp > 1) {
+      last = solve_stage_table(pp - 1, ec[pp - 1]);
+      tables[pp - 1] = &last;
+    }
+    for (StageIdx s = 1; s + 1 < pp; ++s) {
+      if (!middle[s]) middle[s] = solve_stage_table(s, est::embedding_cost(ctx, s, e));
+      tables[s] = &*middle[s];
+    }
+    PartitionProblem pprob;
+    pprob.num_micro_batches = M;
+    for (StageIdx s = 0; s < pp; ++s) pprob.costs.push_back(tables[s]->cost);
+    std::optional<PartitionResult> part = solve_partition(pprob);
+    if (!part) continue;
+    const double tput = cfg.batch / (part->iteration_ms / 1e3);
+    if (res.feasible && !(tput > res.samples_per_s)) continue;  // ties: earlier E wins
 
-  Strategy st;
-  st.num_devices = in.num_devices;
-  st.pp = pp;
-  st.micro_batches = M;
-  st.global_batch = cfg.batch;
-  st.embedding = cfg.embedding;
-  st.pp_division = part->layers_per_stage;
-  for (StageIdx s = 0; s < pp; ++s) {
-    const int n = part->layers_per_stage[s];
-    for (int l = 0; l < n; ++l) st.layers.push_back(cands[choices[s][n][l]]);
+    Strategy st;
+    st.num_devices = in.num_devices;
+    st.pp = pp;
+    st.micro_batches = M;
+    st.global_batch = cfg.batch;
+    st.embedding = e;
+    st.pp_division = part->layers_per_stage;
+    for (StageIdx s = 0; s < pp; ++s) {
+      const int n = part->layers_per_stage[s];
+      for (int l = 0; l < n; ++l) st.layers.push_back(cands[tables[s]->choice[n - 1][l]]);
+    }
+    res.feasible = true;
+    res.iteration_ms = part->iteration_ms;
+    res.samples_per_s = tput;
+    res.strategy = std::move(st);
   }
-  res.feasible = true;
-  res.iteration_ms = part->iteration_ms;
-  res.samples_per_s = cfg.batch / (part->iteration_ms / 1e3);
-  res.strategy = std::move(st);
   return res;
 }
 
@@ -317,27 +388,24 @@ StatusOr<SearchResult> search_once(const ModelConfig& model, const ClusterProfil
   for (int b : options.global_batches) {
     for (int pi = 0; pi < static_cast<int>(in.pps.size()); ++pi) {
       const int pp = in.pps[pi];
-      const std::vector<LayerStrategy> emb = embedding_candidates(in, num_devices / pp);
+      const int n_emb = static_cast<int>(embedding_candidates(in, num_devices / pp).size());
       for (int m : micro_batch_counts(b, options.max_micro_batches)) {
-        for (const LayerStrategy& e : emb) {
-          Config c;
-          c.batch = b;
-          c.pp_index = pi;
-          c.micro_batches = m;
-          c.embedding = e;
-          bool ok = false;
-          c.bound_ms = config_bound(in, c, &ok);
-          ++stats.outer_configs;
-          if (!ok) {
-            ++stats.pruned_configs;
-            continue;
-          }
-          const double lp = model.num_layers * std::log10(in.candidates[pi].size()) +
-                            log10_binomial(model.num_layers - 1, pp - 1);
-          log_plans = std::max(log_plans, lp) +
-                      std::log10(1.0 + std::pow(10.0, std::min(log_plans, lp) - std::max(log_plans, lp)));
-          configs.push_back(c);
+        Config c;
+        c.batch = b;
+        c.pp_index = pi;
+        c.micro_batches = m;
+        bool ok = false;
+        c.bound_ms = config_bound(in, c, &ok);
+        stats.outer_configs += n_emb;
+        if (!ok) {
+          stats.pruned_configs += n_emb;
+          continue;
         }
+        double lp = model.num_layers * std::log10(in.candidates[pi].size()) +
+                    log10_binomial(model.num_layers - 1, pp - 1) + std::log10(std::max(1, n_emb));
+        log_plans = std::max(log_plans, lp) +
+                    std::log10(1.0 + std::pow(10.0, std::min(log_plans, lp) - std::max(log_plans, lp)));
+        configs.push_back(c);
       }
     }
   }
@@ -363,11 +431,11 @@ StatusOr<SearchResult> search_once(const ModelConfig& model, const ClusterProfil
       {
         std::lock_guard<std::mutex> lock(mu);
         if (c.batch / c.bound_ms * 1e3 < best_tput) {  // strictly worse: exact pruning
-          ++pruned;
+          pruned += static_cast<int64_t>(embedding_candidates(in, in.num_devices / in.pps[c.pp_index]).size());
           continue;
         }
       }
-      ConfigResult r = solve_config(in, c);
+      ConfigResult r = solve_config(in, c, embedding_candidates(in, in.num_devices / in.pps[c.pp_index]));
       dp_runs += r.stage_dp_runs;
       if (r.feasible) {
         std::lock_guard<std::mutex> lock(mu);
