@@ -489,7 +489,10 @@ StatusOr<SearchResult> search_once(const ModelConfig& model, const ClusterProfil
 
 std::string format_bytes(double b) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", b / kGiB);
+  if (b >= kGiB)
+    std::snprintf(buf, sizeof buf, "%.2f GiB", b / kGiB);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f MiB", b / kMiB);
   return buf;
 }
 
@@ -521,9 +524,12 @@ StatusOr<SearchResult> search(const ModelConfig& model, const ClusterProfile& cl
     probe.memory_per_device = Bytes(mid);
     if (search_once(model, cluster, profile, probe, n).ok()) hi = mid; else lo = mid;
   }
+  // Suggest a limit rounded up in MiB (KiB for small models) so that it still works.
+  const bool mib = hi >= 1024 * kMiB;
+  const long long amount = static_cast<long long>(std::ceil(hi / (mib ? kMiB : kKiB)));
   return Infeasible("no plan fits in " + format_bytes(options.memory_per_device.value) +
                     " per device; the smallest limit that works is about " + format_bytes(hi) +
-                    " (--memory-per-device " + std::to_string(static_cast<long long>(std::ceil(hi / kMiB))) + "MiB)");
+                    " (--memory-per-device " + std::to_string(amount) + (mib ? "MiB" : "KiB") + ")");
 }
 
 }  // namespace paratune::search
