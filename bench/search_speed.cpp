@@ -1,6 +1,6 @@
 // Search-speed benchmark: wall time of `search()` and the size of the space it covered.
 //
-//   build/bench/bench_search_speed [--quick]
+//   PARATUNE_SOURCE_DIR=$PWD build/bench/bench_search_speed [--quick] [--only SUBSTRING]
 //
 // Cases (issue targets on a 2-core machine: <= 1 s for llama2-7b on 8 GPUs, <= 5 s for a
 // 96-layer model on 1024 devices):
@@ -49,7 +49,10 @@ struct Case {
   double target_s;  // 0 = none
 };
 
+std::string g_only;  // --only SUBSTRING: run the matching cases only
+
 void run(const Case& c) {
+  if (!g_only.empty() && c.name.find(g_only) == std::string::npos) return;
   search::SearchOptions o;
   o.memory_per_device = Bytes(c.memory);
   o.global_batches = {c.batch};
@@ -75,7 +78,15 @@ void run(const Case& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && !std::strcmp(argv[1], "--quick");
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--quick")) quick = true;
+    else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) g_only = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: bench_search_speed [--quick] [--only SUBSTRING]\n");
+      return 2;
+    }
+  }
   const std::string root = source_dir();
   auto model = [&](const std::string& name) {
     StatusOr<ModelConfig> m = load_model_config(root + "/configs/models/" + name + ".json");

@@ -168,8 +168,11 @@ struct StageCosts {
   std::vector<std::vector<double>> switch_ms;  // per micro-batch, candidate x candidate
 };
 
+/// `best_tput` is the best throughput any config has reached so far (shared between threads):
+/// embedding strategies whose lower bound cannot beat it are skipped (exact pruning).
 ConfigResult solve_config(const Inputs& in, const Config& cfg,
-                          const std::vector<LayerStrategy>& embeddings) {
+                          const std::vector<LayerStrategy>& embeddings,
+                          const std::atomic<double>& best_tput) {
   ConfigResult res;
   const int pp = in.pps[cfg.pp_index];
   const int L = in.model->num_layers;
@@ -278,6 +281,12 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     return t;
   };
 
+  // Fastest layer micro-batch time, for the per-E lower bound below.
+  double fastest = std::numeric_limits<double>::infinity();
+  for (const StageCosts& sc : costs)
+    for (const est::LayerCost& c : sc.layer)
+      fastest = std::min(fastest, c.forward.value + c.backward.value);
+
   // Middle stages do not hold the embedding or the head: solved once for every E.
   std::vector<std::optional<StageTable>> middle(pp);
   for (const LayerStrategy& e : embeddings) {
@@ -288,6 +297,14 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       ok = ok && ec[s].feasible;
     }
     if (!ok) continue;
+    // T >= sum_s micro_s + (M-1) max_s micro_s with sum_s micro_s >= L * fastest + E's compute
+    // and max_s micro_s >= max(sum / pp, ceil(L / pp) * fastest).
+    const double e_ms = ec[0].forward.value + ec[0].backward.value +
+                        (pp > 1 ? ec[pp - 1].forward.value + ec[pp - 1].backward.value : 0.0);
+    const double sum_lb = L * fastest + e_ms;
+    const double bound = sum_lb + (M - 1) * std::max(sum_lb / pp, per_stage * fastest);
+    const double tput_ub = cfg.batch / (bound / 1e3);
+    if (tput_ub < best_tput.load() || (res.feasible && tput_ub <= res.samples_per_s)) continue;
     std::vector<const StageTable*> tables(pp);
     StageTable first, last;
     first = solve_stage_table(0, ec[0]);
@@ -421,7 +438,7 @@ StatusOr<SearchResult> search_once(const ModelConfig& model, const ClusterProfil
   std::vector<ConfigResult> results(configs.size());
   std::atomic<size_t> next{0};
   std::mutex mu;
-  double best_tput = 0;  // guarded by mu
+  std::atomic<double> best_tput{0.0};  // only grows; updated under mu
   std::atomic<int64_t> pruned{0}, dp_runs{0};
   auto worker = [&] {
     for (;;) {
@@ -435,11 +452,11 @@ StatusOr<SearchResult> search_once(const ModelConfig& model, const ClusterProfil
           continue;
         }
       }
-      ConfigResult r = solve_config(in, c, embedding_candidates(in, in.num_devices / in.pps[c.pp_index]));
+      ConfigResult r = solve_config(in, c, embedding_candidates(in, in.num_devices / in.pps[c.pp_index]), best_tput);
       dp_runs += r.stage_dp_runs;
       if (r.feasible) {
         std::lock_guard<std::mutex> lock(mu);
-        best_tput = std::max(best_tput, r.samples_per_s);
+        if (r.samples_per_s > best_tput.load()) best_tput.store(r.samples_per_s);
       }
       results[order[i]] = std::move(r);
     }
