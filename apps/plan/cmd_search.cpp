@@ -60,6 +60,12 @@ int cmd_search(int argc, char** argv) {
 
   search::SearchOptions o;
   o.num_devices = r["devices"].as<int>();
+  if (o.num_devices > 0) {  // name the cluster file when --devices does not fit it
+    StatusOr<int> n = search::resolve_devices(in->cluster, o.num_devices);
+    if (!n.ok())
+      return fail("search", InvalidArgument(r["cluster"].as<std::string>() + ": " +
+                                            n.status().message()));
+  }
   o.memory_per_device = Bytes(*mem);
   o.global_batches = *batches;
   o.max_micro_batches = r["max-micro-batches"].as<int>();
