@@ -149,9 +149,14 @@ FlatProblem flatten(const StageProblem& p) {
   return f;
 }
 
-// Best of every prefix over all transient caps, filled cap by cap.
+// Best of every prefix for one base over all transient caps, filled cap by cap. Caps may be run
+// in any order: a cap replaces the best of a prefix when its value is lower, or equal with a
+// lower cap rank (the ascending position of its transient value), so the result is the
+// lexicographic minimum of (time, cap rank), i.e. what running the caps in ascending order and
+// keeping strict improvements gives.
 struct PrefixBest {
   std::vector<double> time;                      // [n - 1], inf = none yet
+  std::vector<int> rank;                         // [n - 1], cap rank of the best
   std::vector<std::vector<StrategyIdx>> choice;  // [n - 1]
 };
 
@@ -199,6 +204,27 @@ inline double relax_row(double* g, double* ga, const double* row, double x, doub
 #endif
 }
 
+// h[i] = min(h[i], t + g[i]) for i in [0, n). Exact (min of the same sums), so the SIMD and the
+// scalar paths agree bit for bit.
+inline void relax_shifted(double* h, const double* g, double t, int n) {
+  int i = 0;
+#if defined(__SSE2__)
+  const __m128d tv = _mm_set1_pd(t);
+  for (; i + 4 <= n; i += 4) {
+    const __m128d v0 = _mm_add_pd(tv, _mm_loadu_pd(g + i));
+    const __m128d v1 = _mm_add_pd(tv, _mm_loadu_pd(g + i + 2));
+    _mm_storeu_pd(h + i, _mm_min_pd(v0, _mm_loadu_pd(h + i)));
+    _mm_storeu_pd(h + i + 2, _mm_min_pd(v1, _mm_loadu_pd(h + i + 2)));
+  }
+#endif
+  for (; i < n; ++i) h[i] = std::min(h[i], t + g[i]);
+}
+
+// h[i] = min(h[i], t) for i in [0, n).
+inline void relax_constant(double* h, double t, int n) {
+  for (int i = 0; i < n; ++i) h[i] = std::min(h[i], t);
+}
+
 // The DP for one transient cap, on per-class arrays (K classes):
 //   h[c][u]  = min_{s in class c} dp[l][u][s]
 //   g[c'][u] = min_c h[c][u] + class_switch[c][c']   (arg: the strategy p that gave it)
@@ -207,6 +233,10 @@ inline double relax_row(double* g, double* ga, const double* row, double x, doub
 // reproducing the value), so the hot loops carry no indices. h and g are class-major (contiguous
 // in u) for that fold; the switch step sweeps u with one working column of g. g is
 // double-buffered because the recovery for layer l needs the g its h was built from.
+//
+// One run serves several capacities (one per base memory): the columns u <= C of a run with more
+// columns are exactly those of a run with C + 1 columns, arg included (column u only depends on
+// columns <= u), so each base reads its own last column.
 class CappedDp {
  public:
   CappedDp(const FlatProblem& fp, int max_columns)
@@ -215,6 +245,8 @@ class CappedDp {
         k_(fp.classes),
         kp_((fp.classes + 1) / 2 * 2),
         w_(static_cast<size_t>(fp.layers) * s_),
+        useful_(static_cast<size_t>(fp.layers) * s_),
+        useful_end_(fp.layers),
         h_(static_cast<size_t>(max_columns) * k_),
         g_in_(static_cast<size_t>(max_columns) * k_),
         g_out_(static_cast<size_t>(max_columns) * k_),
@@ -241,55 +273,143 @@ class CappedDp {
     for (int s = 0; s < s_; ++s) members_[fill[fp.class_of[s]]++] = s;  // ascending per class
   }
 
-  // Runs the DP for transient cap `cap` with `capacity` buckets and merges strictly better
-  // prefixes of length >= min_prefix into `best`.
-  void run(const BucketGrid& grid, double cap, int capacity, int min_prefix, PrefixBest& best) {
-    min_layer_ = min_prefix - 1;
-    cols_ = capacity + 1;
+  // Layer memories for transient cap `cap`: strategies with a larger transient, or needing more
+  // than `limit` buckets, get limit + 1 (never allowed in a run of at most limit + 1 columns).
+  void set_cap(const BucketGrid& grid, double cap, int limit) {
     for (size_t i = 0; i < w_.size(); ++i) {
-      w_[i] = fp_.transient[i] <= cap ? grid.up(fp_.memory[i], capacity) : capacity + 1;
+      w_[i] = fp_.transient[i] <= cap ? grid.up(fp_.memory[i], limit) : limit + 1;
     }
-    if (!may_improve(best)) return;
+    limit_ = limit;
+  }
+
+  // Lower bounds of every prefix under the current cap, one row of L per capacity:
+  // lb[i * L + l] <= the DP's value of prefix l + 1 with capacity[i] buckets (capacity < 0: inf).
+  // Lagrangian relaxation of the bucket limit: for any lambda >= 0 the memory-free optimum of
+  // time + lambda * buckets, minus lambda * C, is a lower bound; lambda = 0 is evaluated with the
+  // DP's own association of sums (so it is a bound in floating point too), lambda > 0 keeps a
+  // relative margin of 1e-9 for rounding. The lambdas are the slopes of the lower convex hull of
+  // layer 0's (buckets, time) points (where the optimum over lambda lies when layers are
+  // identical and there are no switch costs; any choice is a valid bound).
+  void lower_bounds(const std::vector<int>& capacity, std::vector<double>& lb) {
+    const int layers = fp_.layers;
+    const int bases = static_cast<int>(capacity.size());
+    lb.assign(static_cast<size_t>(bases) * layers, -kInf);
+    hull_slopes();
+    for (double lambda : lambdas_) {
+      for (int l = 0; l < layers; ++l) {
+        const double* t = fp_.time.data() + static_cast<size_t>(l) * s_;
+        const int* w = w_.data() + static_cast<size_t>(l) * s_;
+        for (int d = 0; d < k_; ++d) {
+          lb_pre_[d] = 0;
+          if (l == 0) continue;
+          lb_pre_[d] = kInf;
+          for (int c = 0; c < k_; ++c) lb_pre_[d] = std::min(lb_pre_[d], lb_[c] + sw(c, d));
+        }
+        std::fill(lb_next_.begin(), lb_next_.end(), kInf);
+        double layer_min = kInf;
+        for (int s = 0; s < s_; ++s) {
+          if (w[s] > limit_) continue;
+          const int c = fp_.class_of[s];
+          const double v = lambda > 0 ? (t[s] + lambda * w[s]) + lb_pre_[c] : t[s] + lb_pre_[c];
+          lb_next_[c] = std::min(lb_next_[c], v);
+          layer_min = std::min(layer_min, lb_next_[c]);
+        }
+        lb_.swap(lb_next_);
+        for (int i = 0; i < bases; ++i) {
+          double& out = lb[static_cast<size_t>(i) * layers + l];
+          if (capacity[i] < 0 || layer_min == kInf) {
+            out = kInf;
+            continue;
+          }
+          double v = layer_min;
+          if (lambda > 0) {
+            const double relaxed = lambda * capacity[i];
+            v = (layer_min - relaxed) - 1e-9 * (layer_min + relaxed);
+          }
+          out = std::max(out, v);
+        }
+      }
+    }
+  }
+
+  // Runs the DP of the current cap (cap rank `rank`) on `columns` columns up to layer
+  // `last_layer` and merges better prefixes of length >= min_layer + 1 into best[i] for every
+  // base with 0 <= capacity[i] < columns. set_cap(limit >= columns - 1) must have been called.
+  void run(int columns, int last_layer, int min_layer, const std::vector<int>& capacity, int rank,
+           std::vector<PrefixBest>& best) {
+    cols_ = columns;
+    prune_dominated(last_layer);
     const size_t plane = static_cast<size_t>(cols_) * k_;
     layer_minimum(0);
-    record(0, best);
-    for (int l = 1; l < fp_.layers; ++l) {
+    record(0, min_layer, capacity, rank, best);
+    for (int l = 1; l <= last_layer; ++l) {
       best_predecessor(l - 1, arg_.get() + static_cast<size_t>(l - 1) * plane);
       g_in_.swap(g_out_);  // g_in_ now feeds layer l
       layer_minimum(l);
-      record(l, best);
+      record(l, min_layer, capacity, rank, best);
     }
   }
 
  private:
   double sw(int c, int d) const { return fp_.class_switch[static_cast<size_t>(c) * k_ + d]; }
 
-  // Memory-free lower bound of every prefix over the allowed strategies; false when no wanted
-  // prefix can beat (strictly) the best found so far.
-  bool may_improve(const PrefixBest& best) {
-    const int capacity = cols_ - 1;
-    bool improves = false;
-    for (int l = 0; l < fp_.layers; ++l) {
+  // lambdas_ = {0} + slopes of the lower convex hull of layer 0's allowed (w, time) points.
+  void hull_slopes() {
+    lambdas_.assign(1, 0.0);
+    points_.clear();
+    for (int s = 0; s < s_; ++s) {
+      if (w_[s] <= limit_) points_.emplace_back(w_[s], fp_.time[s]);
+    }
+    std::sort(points_.begin(), points_.end());
+    hull_.clear();
+    for (const auto& pt : points_) {
+      if (!hull_.empty() && hull_.back().second <= pt.second) continue;  // dominated (or same w)
+      while (hull_.size() >= 2) {
+        const auto& a = hull_[hull_.size() - 2];
+        const auto& b = hull_.back();
+        // b is not below the segment a -> pt: drop it.
+        const double cross = static_cast<double>(b.first - a.first) * (pt.second - a.second) -
+                             (b.second - a.second) * static_cast<double>(pt.first - a.first);
+        if (cross <= 0) {
+          hull_.pop_back();
+        } else {
+          break;
+        }
+      }
+      hull_.push_back(pt);
+    }
+    for (size_t i = 1; i < hull_.size(); ++i) {
+      const double slope =
+          (hull_[i - 1].second - hull_[i].second) / (hull_[i].first - hull_[i - 1].first);
+      if (slope > 0 && std::isfinite(slope)) lambdas_.push_back(slope);
+    }
+  }
+
+  // useful_: per layer, the allowed strategies not dominated within their switch class (another
+  // allowed member with time and buckets both <=, strictly or at a lower index). A dominated
+  // strategy never lowers h (g is non-increasing in u), so the fold skips it; class_argmin still
+  // scans every member, so ties resolve as without the pruning.
+  void prune_dominated(int last_layer) {
+    for (int l = 0; l <= last_layer; ++l) {
       const double* t = fp_.time.data() + static_cast<size_t>(l) * s_;
       const int* w = w_.data() + static_cast<size_t>(l) * s_;
-      for (int d = 0; d < k_; ++d) {
-        lb_pre_[d] = 0;
-        if (l == 0) continue;
-        lb_pre_[d] = kInf;
-        for (int c = 0; c < k_; ++c) lb_pre_[d] = std::min(lb_pre_[d], lb_[c] + sw(c, d));
+      int* out = useful_.data() + static_cast<size_t>(l) * s_;
+      int n = 0;
+      for (int c = 0; c < k_; ++c) {
+        for (int i = member_offset_[c]; i < member_offset_[c + 1]; ++i) {
+          const int s = members_[i];
+          if (w[s] >= cols_) continue;
+          bool dominated = false;
+          for (int j = member_offset_[c]; j < member_offset_[c + 1] && !dominated; ++j) {
+            const int o = members_[j];
+            if (o == s || w[o] >= cols_) continue;
+            dominated = t[o] <= t[s] && w[o] <= w[s] && (t[o] < t[s] || w[o] < w[s] || o < s);
+          }
+          if (!dominated) out[n++] = s;
+        }
       }
-      std::fill(lb_next_.begin(), lb_next_.end(), kInf);
-      double layer_min = kInf;
-      for (int s = 0; s < s_; ++s) {
-        if (w[s] > capacity) continue;
-        const int c = fp_.class_of[s];
-        lb_next_[c] = std::min(lb_next_[c], t[s] + lb_pre_[c]);
-        layer_min = std::min(layer_min, lb_next_[c]);
-      }
-      lb_.swap(lb_next_);
-      if (l >= min_layer_ && layer_min < best.time[l]) improves = true;
+      useful_end_[l] = n;
     }
-    return improves;
   }
 
   // dp[l][u][s] (u >= w[l][s]) from g_in_.
@@ -304,18 +424,17 @@ class CappedDp {
   void layer_minimum(int l) {
     const double* t = fp_.time.data() + static_cast<size_t>(l) * s_;
     const int* w = w_.data() + static_cast<size_t>(l) * s_;
+    const int* useful = useful_.data() + static_cast<size_t>(l) * s_;
     std::fill(h_.begin(), h_.begin() + static_cast<std::ptrdiff_t>(cols_) * k_, kInf);
-    for (int s = 0; s < s_; ++s) {
-      if (w[s] >= cols_) continue;  // not allowed under this cap
+    for (int i = 0; i < useful_end_[l]; ++i) {
+      const int s = useful[i];
       const size_t row = static_cast<size_t>(fp_.class_of[s]) * cols_;
-      const double ts = t[s];
       double* h = h_.data() + row + w[s];
       const int n = cols_ - w[s];
       if (l == 0) {
-        for (int i = 0; i < n; ++i) h[i] = std::min(h[i], ts);
+        relax_constant(h, t[s], n);
       } else {
-        const double* g = g_in_.data() + row;
-        for (int i = 0; i < n; ++i) h[i] = std::min(h[i], ts + g[i]);
+        relax_shifted(h, g_in_.data() + row, t[s], n);
       }
     }
   }
@@ -372,31 +491,41 @@ class CappedDp {
     }
   }
 
-  // Prefix n = l + 1 from h of layer l at the last column (g_in_ is the g h was built from).
-  void record(int l, PrefixBest& best) {
-    if (l < min_layer_) return;
-    const int u_last = cols_ - 1;
-    double v_best = kInf;
-    for (int c = 0; c < k_; ++c)
-      v_best = std::min(v_best, h_[static_cast<size_t>(c) * cols_ + u_last]);
-    if (!(v_best < best.time[l])) return;
-    int s = s_;
-    for (int c = 0; c < k_; ++c) {
-      if (h_[static_cast<size_t>(c) * cols_ + u_last] == v_best) {
-        s = std::min(s, class_argmin(l, u_last, c));
+  // Prefix n = l + 1 of every base from h of layer l at the base's last column (g_in_ is the g
+  // h was built from).
+  void record(int l, int min_layer, const std::vector<int>& capacity, int rank,
+              std::vector<PrefixBest>& best) {
+    if (l < min_layer) return;
+    for (size_t i = 0; i < capacity.size(); ++i) {
+      const int u_last = capacity[i];
+      if (u_last < 0 || u_last >= cols_) continue;
+      PrefixBest& b = best[i];
+      double v_best = kInf;
+      for (int c = 0; c < k_; ++c)
+        v_best = std::min(v_best, h_[static_cast<size_t>(c) * cols_ + u_last]);
+      if (!(v_best < b.time[l] || (v_best == b.time[l] && v_best < kInf && rank < b.rank[l]))) {
+        continue;
       }
-    }
-    best.time[l] = v_best;
-    std::vector<StrategyIdx>& choice = best.choice[l];
-    choice.assign(l + 1, 0);
-    const size_t plane = static_cast<size_t>(cols_) * k_;
-    int u = u_last;
-    choice[l] = s;
-    for (int k = l; k >= 1; --k) {
-      u -= w_[static_cast<size_t>(k) * s_ + s];
-      PARATUNE_CHECK(u >= 0);
-      s = arg_[static_cast<size_t>(k - 1) * plane + static_cast<size_t>(u) * k_ + fp_.class_of[s]];
-      choice[k - 1] = s;
+      int s = s_;
+      for (int c = 0; c < k_; ++c) {
+        if (h_[static_cast<size_t>(c) * cols_ + u_last] == v_best) {
+          s = std::min(s, class_argmin(l, u_last, c));
+        }
+      }
+      b.time[l] = v_best;
+      b.rank[l] = rank;
+      std::vector<StrategyIdx>& choice = b.choice[l];
+      choice.assign(l + 1, 0);
+      const size_t plane = static_cast<size_t>(cols_) * k_;
+      int u = u_last;
+      choice[l] = s;
+      for (int k = l; k >= 1; --k) {
+        u -= w_[static_cast<size_t>(k) * s_ + s];
+        PARATUNE_CHECK(u >= 0);
+        s = arg_[static_cast<size_t>(k - 1) * plane + static_cast<size_t>(u) * k_ +
+                 fp_.class_of[s]];
+        choice[k - 1] = s;
+      }
     }
   }
 
@@ -405,8 +534,10 @@ class CappedDp {
   const int k_;   // switch classes K
   const int kp_;  // K rounded up to even (SIMD row length)
   int cols_ = 0;
-  int min_layer_ = 0;      // prefixes of fewer layers are not wanted
-  std::vector<int> w_;     // layer memory in buckets, [l * S + s]; capacity + 1 = not allowed
+  int limit_ = 0;             // w_ was computed for at most limit_ + 1 columns
+  std::vector<int> w_;        // layer memory in buckets, [l * S + s]; limit + 1 = not allowed
+  std::vector<int> useful_;   // [l * S + i], i < useful_end_[l]: strategies the fold visits
+  std::vector<int> useful_end_;
   std::vector<double> h_;  // [c * cols + u]
   std::vector<double> g_in_, g_out_;    // [c' * cols + u], g feeding the current / next layer
   std::vector<double> g_col_, ga_col_;  // [c'] (KP long): g and its arg (as a double) at one u
@@ -417,22 +548,32 @@ class CappedDp {
   std::vector<int> members_;            // strategies by class, ascending within a class
   std::vector<int> member_offset_;      // class c owns members_[offset[c], offset[c + 1])
   std::vector<double> lb_, lb_next_, lb_pre_;  // lower-bound chain, per class
+  std::vector<double> lambdas_;                // Lagrange multipliers of the bound
+  std::vector<std::pair<int, double>> points_, hull_;  // (buckets, time) of layer 0
 };
 
-// Optimum of every prefix of length >= min_prefix (shorter ones stay nullopt).
-std::vector<std::optional<StagePlanResult>> solve_prefixes_from(const StageProblem& problem,
-                                                                const StageDpOptions& options,
-                                                                int min_prefix) {
+// Optimum of every prefix of length >= min_prefix (shorter ones stay nullopt), for every base.
+std::vector<std::vector<std::optional<StagePlanResult>>> solve_prefixes_from(
+    const StageProblem& problem, const std::vector<double>& bases, const StageDpOptions& options,
+    int min_prefix) {
   const Status valid = validate_problem(problem);
   PARATUNE_CHECK_MSG(valid.ok(), valid.message());
   const Status valid_options = options.validate();
   PARATUNE_CHECK_MSG(valid_options.ok(), valid_options.message());
   PARATUNE_CHECK_MSG(problem.num_strategies() <= std::numeric_limits<ArgIdx>::max(),
                      "stage dp supports at most 65535 strategies");
+  for (double b : bases) {
+    PARATUNE_CHECK_MSG(std::isfinite(b) && b >= 0,
+                       "stage dp: base memories must be finite and >= 0");
+  }
 
   const int layers = problem.num_layers();
-  std::vector<std::optional<StagePlanResult>> results(layers);
-  const double free_bytes = problem.memory_budget_bytes - problem.base_memory_bytes;
+  const int n_bases = static_cast<int>(bases.size());
+  std::vector<std::vector<std::optional<StagePlanResult>>> results(
+      n_bases, std::vector<std::optional<StagePlanResult>>(layers));
+  if (n_bases == 0) return results;
+  const double budget = problem.memory_budget_bytes;
+  const double free_bytes = budget - *std::min_element(bases.begin(), bases.end());
   if (free_bytes < 0) return results;
 
   const FlatProblem fp = flatten(problem);
@@ -444,37 +585,109 @@ std::vector<std::optional<StagePlanResult>> solve_prefixes_from(const StageProbl
   std::sort(caps.begin(), caps.end());
   caps.erase(std::unique(caps.begin(), caps.end()), caps.end());
 
-  PrefixBest best;
-  best.time.assign(layers, kInf);
-  best.choice.resize(layers);
-  CappedDp dp(fp, options.memory_buckets + 1);
+  // Capacity of every base under every cap (-1: the base does not fit that cap); caps ascend,
+  // so once no base fits, no later cap fits either.
+  struct CapRun {
+    double cap = 0;
+    int limit = -1;             // max capacity over the bases
+    std::vector<int> capacity;  // [base]
+    std::vector<double> lb;     // [base * L + l], lower bounds (CappedDp::lower_bounds)
+  };
+  std::vector<CapRun> runs;
   for (double cap : caps) {
-    const int capacity = grid.down(free_bytes - cap);
-    if (capacity < 0) break;  // caps ascend: every later cap is infeasible too
-    dp.run(grid, cap, capacity, min_prefix, best);
+    CapRun r;
+    r.cap = cap;
+    r.capacity.resize(n_bases);
+    for (int i = 0; i < n_bases; ++i) {
+      r.capacity[i] = grid.down((budget - bases[i]) - cap);
+      r.limit = std::max(r.limit, r.capacity[i]);
+    }
+    if (r.limit < 0) break;
+    runs.push_back(std::move(r));
   }
 
-  for (int l = 0; l < layers; ++l) {
-    if (best.time[l] == kInf) continue;
-    StagePlanResult r = evaluate_plan(problem, best.choice[l]);
-    r.time_ms = best.time[l];
-    results[l] = std::move(r);
+  CappedDp dp(fp, options.memory_buckets + 1);
+  for (CapRun& r : runs) {
+    dp.set_cap(grid, r.cap, r.limit);
+    dp.lower_bounds(r.capacity, r.lb);
+  }
+  // Most promising cap first (lowest bound of the longest prefix of the largest free memory),
+  // so that the bounds skip more of the others; the order never changes the result.
+  const int first_base = static_cast<int>(std::min_element(bases.begin(), bases.end()) -
+                                          bases.begin());
+  std::vector<int> order(runs.size());
+  for (size_t j = 0; j < runs.size(); ++j) order[j] = static_cast<int>(j);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    const size_t at = static_cast<size_t>(first_base) * layers + (layers - 1);
+    return runs[a].lb[at] < runs[b].lb[at];
+  });
+
+  std::vector<PrefixBest> best(n_bases);
+  for (PrefixBest& b : best) {
+    b.time.assign(layers, kInf);
+    b.rank.assign(layers, 0);
+    b.choice.resize(layers);
+  }
+  const int min_layer = min_prefix - 1;
+  for (int j : order) {
+    const CapRun& r = runs[j];
+    // Which (base, prefix) may this cap still improve? lb is a bound of the cap's value, so it
+    // cannot beat a best below lb, nor tie one of a lower rank.
+    int last_layer = -1, columns = 0;
+    for (int i = 0; i < n_bases; ++i) {
+      if (r.capacity[i] < 0) continue;
+      const double* lb = r.lb.data() + static_cast<size_t>(i) * layers;
+      const PrefixBest& b = best[i];
+      for (int l = layers - 1; l >= min_layer; --l) {
+        const bool beaten = lb[l] > b.time[l] || (lb[l] >= b.time[l] && j > b.rank[l]);
+        if (lb[l] == kInf || beaten) continue;
+        last_layer = std::max(last_layer, l);
+        columns = std::max(columns, r.capacity[i] + 1);
+        break;
+      }
+    }
+    if (last_layer < 0) continue;
+    dp.set_cap(grid, r.cap, columns - 1);
+    dp.run(columns, last_layer, min_layer, r.capacity, j, best);
+  }
+
+  std::optional<StageProblem> other_base;  // `problem` with another base, made on demand
+  for (int i = 0; i < n_bases; ++i) {
+    const StageProblem* with_base = &problem;
+    for (int l = 0; l < layers; ++l) {
+      if (best[i].time[l] == kInf) continue;
+      if (bases[i] != problem.base_memory_bytes && with_base == &problem) {
+        if (!other_base) other_base = problem;
+        other_base->base_memory_bytes = bases[i];
+        with_base = &*other_base;
+      }
+      StagePlanResult res = evaluate_plan(*with_base, best[i].choice[l]);
+      res.time_ms = best[i].time[l];
+      results[i][l] = std::move(res);
+    }
   }
   return results;
 }
 
 }  // namespace
 
-std::vector<std::optional<StagePlanResult>> solve_stage_prefixes(const StageProblem& problem,
-                                                                 const StageDpOptions& options) {
-  return solve_prefixes_from(problem, options, 1);
+std::vector<std::vector<std::optional<StagePlanResult>>> solve_stage_prefixes_multi(
+    const StageProblem& problem, const std::vector<double>& bases, const StageDpOptions& options) {
+  return solve_prefixes_from(problem, bases, options, 1);
 }
 
-// Skipping caps that cannot improve the full plan never changes it (only strict improvements are
-// kept), so this equals solve_stage_prefixes(...).back().
+std::vector<std::optional<StagePlanResult>> solve_stage_prefixes(const StageProblem& problem,
+                                                                 const StageDpOptions& options) {
+  return std::move(solve_prefixes_from(problem, {problem.base_memory_bytes}, options, 1)[0]);
+}
+
+// Skipping caps or prefixes that cannot improve the full plan never changes it, so this equals
+// solve_stage_prefixes(...).back().
 std::optional<StagePlanResult> solve_stage(const StageProblem& problem,
                                            const StageDpOptions& options) {
-  return solve_prefixes_from(problem, options, std::max(problem.num_layers(), 1)).back();
+  return solve_prefixes_from(problem, {problem.base_memory_bytes}, options,
+                             std::max(problem.num_layers(), 1))[0]
+      .back();
 }
 
 }  // namespace paratune::search
