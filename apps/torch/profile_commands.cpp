@@ -1,0 +1,235 @@
+// `paratune profile-cluster -o cluster.json [--summary FILE] ...` and
+// `paratune profile-model --model M.json -o profile.json [--micro-batches 1,2,4] [--tp 1,2,4]`:
+// run on every rank (under `paratune launch`, torchrun or srun); rank 0 writes the file.
+// `profile-cluster --summary FILE` alone prints a table of an existing profile (no ranks).
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <cxxopts.hpp>
+
+#include "apps/commands.h"
+#include "apps/plan/cli_util.h"
+#include "core/json_reader.h"
+#include "executor/comm.h"
+#include "executor/rendezvous.h"
+#include "profiler/cluster_profiler.h"
+#include "profiler/model_profiler.h"
+#include "profiler/summary.h"
+
+namespace paratune::apps {
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+StatusOr<std::vector<int>> parse_ints(const std::string& s, const std::string& flag) {
+  std::vector<int> out;
+  for (const std::string& item : split_list(s)) {
+    char* end = nullptr;
+    const long v = std::strtol(item.c_str(), &end, 10);
+    if (*end || v < 1 || v > (1 << 20))
+      return InvalidArgument(flag + ": \"" + item + "\" is not a positive integer");
+    out.push_back(int(v));
+  }
+  if (out.empty()) return InvalidArgument(flag + ": empty list");
+  return out;
+}
+
+// Runs `body` on every rank with a Comms over the launch environment; libtorch / c10d errors
+// become an exit code here.
+template <class F>
+int with_comms(const char* cmd, int timeout_s, F body) {
+  auto env = executor::dist_env_from_environment();
+  if (!env.ok()) return fail(cmd, env.status());
+  at::set_num_threads(executor::threads_per_rank(env->local_world_size));
+  try {
+    executor::CommOptions co;
+    co.timeout = std::chrono::seconds(timeout_s);
+    co.loopback = env->loopback();
+    auto store = executor::connect_store(*env, co.timeout);
+    executor::Comms comms(store, env->rank, env->world_size, co);
+    return body(*env, comms);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "paratune %s: rank %d: error: %s\n", cmd, env->rank, e.what());
+    return 1;
+  }
+}
+
+}  // namespace
+
+int cmd_profile_cluster(int argc, char** argv) {
+  const char* cmd = "profile-cluster";
+  cxxopts::Options opts("paratune profile-cluster",
+                        "Measure collectives, p2p, GEMM throughput and overlap on every rank "
+                        "(run under paratune launch / torchrun); rank 0 writes the profile.");
+  opts.add_options()
+      ("o,output", "cluster profile to write", cxxopts::value<std::string>())
+      ("summary", "print a table of an existing cluster profile and exit",
+       cxxopts::value<std::string>())
+      ("name", "profile name", cxxopts::value<std::string>()->default_value("measured"))
+      ("ops", "collectives to measure", cxxopts::value<std::string>()->default_value(
+                                            "allreduce,allgather,reduce_scatter,all2all"))
+      ("sizes", "message sizes (full tensor), e.g. 16KiB,1MiB,16MiB",
+       cxxopts::value<std::string>()->default_value("16KiB,256KiB,1MiB,4MiB,16MiB"))
+      ("warmup", "untimed calls per size", cxxopts::value<int>()->default_value("1"))
+      ("repeats", "timed calls per size (median kept)", cxxopts::value<int>()->default_value("5"))
+      ("gemm-size", "side of the timed square fp32 GEMM", cxxopts::value<int>()->default_value("1024"))
+      ("no-p2p", "skip p2p")
+      ("no-overlap", "skip the overlap measurement")
+      ("timeout", "seconds before a collective with a dead/hung peer fails",
+       cxxopts::value<int>()->default_value("120"))
+      ("h,help", "show this help");
+  profiler::ClusterProfilerOptions o;
+  std::string out;
+  int timeout_s = 120;
+  try {
+    auto r = opts.parse(argc, argv);
+    if (r.count("help")) {
+      std::printf("%s\n", opts.help().c_str());
+      return 0;
+    }
+    if (!r.unmatched().empty()) {
+      std::fprintf(stderr, "paratune %s: unexpected argument '%s'\n", cmd, r.unmatched()[0].c_str());
+      return 2;
+    }
+    if (r.count("summary")) {
+      const std::string f = r["summary"].as<std::string>();
+      auto c = load_cluster_profile(f);
+      if (!c.ok()) return fail(cmd, c.status());
+      std::printf("%s", profiler::cluster_summary(*c).c_str());
+      return 0;
+    }
+    if (!r.count("output")) {
+      std::fprintf(stderr, "paratune %s: -o/--output (or --summary FILE) is required\n", cmd);
+      return 2;
+    }
+    out = r["output"].as<std::string>();
+    o.name = r["name"].as<std::string>();
+    o.ops.clear();
+    for (const std::string& s : split_list(r["ops"].as<std::string>())) {
+      bool found = false;
+      for (CollectiveOp op : {CollectiveOp::kAllReduce, CollectiveOp::kAllGather,
+                              CollectiveOp::kReduceScatter, CollectiveOp::kAllToAll})
+        if (s == to_string(op)) o.ops.push_back(op), found = true;
+      if (!found) {
+        std::fprintf(stderr, "paratune %s: --ops: unknown collective \"%s\" (allreduce, allgather, "
+                     "reduce_scatter, all2all)\n", cmd, s.c_str());
+        return 2;
+      }
+    }
+    o.sizes.clear();
+    for (const std::string& s : split_list(r["sizes"].as<std::string>())) {
+      auto b = parse_size(s, "--sizes");
+      if (!b.ok()) return fail(cmd, b.status());
+      o.sizes.push_back(int64_t(*b));
+    }
+    o.warmup = r["warmup"].as<int>();
+    o.repeats = r["repeats"].as<int>();
+    o.gemm_size = r["gemm-size"].as<int>();
+    o.p2p = !r.count("no-p2p");
+    o.overlap = !r.count("no-overlap");
+    timeout_s = r["timeout"].as<int>();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "paratune %s: %s\n", cmd, e.what());
+    return 2;
+  }
+  Status st = o.validate();
+  if (!st.ok()) return fail(cmd, st);
+  return with_comms(cmd, timeout_s, [&](const executor::DistEnv& env, executor::Comms& comms) {
+    ClusterProfile c = profiler::profile_cluster(comms, env, o);
+    if (env.rank != 0) return 0;
+    Status v = validate(c, out);
+    if (v.ok()) v = write_file_atomic(out, dump_json(to_json(c)));
+    if (!v.ok()) return fail(cmd, v);
+    std::printf("%s", profiler::cluster_summary(c).c_str());
+    std::printf("paratune %s: wrote %s\n", cmd, out.c_str());
+    return 0;
+  });
+}
+
+int cmd_profile_model(int argc, char** argv) {
+  const char* cmd = "profile-model";
+  cxxopts::Options opts("paratune profile-model",
+                        "Time each layer type's forward/backward over micro-batch sizes and TP "
+                        "shard shapes and measure its activation memory (run on every local "
+                        "rank at once); rank 0 writes the profile.");
+  opts.add_options()
+      ("model", "model config (paratune or Hugging Face config.json)", cxxopts::value<std::string>())
+      ("o,output", "model profile to write", cxxopts::value<std::string>())
+      ("micro-batches", "local micro-batch sizes", cxxopts::value<std::string>()->default_value("1,2,4"))
+      ("tp", "TP degrees (default: 1,2,4,8 where the model allows)", cxxopts::value<std::string>())
+      ("warmup", "untimed runs per point", cxxopts::value<int>()->default_value("1"))
+      ("repeats", "timed runs per point (median kept)", cxxopts::value<int>()->default_value("3"))
+      ("timeout", "seconds before a collective with a dead/hung peer fails",
+       cxxopts::value<int>()->default_value("600"))
+      ("h,help", "show this help");
+  profiler::ModelProfilerOptions o;
+  std::string model_path, out;
+  int timeout_s = 600;
+  try {
+    auto r = opts.parse(argc, argv);
+    if (r.count("help")) {
+      std::printf("%s\n", opts.help().c_str());
+      return 0;
+    }
+    if (!r.unmatched().empty()) {
+      std::fprintf(stderr, "paratune %s: unexpected argument '%s'\n", cmd, r.unmatched()[0].c_str());
+      return 2;
+    }
+    if (!r.count("model") || !r.count("output")) {
+      std::fprintf(stderr, "paratune %s: --model and -o/--output are required\n", cmd);
+      return 2;
+    }
+    model_path = r["model"].as<std::string>();
+    out = r["output"].as<std::string>();
+    auto mb = parse_ints(r["micro-batches"].as<std::string>(), "--micro-batches");
+    if (!mb.ok()) return fail(cmd, mb.status());
+    o.micro_batches = *mb;
+    if (r.count("tp")) {
+      auto tp = parse_ints(r["tp"].as<std::string>(), "--tp");
+      if (!tp.ok()) return fail(cmd, tp.status());
+      o.tps = *tp;
+    }
+    o.warmup = r["warmup"].as<int>();
+    o.repeats = r["repeats"].as<int>();
+    timeout_s = r["timeout"].as<int>();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "paratune %s: %s\n", cmd, e.what());
+    return 2;
+  }
+  auto cfg = load_model_config(model_path);
+  if (!cfg.ok()) return fail(cmd, cfg.status());
+  Status st = o.validate(*cfg);
+  if (!st.ok()) return fail(cmd, st);
+  return with_comms(cmd, timeout_s, [&](const executor::DistEnv& env, executor::Comms& comms) {
+    ModelProfile p = profiler::profile_model(*cfg, comms, o);
+    if (env.rank != 0) return 0;
+    Status v = validate(p, out);
+    if (v.ok()) v = write_file_atomic(out, dump_json(to_json(p)));
+    if (!v.ok()) return fail(cmd, v);
+    for (const LayerTypeProfile& l : p.layer_types) {
+      std::printf("%-12s params %lld\n", l.name.c_str(), (long long)l.param_count);
+      for (const ComputePoint& c : l.compute)
+        std::printf("  tp %d mb %d: forward %.3f ms, backward %.3f ms\n", c.tp, c.micro_batch,
+                    c.forward.value, c.backward.value);
+      for (const ActivationPoint& a : l.activation)
+        std::printf("  tp %d%s: %.1f KiB activations per sample\n", a.tp, a.sp ? " sp" : "",
+                    a.bytes_per_sample.value / kKiB);
+    }
+    std::printf("paratune %s: wrote %s\n", cmd, out.c_str());
+    return 0;
+  });
+}
+
+}  // namespace paratune::apps

@@ -1,0 +1,39 @@
+// torchrun-compatible rendezvous: ranks read MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE,
+// LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK (or NODE_RANK) and meet on a c10d TCPStore served by
+// rank 0, so the same binary runs under torchrun, srun/mpirun wrappers or `paratune launch`.
+// With no RANK/WORLD_SIZE in the environment the process is a world of one (in-memory store).
+//
+//   StatusOr<DistEnv> env = dist_env_from_environment();
+//   auto store = connect_store(*env, std::chrono::seconds(60));
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <torch/csrc/distributed/c10d/Store.hpp>
+
+#include "core/status.h"
+#include "core/units.h"
+
+namespace paratune::executor {
+
+struct DistEnv {
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  Rank rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  int local_world_size = 1;
+  int node_rank = 0;
+  bool from_environment = false;  // false: no torchrun variables were set
+  bool loopback() const;
+};
+
+/// Parses the torchrun variables; an unparsable or inconsistent value names the variable.
+StatusOr<DistEnv> dist_env_from_environment();
+/// TCPStore (rank 0 serves) or, for a world of one, an in-memory store.
+c10::intrusive_ptr<c10d::Store> connect_store(const DistEnv& env, std::chrono::milliseconds timeout);
+/// max(1, hardware threads / local ranks): torch intra-op threads per rank.
+int threads_per_rank(int local_world_size);
+
+}  // namespace paratune::executor

@@ -1,0 +1,83 @@
+// The parameters of one unit (embedding, layer, head) on one rank, stored as one flat fp32
+// buffer of its TP-local shards, with gradients and Adam state sharded per the unit's dp_type.
+//
+// Memory per rank, N = TP-local parameter count of the unit, d = DP degree (4 bytes each):
+//   ddp:   params N, grads N, Adam m+v 2N                     -> 4N
+//   zero2: params N, grads N/d (+ one transient N per backward), Adam 2N/d
+//   zero3: params N/d (+ transient N while the unit runs), grads N/d, Adam 2N/d -> ~4N/d
+// Gradients of one micro-batch arrive through add_grads(): with SP the TP-replicated params
+// (norms, row biases, positions) get partial gradients per TP rank and are allreduced over TP
+// first; ddp then accumulates the full local gradient (allreduced over DP once per step,
+// bucketed by the trainer), zero2/3 reduce-scatter it over DP into this rank's shard at once.
+// The flat buffer is padded to a multiple of d; shard k is elements [k*N/d, (k+1)*N/d).
+//
+//   ShardedUnit u(cfg, UnitKind::kLayer, 3, seed, ls, tp_group, dp_group, true);
+//   u.materialize(); auto leaves = u.make_leaves(); ...; u.add_grads(grads); u.dematerialize();
+#pragma once
+
+#include <vector>
+
+#include "core/strategy.h"
+#include "executor/comm.h"
+#include "models/adam.h"
+#include "models/param_spec.h"
+#include "models/transformer.h"
+
+namespace paratune::executor {
+
+class ShardedUnit {
+ public:
+  /// count_in_norm = false for a duplicate (the last stage's copy of tied embeddings).
+  ShardedUnit(const ModelConfig& cfg, models::UnitKind kind, int layer, uint64_t seed,
+              const LayerStrategy& ls, Group& tp, Group& dp, bool count_in_norm);
+  ShardedUnit(const ShardedUnit&) = delete;
+  ShardedUnit& operator=(const ShardedUnit&) = delete;
+
+  models::UnitKind kind() const { return kind_; }
+  const std::string& name() const { return name_; }
+  const LayerStrategy& strategy() const { return ls_; }
+  Group& tp() { return tp_; }
+  Group& dp() { return dp_; }
+  size_t num_params() const { return specs_.size(); }
+
+  /// zero3: allgathers the full local parameters (reference counted); others: no-op.
+  void materialize();
+  /// zero3: frees the full parameters when the last user releases them.
+  void dematerialize();
+  /// Fresh leaf tensors (requires_grad) sharing storage with the flat buffer, one per spec;
+  /// the map names them for the model code.
+  std::vector<at::Tensor> make_leaves(models::ParamMap* map) const;
+  /// Adds one micro-batch's gradients (one per spec, undefined = zero); see the top comment.
+  void add_grads(const std::vector<at::Tensor>& grads);
+  /// The gradient the optimizer consumes: ddp the full flat gradient, zero2/3 this rank's shard.
+  at::Tensor& optim_grad() { return ls_.dp_type == DpType::kDdp ? grad_full_ : grad_shard_; }
+  /// Sum of squares of the gradient entries this rank counts in the global norm (each
+  /// parameter element counted on exactly one rank of the world).
+  double grad_sq() const;
+  /// Adam on this rank's part (scaled by `coef`), then zero2 allgathers the updated params.
+  void step(double coef, int64_t t, const models::AdamOptions& o);
+  void zero_grad();
+  /// Bytes of params + grads + Adam state held persistently by this rank.
+  int64_t state_bytes() const;
+  /// The full TP-local parameters (materialized), for tests.
+  at::Tensor full_params();
+
+ private:
+  models::UnitKind kind_;
+  std::string name_;
+  LayerStrategy ls_;
+  Group& tp_;
+  Group& dp_;
+  std::vector<models::ParamSpec> specs_;
+  std::vector<int64_t> offsets_;
+  int64_t numel_ = 0, padded_ = 0, shard_ = 0;
+  at::Tensor full_;        // [padded] (zero3: storage freed when not materialized)
+  std::vector<at::Tensor> views_;  // params as views of full_
+  at::Tensor shard_param_; // zero3: [shard]
+  at::Tensor grad_full_, grad_shard_, m_, v_;
+  at::Tensor mask_;        // [padded or shard]: 1 where this rank counts the element in the norm
+  std::vector<std::pair<int64_t, int64_t>> replicated_;  // (offset, numel) of TP-replicated params
+  int users_ = 0;
+};
+
+}  // namespace paratune::executor

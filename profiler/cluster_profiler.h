@@ -1,0 +1,55 @@
+// Cluster profiler: measures, on every rank at once, what core/cluster_profile.h describes.
+//
+// Collective over all rank partitions of profiler/group_shapes.h; for each shape and op all
+// groups run concurrently (contention is real). Per message size: `warmup` untimed calls, a
+// world barrier, `repeats` timed calls; a rank's sample is its median, the shape's sample the
+// slowest rank's median (a collective ends with its slowest group). alpha-beta fit per
+// (op, n, placement, consecutive) with profiler/fit.h; raw samples are kept.
+//   allreduce:      in-place allreduce of B bytes
+//   allgather:      B/n bytes in, B bytes out (Group::allgather_into)
+//   reduce_scatter: B bytes in, B/n out (Group::reduce_scatter: alltoall + local sum, which is
+//                   what the executor's ZeRO runs)
+//   all2all:        the same alltoall with the local sum's separately timed median subtracted
+//                   (the Gloo wrapper exposes alltoall only inside reduce_scatter)
+// p2p: ping-pong between the pairs of p2p_pairs() (all pairs at once), one-way = round trip / 2.
+// GEMM: fp32 square matmul of side gemm_size on every rank at once, 2 n^3 / median time.
+// Memory bandwidth: copy of 64 MiB, 2 * bytes / median time. Memory: physical RAM / local ranks.
+// Overlap: median GEMM time while a world allreduce (largest size) loops in a second thread,
+// over the GEMM alone = compute_slowdown; likewise for the allreduce = comm_slowdown (>= 1).
+//
+// Collective: every rank calls profile_cluster() with the same options; every rank returns the
+// same profile (values are reduced over the world).
+//
+//   ClusterProfile c = profile_cluster(comms, env, ClusterProfilerOptions{});
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/cluster_profile.h"
+#include "executor/comm.h"
+#include "executor/rendezvous.h"
+
+namespace paratune::profiler {
+
+struct ClusterProfilerOptions {
+  std::string name = "measured";  // profile name (default "measured")
+  std::vector<CollectiveOp> ops = {CollectiveOp::kAllReduce, CollectiveOp::kAllGather,
+                                   CollectiveOp::kReduceScatter,
+                                   CollectiveOp::kAllToAll};  // ops to measure (default all four)
+  std::vector<int64_t> sizes = {16 << 10, 256 << 10, 1 << 20, 4 << 20,
+                                16 << 20};  // message bytes (default 16 KiB .. 16 MiB)
+  int warmup = 1;          // untimed calls per size (default 1)
+  int repeats = 5;         // timed calls per size, median kept (default 5)
+  bool p2p = true;         // measure p2p (default on)
+  bool overlap = true;     // measure overlap slowdown (default on)
+  int gemm_size = 1024;    // GEMM side (default 1024)
+  bool progress = true;    // progress bar on rank 0's stderr (default on)
+  Status validate() const;
+};
+
+ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& env,
+                               const ClusterProfilerOptions& o);
+
+}  // namespace paratune::profiler

@@ -1,0 +1,44 @@
+#include "profiler/fit.h"
+
+#include <algorithm>
+
+namespace paratune::profiler {
+
+double median(std::vector<double> v) {
+  PARATUNE_CHECK(!v.empty());
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+AlphaBeta fit_alpha_beta(const std::vector<CommSample>& samples, double factor) {
+  PARATUNE_CHECK(!samples.empty());
+  const double n = static_cast<double>(samples.size());
+  double mb = 0, mt = 0;
+  for (const CommSample& s : samples) mb += s.bytes.value, mt += s.time.value;
+  mb /= n, mt /= n;
+  double sbb = 0, sbt = 0;
+  for (const CommSample& s : samples) {
+    sbb += (s.bytes.value - mb) * (s.bytes.value - mb);
+    sbt += (s.bytes.value - mb) * (s.time.value - mt);
+  }
+  double c = sbb > 0 ? sbt / sbb : 0;
+  double a = mt - c * mb;
+  if (a < 0 || sbb == 0) {
+    double num = 0, den = 0;
+    for (const CommSample& s : samples) num += s.bytes.value * s.time.value, den += s.bytes.value * s.bytes.value;
+    a = 0;
+    c = den > 0 ? num / den : 0;
+  }
+  if (!(c > 0)) {  // slope lost in noise: the largest message's plain bandwidth
+    const CommSample& big = *std::max_element(
+        samples.begin(), samples.end(),
+        [](const CommSample& x, const CommSample& y) { return x.bytes < y.bytes; });
+    PARATUNE_CHECK(big.bytes.value > 0 && big.time.value > 0);
+    c = big.time.value / big.bytes.value;
+    a = 0;
+  }
+  return AlphaBeta{Milliseconds(a), BytesPerSecond(factor / c * 1e3)};
+}
+
+}  // namespace paratune::profiler

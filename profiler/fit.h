@@ -1,0 +1,28 @@
+// Alpha-beta fit of communication samples and robust statistics. Torch-free.
+//
+// Model (core/cluster_profile.h): time_ms(B) = alpha_ms + factor * B / bw_Bps * 1e3, with
+// factor = algo_factor(op, n) for a collective and 1 for p2p. Ordinary least squares of
+// t = a + c * B over the samples; a < 0 is clamped to 0 and c refitted through the origin
+// (c = sum(B t) / sum(B^2)); c <= 0 (noise on tiny messages only) falls back to the largest
+// sample's bandwidth. Then alpha = a, bw = factor / c * 1e3.
+//
+//   AlphaBeta f = fit_alpha_beta(samples, algo_factor(CollectiveOp::kAllReduce, 4));
+#pragma once
+
+#include <vector>
+
+#include "core/cluster_profile.h"
+
+namespace paratune::profiler {
+
+struct AlphaBeta {
+  Milliseconds latency;     // alpha
+  BytesPerSecond bandwidth; // factor / beta (bus bandwidth for collectives)
+};
+
+/// Needs at least one sample with bytes > 0 and time > 0 (checked).
+AlphaBeta fit_alpha_beta(const std::vector<CommSample>& samples, double factor);
+/// Median of a non-empty vector (mean of the two middle values for even sizes).
+double median(std::vector<double> v);
+
+}  // namespace paratune::profiler

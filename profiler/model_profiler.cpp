@@ -1,0 +1,247 @@
+#include "profiler/model_profiler.h"
+
+#include <chrono>
+#include <functional>
+
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "executor/rendezvous.h"
+#include "executor/tracking_allocator.h"
+#include "models/init.h"
+#include "models/param_spec.h"
+#include "models/transformer.h"
+#include "profiler/fit.h"
+#include "profiler/progress.h"
+
+namespace paratune::profiler {
+
+namespace {
+
+using models::UnitKind;
+using Clock = std::chrono::steady_clock;
+
+// TP rank 0's local shapes without communication: enter/exit are identities (with SP they
+// gather / scatter the sequence locally, so tensor sizes match a real SP layer).
+class ShardShapeHooks : public models::TpHooks {
+ public:
+  ShardShapeHooks(int tp, bool sp) : tp_(tp), sp_(sp && tp > 1) {}
+  int size() const override { return tp_; }
+  bool sp() const override { return sp_; }
+  at::Tensor enter(const at::Tensor& x) override {
+    if (!sp_) return x;
+    std::vector<at::Tensor> parts(tp_, x);
+    return at::cat(parts, 1);
+  }
+  at::Tensor exit(const at::Tensor& x) override {
+    return sp_ ? x.narrow(1, 0, x.size(1) / tp_).contiguous() : x;
+  }
+  at::Tensor vocab_parallel_ce(const at::Tensor& logits, const at::Tensor& targets,
+                               int64_t) override {
+    return at::nll_loss(at::log_softmax(logits, -1), targets.remainder(logits.size(-1)), {},
+                        at::Reduction::None);
+  }
+
+ private:
+  int tp_;
+  bool sp_;
+};
+
+bool tp_fits(const ModelConfig& cfg, UnitKind kind, int t) {
+  if (kind == UnitKind::kLayer)
+    return cfg.heads % t == 0 && cfg.kv_heads % t == 0 && cfg.ffn_hidden % t == 0 &&
+           cfg.seq_len % t == 0;
+  return cfg.vocab % t == 0 && cfg.seq_len % t == 0;
+}
+
+const char* type_name(UnitKind k) {
+  return k == UnitKind::kLayer ? "transformer" : k == UnitKind::kEmbedding ? "embedding" : "lm_head";
+}
+
+// One layer type at one tp shard: parameters and a runner for a micro-batch.
+struct Bench {
+  const ModelConfig& cfg;
+  UnitKind kind;
+  int tp;
+  models::ParamMap params;
+  at::Tensor lm_weight;  // head only
+
+  Bench(const ModelConfig& c, UnitKind k, int t) : cfg(c), kind(k), tp(t) {
+    const std::string unit = models::unit_name(kind, 0);
+    for (const models::ParamSpec& s : models::unit_params(cfg, kind))
+      params[s.name] = models::init_param_shard(s, 1, unit, tp, 0).requires_grad_(true);
+    if (kind == UnitKind::kHead) {
+      const auto specs = models::unit_params(cfg, cfg.tied_embeddings ? UnitKind::kEmbedding
+                                                                        : UnitKind::kHead);
+      for (const models::ParamSpec& s : specs)
+        if (s.name == (cfg.tied_embeddings ? "tok" : "lm"))
+          lm_weight = models::init_param_shard(s, 1, "lm", tp, 0).requires_grad_(true);
+    }
+  }
+
+  at::Tensor input(int b, bool sp) const {
+    if (kind == UnitKind::kEmbedding) return at::randint(cfg.vocab, {b, int64_t(cfg.seq_len)}, at::kLong);
+    const int64_t s = sp ? cfg.seq_len / tp : cfg.seq_len;
+    return at::randn({b, s, int64_t(cfg.hidden)}).requires_grad_(kind == UnitKind::kLayer || kind == UnitKind::kHead);
+  }
+
+  at::Tensor forward(const at::Tensor& x, bool sp) const {
+    ShardShapeHooks hooks(tp, sp);
+    switch (kind) {
+      case UnitKind::kEmbedding: return models::embedding_forward(cfg, params, x, hooks);
+      case UnitKind::kLayer: return models::layer_forward(cfg, params, x, hooks);
+      case UnitKind::kHead: {
+        at::Tensor targets = at::randint(cfg.vocab, {x.size(0), x.size(1)}, at::kLong);
+        return models::head_forward(cfg, params, lm_weight, x, targets, hooks);
+      }
+    }
+    return {};
+  }
+
+  void backward(const at::Tensor& y) const {
+    if (y.dim() == 0) y.backward();
+    else y.backward(at::ones_like(y));
+  }
+};
+
+void barrier(executor::Comms& comms) {
+  if (comms.world_size() < 2) return;
+  at::Tensor t = at::zeros({1});
+  comms.world().allreduce_(t);
+}
+
+double since_ms(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Bytes kept for backward by one forward of b samples (see the header).
+double kept_bytes(const Bench& bench, int b, bool sp, bool grad) {
+  at::Tensor x = bench.input(b, sp);
+  const int64_t before = executor::tracked_current_bytes();
+  at::Tensor y;
+  {
+    torch::autograd::GradMode::set_enabled(grad);
+    y = bench.forward(x, sp);
+    torch::autograd::GradMode::set_enabled(true);
+  }
+  const int64_t after = executor::tracked_current_bytes();
+  return double(after - before) - double(y.nbytes()) + double(x.nbytes());
+}
+
+double per_sample(const Bench& bench, const std::vector<int>& mbs, bool sp, bool grad) {
+  const int lo = mbs.front(), hi = mbs.back();
+  const double a_lo = kept_bytes(bench, lo, sp, grad);
+  if (hi == lo) return std::max(0.0, a_lo / lo);
+  const double a_hi = kept_bytes(bench, hi, sp, grad);
+  return std::max(0.0, (a_hi - a_lo) / (hi - lo));
+}
+
+std::vector<double> world_mean(executor::Comms& comms, const std::vector<double>& v) {
+  if (comms.world_size() < 2 || v.empty()) return v;
+  at::Tensor t = at::tensor(v, at::kDouble);
+  comms.world().allreduce_(t);
+  std::vector<double> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = t[int64_t(i)].item<double>() / comms.world_size();
+  return out;
+}
+
+}  // namespace
+
+std::vector<int> allowed_tps(const ModelConfig& cfg) {
+  std::vector<int> out;
+  for (int t : {1, 2, 4, 8})
+    if (tp_fits(cfg, UnitKind::kLayer, t) || tp_fits(cfg, UnitKind::kEmbedding, t)) out.push_back(t);
+  return out;
+}
+
+Status ModelProfilerOptions::validate(const ModelConfig& cfg) const {
+  if (micro_batches.empty()) return InvalidArgument("--micro-batches: at least one size needed");
+  for (size_t i = 0; i < micro_batches.size(); ++i) {
+    if (micro_batches[i] < 1) return InvalidArgument("--micro-batches: sizes must be >= 1");
+    if (i && micro_batches[i] <= micro_batches[i - 1])
+      return InvalidArgument("--micro-batches: sizes must be increasing");
+  }
+  for (int t : tps)
+    if (t < 1 || (t & (t - 1)) || !tp_fits(cfg, UnitKind::kLayer, t))
+      return InvalidArgument("--tp " + std::to_string(t) +
+                             ": must be a power of two dividing heads, kv_heads, ffn_hidden and "
+                             "seq_len of model " + cfg.name);
+  if (warmup < 0 || repeats < 1) return InvalidArgument("--warmup must be >= 0, --repeats >= 1");
+  return Status::Ok();
+}
+
+ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
+                           const ModelProfilerOptions& o) {
+  executor::install_tracking_allocator(0);
+  const std::vector<int> tps = o.tps.empty() ? allowed_tps(cfg) : o.tps;
+  const std::vector<UnitKind> kinds = {UnitKind::kLayer, UnitKind::kEmbedding, UnitKind::kHead};
+  int total = 0;
+  for (UnitKind k : kinds)
+    for (int t : tps)
+      if (tp_fits(cfg, k, t)) total += int(o.micro_batches.size()) + 1;
+  Progress bar(total, "profile-model", o.progress && comms.rank() == 0);
+
+  ModelProfile p;
+  p.model = cfg.name;
+  p.model_fingerprint = fingerprint(cfg);
+  p.source = "measured";
+  p.device = "cpu-fp32 (" + std::to_string(at::get_num_threads()) + " threads/rank)";
+  p.seq_len = cfg.seq_len;
+  for (UnitKind kind : kinds) {
+    LayerTypeProfile lt;
+    lt.name = type_name(kind);
+    for (const models::ParamSpec& s : models::unit_params(cfg, kind)) {
+      int64_t n = 1;
+      for (int64_t d : s.full_shape) n *= d;
+      lt.param_count += n;
+    }
+    std::vector<double> values;  // fwd, bwd per point, then activation bytes
+    struct Slot { int b, t; bool sp; size_t at; };  // where a point's values sit in `values`
+    std::vector<Slot> points, acts;
+    Slot ckpt{0, 0, false, 0};
+    bool has_ckpt = false;
+    for (int t : tps) {
+      if (!tp_fits(cfg, kind, t)) continue;
+      Bench bench(cfg, kind, t);
+      for (int b : o.micro_batches) {
+        bar.step(std::string(lt.name) + " tp=" + std::to_string(t) + " mb=" + std::to_string(b));
+        at::Tensor x = bench.input(b, false);
+        for (int i = 0; i < o.warmup; ++i) bench.backward(bench.forward(x, false));
+        barrier(comms);
+        std::vector<double> fw, bw;
+        for (int i = 0; i < o.repeats; ++i) {
+          auto t0 = Clock::now();
+          at::Tensor y = bench.forward(x, false);
+          fw.push_back(since_ms(t0));
+          t0 = Clock::now();
+          bench.backward(y);
+          bw.push_back(since_ms(t0));
+        }
+        points.push_back({b, t, false, values.size()});
+        values.push_back(median(fw));
+        values.push_back(median(bw));
+      }
+      bar.step(std::string(lt.name) + " tp=" + std::to_string(t) + " activations");
+      for (bool sp : {false, true}) {
+        if (sp && t == 1) continue;
+        acts.push_back({0, t, sp, values.size()});
+        values.push_back(per_sample(bench, o.micro_batches, sp, true));
+      }
+      if (kind == UnitKind::kLayer && t == 1) {
+        ckpt = {0, 1, false, values.size()};
+        has_ckpt = true;
+        values.push_back(per_sample(bench, o.micro_batches, false, false));
+      }
+    }
+    values = world_mean(comms, values);
+    for (const Slot& s : points)
+      lt.compute.push_back({s.b, s.t, Milliseconds(values[s.at]), Milliseconds(values[s.at + 1])});
+    for (const Slot& s : acts) lt.activation.push_back({s.t, s.sp, Bytes(values[s.at])});
+    if (has_ckpt) lt.checkpoint_bytes_per_sample = Bytes(values[ckpt.at]);
+    p.layer_types.push_back(std::move(lt));
+  }
+  bar.done();
+  return p;
+}
+
+}  // namespace paratune::profiler

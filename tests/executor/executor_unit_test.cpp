@@ -1,0 +1,142 @@
+// executor/ in one process: layouts, group lists, plan checks, data, the tracking allocator,
+// the launcher, and a one-rank Trainer against the single-process reference.
+#include <cmath>
+#include <cstdlib>
+
+#include <gtest/gtest.h>
+
+#include "executor/comm.h"
+#include "executor/data.h"
+#include "executor/launcher.h"
+#include "executor/layout.h"
+#include "executor/rendezvous.h"
+#include "executor/tracking_allocator.h"
+#include "executor/trainer.h"
+#include "models/reference.h"
+#include "tests/executor/plans.h"
+
+namespace paratune::executor {
+namespace {
+
+LayerStrategy ls(int tp, int dp, bool tp_consecutive, bool sp = false) {
+  LayerStrategy l;
+  l.tp = tp;
+  l.dp = dp;
+  l.tp_consecutive = tp_consecutive;
+  l.sp = sp;
+  return l;
+}
+
+TEST(Layout, BlocksFollowDeviceMesh) {
+  Strategy s = testing::uniform_plan(8, 1, ls(2, 4, true), 8, 16, 2);
+  auto a = stage_blocks(s, ls(2, 4, true), 0);   // tp consecutive: dp rank = i / 2
+  auto b = stage_blocks(s, ls(2, 4, false), 0);  // dp consecutive: dp rank = i % 4
+  EXPECT_EQ(a[3].dp_rank, 1);
+  EXPECT_EQ(b[3].dp_rank, 3);
+  EXPECT_FALSE(same_layout(a, b));
+  auto c = stage_blocks(s, ls(8, 1, true), 0);
+  auto d = stage_blocks(s, ls(8, 1, false), 0);
+  EXPECT_TRUE(same_layout(c, d));  // no DP, no SP: every rank holds the whole micro-batch
+  auto e = stage_blocks(s, ls(4, 2, true, true), 0);
+  EXPECT_EQ(e[5].seq_split, 4);
+  EXPECT_EQ(e[5].seq_rank, 1);
+  EXPECT_EQ(e[5].dp_rank, 1);
+}
+
+TEST(Groups, DeduplicatedAndIncludeWorldAndTiedPairs) {
+  Strategy s = testing::uniform_plan(8, 2, ls(2, 2, true), 8, 16, 2);
+  auto g = groups_needed(s, testing::tiny_gpt());
+  std::set<std::vector<Rank>> uniq(g.begin(), g.end());
+  EXPECT_EQ(uniq.size(), g.size());
+  EXPECT_TRUE(uniq.count({0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_TRUE(uniq.count({0, 4}));  // tied embedding pair of stage 0 and stage 1
+  EXPECT_TRUE(uniq.count({4, 5}));  // a TP group of stage 1
+  EXPECT_TRUE(uniq.count({5, 7}));  // a DP group of stage 1
+}
+
+TEST(CheckRunnable, RejectsBadPlansBeforeAnyGroup) {
+  const ModelConfig m = testing::tiny_gpt();
+  Strategy s = testing::uniform_plan(8, 1, ls(2, 4, true), 8, 16, 2);
+  EXPECT_TRUE(check_runnable(s, m, 8, "s.json").ok());
+  Status w = check_runnable(s, m, 4, "s.json");
+  EXPECT_FALSE(w.ok());
+  EXPECT_NE(w.message().find("WORLD_SIZE"), std::string::npos) << w.message();
+  Strategy bad = testing::uniform_plan(8, 1, ls(8, 1, true), 8, 16, 2);
+  ModelConfig m6 = m;
+  m6.heads = 4;
+  m6.kv_heads = 4;
+  EXPECT_FALSE(check_runnable(bad, m6, 8, "s.json").ok());
+  Strategy short_plan = testing::uniform_plan(8, 1, ls(2, 4, true), 6, 16, 2);
+  EXPECT_FALSE(check_runnable(short_plan, m, 8, "s.json").ok());
+}
+
+TEST(Data, DeterministicBytesModVocab) {
+  auto f = TokenSource::from_file(kDefaultCorpus, 64, 3);
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  at::Tensor a = f->batch(5, 4, 17), b = f->batch(5, 4, 17), c = f->batch(6, 4, 17);
+  EXPECT_TRUE(at::equal(a, b));
+  EXPECT_FALSE(at::equal(a, c));
+  EXPECT_LT(a.max().item<int64_t>(), 64);
+  EXPECT_GE(a.min().item<int64_t>(), 0);
+  auto missing = TokenSource::from_file("/nonexistent/text", 64, 3);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nonexistent/text"), std::string::npos);
+  at::Tensor s = TokenSource::synthetic(64, 1).batch(0, 2, 9);
+  EXPECT_EQ(s.sizes().vec(), (std::vector<int64_t>{2, 9}));
+}
+
+TEST(TrackingAllocator, CountsPeakAndEnforcesLimit) {
+  install_tracking_allocator(0);
+  reset_tracked_peak();
+  const int64_t before = tracked_current_bytes();
+  {
+    at::Tensor t = at::empty({1 << 20}, at::kFloat);  // 4 MiB
+    EXPECT_GE(tracked_current_bytes() - before, 4 << 20);
+  }
+  EXPECT_EQ(tracked_current_bytes(), before);
+  EXPECT_GE(tracked_peak_bytes() - before, 4 << 20);
+  set_memory_limit(before + (1 << 20));
+  EXPECT_THROW(at::empty({1 << 20}, at::kFloat), OutOfMemory);
+  set_memory_limit(0);
+  EXPECT_EQ(tracked_current_bytes(), before);
+}
+
+TEST(Launcher, RunsRanksWithTorchrunEnvironmentAndReportsFailures) {
+  LaunchOptions o;
+  o.nproc_per_node = 3;
+  o.command = {"sh", "-c",
+               "test \"$WORLD_SIZE\" = 3 && test \"$LOCAL_WORLD_SIZE\" = 3 && "
+               "test \"$RANK\" = \"$LOCAL_RANK\" && test -n \"$MASTER_PORT\""};
+  EXPECT_EQ(launch(o), 0);
+  o.command = {"sh", "-c", "if [ \"$RANK\" = 1 ]; then exit 7; fi; sleep 30"};
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(launch(o), 7);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  o.command.clear();
+  EXPECT_FALSE(o.validate().ok());
+}
+
+TEST(Trainer, OneRankMatchesReference) {
+  for (bool llama : {false, true}) {
+    const ModelConfig m = llama ? testing::tiny_llama() : testing::tiny_gpt();
+    LayerStrategy one;
+    one.checkpoint = llama;  // covers the recompute path too
+    Strategy s = testing::uniform_plan(1, 1, one, m.num_layers, 4, 2);
+    DistEnv env;
+    auto store = connect_store(env, std::chrono::seconds(10));
+    Comms comms(store, 0, 1);
+    TrainerOptions to;
+    to.adam.lr = 1e-2;
+    Trainer t(m, s, comms, to);
+    models::ReferenceTrainer ref(m, to.seed, to.adam);
+    TokenSource data = TokenSource::synthetic(m.vocab, 5);
+    for (int i = 0; i < 3; ++i) {
+      at::Tensor b = data.batch(i, 4, m.seq_len + 1);
+      const double want = ref.step(b), got = t.step(b).loss;
+      EXPECT_NEAR(got, want, 1e-5 * want) << m.name << " step " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace paratune::executor

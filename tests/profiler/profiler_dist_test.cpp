@@ -1,0 +1,110 @@
+// The profilers on 2 local ranks through `paratune launch`: the files they write load and
+// validate, have the expected entries, plausible numbers, and `paratune search` accepts them.
+#include <gtest/gtest.h>
+
+#include "core/cluster_profile.h"
+#include "core/model_profile.h"
+#include "tests/profiler/test_util.h"
+
+namespace paratune::profiler {
+namespace {
+
+using testing::bin;
+using testing::run;
+
+class ProfilerDist : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = testing::temp_dir();
+    ASSERT_FALSE(dir_.empty());
+    cluster_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() + " profile-cluster -o " +
+                       dir_ + "/cluster.json --sizes 64KiB,512KiB,2MiB --repeats 3 " +
+                       "--gemm-size 256");
+    model_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() +
+                     " profile-model --model configs/models/tiny.json -o " + dir_ +
+                     "/tiny.profile.json --micro-batches 1,2,8 --tp 1,2 --repeats 5");
+  }
+  static std::string dir_;
+  static testing::Run cluster_run_, model_run_;
+};
+std::string ProfilerDist::dir_;
+testing::Run ProfilerDist::cluster_run_, ProfilerDist::model_run_;
+
+TEST_F(ProfilerDist, ClusterProfileLoadsAndHasEveryOp) {
+  ASSERT_EQ(cluster_run_.rc, 0) << cluster_run_.output;
+  auto c = load_cluster_profile(dir_ + "/cluster.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->source, "measured");
+  ASSERT_EQ(c->islands.size(), 1u);
+  EXPECT_EQ(c->islands[0].devices, 2);
+  ASSERT_EQ(c->collectives.size(), 4u);  // n = 2, intra, consecutive: one entry per op
+  for (const CollectiveFit& f : c->collectives) {
+    EXPECT_EQ(f.group_size, 2);
+    EXPECT_EQ(f.placement, Placement::kIntraIsland);
+    ASSERT_EQ(f.samples.size(), 3u);
+    EXPECT_GT(f.bus_bandwidth.value, 1e7) << to_string(f.op);  // > 10 MB/s on loopback
+    EXPECT_LT(f.bus_bandwidth.value, 1e12) << to_string(f.op);
+    EXPECT_GT(f.samples[2].time.value, f.samples[0].time.value) << to_string(f.op);
+  }
+  ASSERT_EQ(c->p2p.size(), 1u);
+  EXPECT_GT(c->p2p[0].bandwidth.value, 1e7);
+  EXPECT_GT(c->device.flops.value, 1e8);
+  EXPECT_GT(c->device.memory.value, 1e8);
+  EXPECT_GE(c->overlap.compute_slowdown, 1.0);
+  EXPECT_GE(c->overlap.comm_slowdown, 1.0);
+
+  testing::Run s = run(bin() + " profile-cluster --summary " + dir_ + "/cluster.json");
+  EXPECT_EQ(s.rc, 0) << s.output;
+  EXPECT_NE(s.output.find("reduce_scatter"), std::string::npos) << s.output;
+}
+
+TEST_F(ProfilerDist, ModelProfileLoadsWithMonotoneTimesAndMeasuredMemory) {
+  ASSERT_EQ(model_run_.rc, 0) << model_run_.output;
+  auto p = load_model_profile(dir_ + "/tiny.profile.json");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->seq_len, 32);
+  for (const char* name : {"transformer", "embedding", "lm_head"}) {
+    const LayerTypeProfile* l = p->find(name);
+    ASSERT_NE(l, nullptr) << name;
+    EXPECT_EQ(l->compute.size(), 6u) << name;  // 3 micro-batches x 2 tp
+    EXPECT_GT(l->param_count, 0) << name;
+    for (int tp : {1, 2}) {
+      double f1 = -1, f8 = -1, b1 = -1, b8 = -1;
+      for (const ComputePoint& c : l->compute) {
+        if (c.tp != tp) continue;
+        if (c.micro_batch == 1) f1 = c.forward.value, b1 = c.backward.value;
+        if (c.micro_batch == 8) f8 = c.forward.value, b8 = c.backward.value;
+      }
+      // 8x the work: clearly slower (monotone-ish, noise allowed).
+      EXPECT_GT(f8, 1.5 * f1) << name << " tp " << tp;
+      EXPECT_GT(b8, 1.5 * b1) << name << " tp " << tp;
+    }
+  }
+  const LayerTypeProfile& t = *p->find("transformer");
+  EXPECT_EQ(t.param_count, 4 * 64 * 64 + 4 * 64 + 2 * 64 * 256 + 256 + 64 + 4 * 64);
+  double a1 = 0, a2 = 0, a2sp = 0;
+  for (const ActivationPoint& a : t.activation) {
+    if (a.tp == 1) a1 = a.bytes_per_sample.value;
+    if (a.tp == 2 && !a.sp) a2 = a.bytes_per_sample.value;
+    if (a.tp == 2 && a.sp) a2sp = a.bytes_per_sample.value;
+  }
+  EXPECT_GT(a1, 0);
+  EXPECT_LT(a2, a1);    // the shard keeps less
+  EXPECT_LT(a2sp, a2);  // sequence parallel shards the norms' and residuals' inputs too
+  // Checkpointing keeps only the layer input: seq * hidden fp32 per sample.
+  EXPECT_NEAR(t.checkpoint_bytes_per_sample.value, 32.0 * 64 * 4, 32.0 * 64 * 4 * 0.1);
+  EXPECT_GT(a1, 4 * t.checkpoint_bytes_per_sample.value);
+}
+
+TEST_F(ProfilerDist, SearchAcceptsBothFiles) {
+  ASSERT_EQ(cluster_run_.rc, 0);
+  ASSERT_EQ(model_run_.rc, 0);
+  testing::Run s = run(bin() + " search --cluster " + dir_ + "/cluster.json --model " +
+                       "configs/models/tiny.json --profile " + dir_ + "/tiny.profile.json " +
+                       "--memory-per-device 1GiB --global-batch 8 --no-baselines -o " + dir_ +
+                       "/strategy.json");
+  EXPECT_EQ(s.rc, 0) << s.output;
+}
+
+}  // namespace
+}  // namespace paratune::profiler
