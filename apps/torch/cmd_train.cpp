@@ -84,14 +84,18 @@ int run(const TrainFlags& f) {
       steps.push_back({{"step", i + 1}, {"loss", r.loss}, {"grad_norm", r.grad_norm},
                        {"ms", ms}, {"tokens_per_s", tps}});
     }
+    // Live bytes between steps (activations and transient ZeRO-3 gathers freed): the measured
+    // persistent memory, next to the peak within a step and the computed state bytes.
+    const double live = double(executor::tracked_current_bytes());
     at::Tensor mine = at::tensor({double(executor::tracked_peak_bytes()),
-                                  double(trainer.state_bytes())}, at::kDouble);
+                                  double(trainer.state_bytes()), live}, at::kDouble);
     std::vector<at::Tensor> all = comms.world().allgather(mine);
     if (lead && !f.metrics.empty()) {
-      Json peaks = Json::array(), states = Json::array();
+      Json peaks = Json::array(), states = Json::array(), lives = Json::array();
       for (const at::Tensor& t : all) {
         peaks.push_back(int64_t(t[0].item<double>()));
         states.push_back(int64_t(t[1].item<double>()));
+        lives.push_back(int64_t(t[2].item<double>()));
       }
       Json m = {{"format_version", 1},
                 {"model", model->name},
@@ -103,7 +107,8 @@ int run(const TrainFlags& f) {
                 {"mean_ms", f.steps ? total_ms / f.steps : 0.0},
                 {"tokens_per_s", total_ms > 0 ? tokens * f.steps / (total_ms / 1e3) : 0.0},
                 {"peak_memory_bytes", peaks},
-                {"state_bytes", states}};
+                {"state_bytes", states},
+                {"live_bytes_after_steps", lives}};
       Status w = write_file_atomic(f.metrics, dump_json(m));
       if (!w.ok()) return fail(cmd, w);
       std::printf("paratune train: metrics written to %s\n", f.metrics.c_str());
