@@ -1,5 +1,7 @@
 #include "executor/sharded_unit.h"
 
+#include <algorithm>
+
 #include <c10/core/CPUAllocator.h>
 
 #include "models/init.h"
@@ -22,7 +24,7 @@ void alloc_storage(at::Tensor& t, size_t nbytes) {
 ShardedUnit::ShardedUnit(const ModelConfig& cfg, models::UnitKind kind, int layer, uint64_t seed,
                          const LayerStrategy& ls, Group& tp, Group& dp, bool count_in_norm)
     : kind_(kind), name_(models::unit_name(kind, layer)), ls_(ls), tp_(tp), dp_(dp),
-      specs_(models::unit_params(cfg, kind)) {
+      specs_(models::unit_params(cfg, kind)), primary_(count_in_norm) {
   const int t = tp_.size(), d = dp_.size();
   for (const auto& s : specs_) {
     offsets_.push_back(numel_);
@@ -33,25 +35,33 @@ ShardedUnit::ShardedUnit(const ModelConfig& cfg, models::UnitKind kind, int laye
   shard_ = padded_ / d;
   at::NoGradGuard ng;
   full_ = at::zeros({padded_}, at::kFloat);
-  at::Tensor mask_full = at::zeros({padded_}, at::kFloat);
+  // Elements this rank counts in the global norm, as ranges of the flat local buffer: each
+  // parameter element on exactly one rank (TP-replicated ones on TP rank 0 only).
+  std::vector<std::pair<int64_t, int64_t>> counted;
   for (size_t i = 0; i < specs_.size(); ++i) {
     const int64_t n = specs_[i].local_numel(t);
     at::Tensor v = full_.narrow(0, offsets_[i], n).view(specs_[i].local_shape(t));
     v.copy_(models::init_param_shard(specs_[i], seed, name_, t, tp_.index()));
     views_.push_back(v);
     const bool counts = count_in_norm && (!specs_[i].tp_replicated() || tp_.index() == 0);
-    mask_full.narrow(0, offsets_[i], n).fill_(counts ? 1.0 : 0.0);
+    if (counts) counted.push_back({offsets_[i], n});
+  }
+  // ... restricted to the part of the buffer the optimizer gradient covers on this rank:
+  // ddp, the whole buffer on DP rank 0 only; zero2/3, this rank's shard (shard coordinates).
+  const int64_t lo = ls_.dp_type == DpType::kDdp ? 0 : dp_.index() * shard_;
+  const int64_t hi = ls_.dp_type == DpType::kDdp ? (dp_.index() == 0 ? padded_ : 0) : lo + shard_;
+  for (const auto& [off, n] : counted) {
+    const int64_t a = std::max(off, lo), b = std::min(off + n, hi);
+    if (a < b) norm_ranges_.push_back({a - lo, b - a});
   }
   if (ls_.dp_type == DpType::kDdp) {
     grad_full_ = at::zeros({padded_}, at::kFloat);
     m_ = at::zeros({padded_}, at::kFloat);
     v_ = at::zeros({padded_}, at::kFloat);
-    mask_ = dp_.index() == 0 ? mask_full : at::zeros({padded_}, at::kFloat);
   } else {
     grad_shard_ = at::zeros({shard_}, at::kFloat);
     m_ = at::zeros({shard_}, at::kFloat);
     v_ = at::zeros({shard_}, at::kFloat);
-    mask_ = mask_full.narrow(0, dp_.index() * shard_, shard_).clone();
   }
   if (ls_.dp_type == DpType::kZero3) {
     shard_param_ = full_.narrow(0, dp_.index() * shard_, shard_).clone();
@@ -111,7 +121,9 @@ void ShardedUnit::add_grads(const std::vector<at::Tensor>& grads) {
 
 double ShardedUnit::grad_sq() const {
   const at::Tensor& g = ls_.dp_type == DpType::kDdp ? grad_full_ : grad_shard_;
-  return (g * g * mask_).sum().item<double>();
+  double sq = 0;
+  for (const auto& [off, n] : norm_ranges_) sq += g.narrow(0, off, n).pow(2).sum().item<double>();
+  return sq;
 }
 
 void ShardedUnit::step(double coef, int64_t t, const models::AdamOptions& o) {
@@ -145,6 +157,20 @@ int64_t ShardedUnit::state_bytes() const {
   n += ls_.dp_type == DpType::kZero3 ? shard_param_.numel() : full_.numel();
   n += ls_.dp_type == DpType::kDdp ? grad_full_.numel() : grad_shard_.numel();
   return n * int64_t(sizeof(float));
+}
+
+ShardedUnit::State ShardedUnit::state() {
+  State s;
+  if (ls_.dp_type == DpType::kZero3) {
+    s.params = shard_param_;
+    s.params_begin = shard_begin();
+  } else {
+    s.params = full_;
+  }
+  s.m = m_;
+  s.v = v_;
+  s.optim_begin = ls_.dp_type == DpType::kDdp ? 0 : shard_begin();
+  return s;
 }
 
 at::Tensor ShardedUnit::full_params() {

@@ -62,6 +62,26 @@ class ShardedUnit {
   /// The full TP-local parameters (materialized), for tests.
   at::Tensor full_params();
 
+  // Checkpointing (executor/checkpoint.h). Spec i occupies flat elements
+  // [offset(i), offset(i) + specs()[i].local_numel(tp)) of numel(); this rank's DP shard is
+  // [shard_begin(), shard_begin() + shard_size()) (padding past numel() included).
+  const std::vector<models::ParamSpec>& specs() const { return specs_; }
+  int64_t offset(size_t i) const { return offsets_[i]; }
+  int64_t numel() const { return numel_; }
+  int64_t shard_begin() const { return dp_.index() * shard_; }
+  int64_t shard_size() const { return shard_; }
+  /// False for the last stage's duplicate of tied embeddings (its state is the embedding's).
+  bool primary() const { return primary_; }
+  /// The persistent state as flat fp32 tensors sharing the unit's storage (writing into them
+  /// loads state): `params` holds flat elements from params_begin (ddp, zero2: all of them;
+  /// zero3: this rank's shard), `m` and `v` (Adam) from optim_begin (ddp: all; zero2/3: the
+  /// shard).
+  struct State {
+    at::Tensor params, m, v;
+    int64_t params_begin = 0, optim_begin = 0;
+  };
+  State state();
+
  private:
   models::UnitKind kind_;
   std::string name_;
@@ -75,9 +95,11 @@ class ShardedUnit {
   std::vector<at::Tensor> views_;  // params as views of full_
   at::Tensor shard_param_; // zero3: [shard]
   at::Tensor grad_full_, grad_shard_, m_, v_;
-  at::Tensor mask_;        // [padded or shard]: 1 where this rank counts the element in the norm
+  // (offset, numel) ranges of optim_grad() this rank counts in the global norm
+  std::vector<std::pair<int64_t, int64_t>> norm_ranges_;
   std::vector<std::pair<int64_t, int64_t>> replicated_;  // (offset, numel) of TP-replicated params
   int users_ = 0;
+  bool primary_ = true;
 };
 
 }  // namespace paratune::executor
