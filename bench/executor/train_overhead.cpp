@@ -145,7 +145,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::vector<double> ms;
-    for (const Json& s : bench::read_metrics(metrics)["steps"]) ms.push_back(s["ms"].get<double>());
+    const Json m = bench::read_metrics(metrics);
+    for (const Json& s : m["steps"]) ms.push_back(s["ms"].get<double>());
     ours.push_back(steady_median(ms));
     std::printf("  round %d: plain libtorch %.1f ms/step, paratune train %.1f ms/step\n", r + 1,
                 plain.back(), ours.back());
