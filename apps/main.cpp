@@ -22,6 +22,8 @@ const Command kCommands[] = {
      "convert Galvatron hardware/model profiles or a strategy config to paratune formats"},
     {"export-galvatron", paratune::apps::cmd_export_galvatron,
      "convert a paratune strategy.json to a Galvatron strategy config"},
+    {"checkpoint", paratune::apps::cmd_checkpoint,
+     "inspect (and verify) a sharded training checkpoint"},
 #ifdef PARATUNE_WITH_TORCH
     {"launch", paratune::apps::cmd_launch, "spawn local ranks with a torchrun-style environment"},
     {"train", paratune::apps::cmd_train, "train the model with a strategy file (run on every rank)"},

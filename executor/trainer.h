@@ -58,8 +58,14 @@ class Trainer {
   StageIdx stage() const { return stage_; }
   /// Persistent params + grads + Adam bytes of this rank.
   int64_t state_bytes() const;
-  /// Units of this rank (embedding / layers / head / tied copy), for tests.
+  /// Units of this rank (embedding / layers / head / tied copy), for tests and checkpoints.
   const std::vector<std::unique_ptr<ShardedUnit>>& units() const { return units_; }
+  const ModelConfig& config() const { return cfg_; }
+  const Strategy& strategy() const { return s_; }
+  const TrainerOptions& options() const { return opts_; }
+  /// Optimizer steps done (Adam's t); set when resuming from a checkpoint.
+  int64_t steps_done() const { return step_; }
+  void set_steps_done(int64_t t) { step_ = t; }
 
  private:
   struct InFlight {

@@ -1,10 +1,19 @@
 // `paratune train --strategy S.json --model M.json [--data FILE|synthetic] [--steps N]
-//  [--seed S] [--metrics out.json] [--memory-per-device SIZE]`: run on every rank (e.g. under
-// `paratune launch` or torchrun). Bad inputs are rejected before any process group exists;
-// libtorch / c10d exceptions are converted to an exit code here, at the top.
+//  [--seed S] [--metrics out.json] [--memory-per-device SIZE]
+//  [--save-dir D [--save-every K] [--keep N]] [--resume D]`: run on every rank (e.g. under
+// `paratune launch` or torchrun). Bad inputs (also a truncated, foreign or other-model
+// checkpoint) are rejected before any process group exists; libtorch / c10d exceptions are
+// converted to an exit code here, at the top.
+//
+// Checkpoints (executor/checkpoint.h): --steps is the total step count, so a resumed run
+// continues at the checkpoint's step and stops at the same step as an uninterrupted one. A save
+// happens after every K-th step and after the last; --resume takes a save dir (its latest
+// complete checkpoint) or one step-* folder, under any strategy and world size.
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <cxxopts.hpp>
@@ -14,6 +23,8 @@
 #include "apps/commands.h"
 #include "apps/plan/cli_util.h"
 #include "core/json_reader.h"
+#include "core/checkpoint_format.h"
+#include "executor/checkpoint.h"
 #include "executor/data.h"
 #include "executor/rendezvous.h"
 #include "executor/tracking_allocator.h"
@@ -30,7 +41,26 @@ struct TrainFlags {
   double memory_limit = 0;  // bytes, 0 = none
   double lr = 1e-3;
   int timeout_s = 120;
+  std::string save_dir, resume;
+  int save_every = 0;  // 0: only after the last step
+  executor::CheckpointOptions ckpt;
 };
+
+// "STEP:RANK:shard|manifest" -> a SaveFault (test hook of the crash tests).
+StatusOr<executor::SaveFault> parse_fault(const std::string& v) {
+  executor::SaveFault f;
+  long long step = -1, rank = -1;
+  char phase[16] = {0};
+  if (std::sscanf(v.c_str(), "%lld:%lld:%15s", &step, &rank, phase) != 3 || step < 1 || rank < 0)
+    return InvalidArgument("--fault-kill-in-save: expected STEP:RANK:shard|manifest, got '" + v + "'");
+  f.step = step;
+  f.rank = Rank(rank);
+  const std::string ph = phase;
+  if (ph == "shard") f.phase = executor::SaveFault::Phase::kShardWrite;
+  else if (ph == "manifest" && rank == 0) f.phase = executor::SaveFault::Phase::kManifestRename;
+  else return InvalidArgument("--fault-kill-in-save: phase must be 'shard' or 'manifest' (rank 0)");
+  return f;
+}
 
 int run(const TrainFlags& f) {
   const char* cmd = "train";
@@ -46,6 +76,29 @@ int run(const TrainFlags& f) {
       f.data == "synthetic" ? executor::TokenSource::synthetic(model->vocab, f.seed)
                             : executor::TokenSource::from_file(f.data, model->vocab, f.seed);
   if (!data.ok()) return fail(cmd, data.status());
+  std::optional<OpenCheckpoint> ckpt;
+  if (!f.resume.empty()) {
+    std::vector<std::string> skipped;
+    auto c = open_checkpoint(f.resume, &skipped);
+    if (!c.ok()) return fail(cmd, c.status());
+    Status same = check_same_model(*c, *model, f.model);
+    if (!same.ok()) return fail(cmd, same);
+    ckpt = std::move(*c);
+    if (env->rank == 0) {
+      for (const std::string& s : skipped)
+        std::printf("paratune train: skipping %s (no manifest: an interrupted save)\n", s.c_str());
+      const CheckpointManifest& m = ckpt->manifest;
+      std::printf("paratune train: resuming from %s: step %lld, written by %d ranks%s\n",
+                  ckpt->dir.c_str(), static_cast<long long>(m.step), m.world_size,
+                  m.strategy == *strategy ? " under this strategy"
+                                          : " under another strategy (re-sharding on load)");
+      if (m.data != data->description() || m.data_seed != int64_t(f.seed))
+        std::printf("paratune train: note: the checkpoint was trained on %s (seed %lld), this run "
+                    "reads %s (seed %llu)\n", m.data.c_str(), static_cast<long long>(m.data_seed),
+                    data->description().c_str(), static_cast<unsigned long long>(f.seed));
+    }
+  }
+  const int64_t first_step = ckpt ? ckpt->manifest.step : 0;
 
   const int threads = executor::threads_per_rank(env->local_world_size);
   at::set_num_threads(threads);
@@ -65,10 +118,25 @@ int run(const TrainFlags& f) {
     to.seed = f.seed;
     to.adam.lr = f.lr;
     executor::Trainer trainer(*model, *strategy, comms, to);
+    if (ckpt) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto ls = executor::load_checkpoint(*ckpt, trainer, comms);
+      if (!ls.ok()) return fail(cmd, ls.status());
+      at::Tensor mine = at::tensor({double(ls->bytes_read)}, at::kDouble);
+      comms.world().allreduce_(mine);
+      if (lead)
+        std::printf("paratune train: loaded step %lld in %.0f ms: %.0f bytes read by all ranks "
+                    "(rank 0 read %lld bytes from %d shard(s)%s)\n",
+                    static_cast<long long>(ckpt->manifest.step),
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+                    mine.item<double>(), static_cast<long long>(ls->bytes_read), ls->shards_read,
+                    ls->rng_restored ? ", RNG state restored" : "");
+    }
+    const executor::RunInfo info{data->description(), int64_t(f.seed)};
     const int64_t tokens = int64_t(strategy->global_batch) * model->seq_len;
     Json steps = Json::array();
     double total_ms = 0;
-    for (int i = 0; i < f.steps; ++i) {
+    for (int64_t i = first_step; i < f.steps; ++i) {
       at::Tensor batch = data->batch(i, strategy->global_batch, model->seq_len + 1);
       const auto t0 = std::chrono::steady_clock::now();
       executor::StepResult r = trainer.step(batch);
@@ -77,13 +145,27 @@ int run(const TrainFlags& f) {
       total_ms += ms;
       const double tps = tokens / (ms / 1e3);
       if (lead) {
-        std::printf("step %d/%d  loss %.6f  grad_norm %.4f  %.1f ms/iter  %.0f tokens/s\n", i + 1,
-                    f.steps, r.loss, r.grad_norm, ms, tps);
+        std::printf("step %lld/%d  loss %.6f  grad_norm %.4f  %.1f ms/iter  %.0f tokens/s\n",
+                    static_cast<long long>(i + 1), f.steps, r.loss, r.grad_norm, ms, tps);
         std::fflush(stdout);
       }
       steps.push_back({{"step", i + 1}, {"loss", r.loss}, {"grad_norm", r.grad_norm},
                        {"ms", ms}, {"tokens_per_s", tps}});
+      const bool save_now = !f.save_dir.empty() &&
+                            ((f.save_every > 0 && (i + 1) % f.save_every == 0) || i + 1 == f.steps);
+      if (save_now) {
+        const auto s0 = std::chrono::steady_clock::now();
+        Status saved = executor::save_checkpoint(f.save_dir, trainer, comms, info, f.ckpt);
+        if (!saved.ok()) return fail(cmd, saved);
+        if (lead) {
+          std::printf("paratune train: saved checkpoint %s/%s in %.0f ms\n", f.save_dir.c_str(),
+                      step_dir_name(i + 1).c_str(),
+                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count());
+          std::fflush(stdout);
+        }
+      }
     }
+    const int64_t ran = std::max<int64_t>(0, f.steps - first_step);
     // Live bytes between steps (activations and transient ZeRO-3 gathers freed): the measured
     // persistent memory, next to the peak within a step and the computed state bytes.
     const double live = double(executor::tracked_current_bytes());
@@ -103,9 +185,11 @@ int run(const TrainFlags& f) {
                 {"world_size", env->world_size},
                 {"global_batch", strategy->global_batch},
                 {"seq_len", model->seq_len},
+                {"resumed_from", ckpt ? ckpt->dir : std::string()},
+                {"first_step", first_step + 1},
                 {"steps", steps},
-                {"mean_ms", f.steps ? total_ms / f.steps : 0.0},
-                {"tokens_per_s", total_ms > 0 ? tokens * f.steps / (total_ms / 1e3) : 0.0},
+                {"mean_ms", ran ? total_ms / ran : 0.0},
+                {"tokens_per_s", total_ms > 0 ? tokens * ran / (total_ms / 1e3) : 0.0},
                 {"peak_memory_bytes", peaks},
                 {"state_bytes", states},
                 {"live_bytes_after_steps", lives}};
@@ -148,6 +232,18 @@ int cmd_train(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("timeout", "seconds before a collective with a dead/hung peer fails",
        cxxopts::value<int>()->default_value("120"))
+      ("save-dir", "write sharded checkpoints to D/step-<N> (after every --save-every steps and "
+                   "after the last)", cxxopts::value<std::string>())
+      ("save-every", "checkpoint every K steps (0: only after the last step)",
+       cxxopts::value<int>()->default_value("0"))
+      ("keep", "complete checkpoints kept in --save-dir (0: all)",
+       cxxopts::value<int>()->default_value("2"))
+      ("checkpoint-block-bytes", "checksum block size of checkpoint shards",
+       cxxopts::value<std::string>()->default_value("1MiB"))
+      ("resume", "continue from a save dir's latest complete checkpoint (or a step-* folder), "
+                 "under any strategy; --steps stays the total", cxxopts::value<std::string>())
+      ("fault-kill-in-save", "test hook: STEP:RANK:shard|manifest kills that rank with SIGKILL "
+                             "in the middle of that save", cxxopts::value<std::string>())
       ("h,help", "show this help");
   TrainFlags f;
   try {
@@ -175,6 +271,28 @@ int cmd_train(int argc, char** argv) {
     if (f.steps < 0 || f.timeout_s < 1) {
       std::fprintf(stderr, "paratune train: --steps must be >= 0 and --timeout >= 1\n");
       return 2;
+    }
+    if (r.count("save-dir")) f.save_dir = r["save-dir"].as<std::string>();
+    if (r.count("resume")) f.resume = r["resume"].as<std::string>();
+    f.save_every = r["save-every"].as<int>();
+    f.ckpt.keep = r["keep"].as<int>();
+    if (f.save_every < 0 || f.ckpt.keep < 0) {
+      std::fprintf(stderr, "paratune train: --save-every and --keep must be >= 0\n");
+      return 2;
+    }
+    if (f.seed > uint64_t(INT64_MAX) && !f.save_dir.empty()) {
+      std::fprintf(stderr, "paratune train: --seed must be < 2^63 with --save-dir\n");
+      return 2;
+    }
+    auto bb = parse_size(r["checkpoint-block-bytes"].as<std::string>(), "--checkpoint-block-bytes");
+    if (!bb.ok()) return fail("train", bb.status());
+    f.ckpt.block_bytes = int64_t(*bb);
+    Status cv = f.ckpt.validate();
+    if (!cv.ok()) return fail("train", cv);
+    if (r.count("fault-kill-in-save")) {
+      auto fault = parse_fault(r["fault-kill-in-save"].as<std::string>());
+      if (!fault.ok()) return fail("train", fault.status());
+      f.ckpt.fault = *fault;
     }
     if (r.count("memory-per-device")) {
       auto b = parse_size(r["memory-per-device"].as<std::string>(), "--memory-per-device");
