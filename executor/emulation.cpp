@@ -232,6 +232,15 @@ int launch_emulated(const LaunchOptions& o, const LinkSpec& link) {
         _exit(2);
       }
       close(fd);
+      // The node's hostname is its address, in a UTS namespace of its own: c10d's default Gloo
+      // device binds to what the hostname resolves to (a numeric name resolves to itself), as
+      // on a real node. GLOO_SOCKET_IFNAME is for Python torch programs run by this launcher.
+      const std::string addr = node_addr(x, k);
+      if (unshare(CLONE_NEWUTS) != 0 || sethostname(addr.c_str(), addr.size()) != 0) {
+        std::fprintf(stderr, "%s: node %d: setting hostname %s failed: %s\n", me, k, addr.c_str(),
+                     std::strerror(errno));
+        _exit(2);
+      }
       setenv("GLOO_SOCKET_IFNAME", "eth0", 1);
       LaunchOptions n = o;
       n.node_rank = k;

@@ -91,7 +91,8 @@ struct Bench {
       case UnitKind::kEmbedding: return models::embedding_forward(cfg, params, x, hooks);
       case UnitKind::kLayer: return models::layer_forward(cfg, params, x, hooks);
       case UnitKind::kHead: {
-        at::Tensor targets = at::randint(cfg.vocab, {x.size(0), x.size(1)}, at::kLong);
+        // The full sequence: with SP the head gathers it before the logits.
+        at::Tensor targets = at::randint(cfg.vocab, {x.size(0), int64_t(cfg.seq_len)}, at::kLong);
         return models::head_forward(cfg, params, lm_weight, x, targets, hooks);
       }
     }
@@ -173,6 +174,7 @@ Status ModelProfilerOptions::validate(const ModelConfig& cfg) const {
 ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
                            const ModelProfilerOptions& o) {
   executor::install_tracking_allocator(0);
+  comms.ensure({comms.all_ranks()});  // the world group of the barriers and the final mean
   const std::vector<int> tps = o.tps.empty() ? allowed_tps(cfg) : o.tps;
   const std::vector<UnitKind> kinds = {UnitKind::kLayer, UnitKind::kEmbedding, UnitKind::kHead};
   int total = 0;

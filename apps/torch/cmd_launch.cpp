@@ -1,5 +1,8 @@
 // `paratune launch --nproc-per-node N [--nnodes K --node-rank R --master-addr A --master-port P]
 //  -- CMD...`: spawns this node's ranks with a torchrun-style environment (executor/launcher.h).
+// `paratune launch --nnodes K --nproc-per-node N --emulate-link RATE[:LATENCY] -- CMD...`: runs
+// all K nodes on this machine, each in its own network namespace, joined by links shaped to
+// RATE and LATENCY (executor/emulation.h; needs root).
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -7,6 +10,7 @@
 #include <cxxopts.hpp>
 
 #include "apps/commands.h"
+#include "executor/emulation.h"
 #include "executor/launcher.h"
 
 namespace paratune::apps {
@@ -26,8 +30,12 @@ int cmd_launch(int argc, char** argv) {
       ("master-addr", "rank 0's address", cxxopts::value<std::string>()->default_value("127.0.0.1"))
       ("master-port", "rank 0's store port (0: a free port, single node only)",
        cxxopts::value<int>()->default_value("0"))
+      ("emulate-link", "run all --nnodes nodes here, each in its own network namespace, joined "
+       "by links of RATE[:LATENCY], e.g. 1gbit:200us (needs root; --node-rank and --master-addr "
+       "do not apply)", cxxopts::value<std::string>())
       ("h,help", "show this help");
   executor::LaunchOptions o;
+  std::string emulate;
   try {
     auto r = opts.parse(split, argv);
     if (r.count("help")) {
@@ -44,11 +52,27 @@ int cmd_launch(int argc, char** argv) {
     o.node_rank = r["node-rank"].as<int>();
     o.master_addr = r["master-addr"].as<std::string>();
     o.master_port = r["master-port"].as<int>();
+    if (r.count("emulate-link")) {
+      emulate = r["emulate-link"].as<std::string>();
+      if (r.count("node-rank") || r.count("master-addr")) {
+        std::fprintf(stderr, "paratune launch: --emulate-link runs every node here: --node-rank "
+                     "and --master-addr do not apply\n");
+        return 2;
+      }
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "paratune launch: %s\n", e.what());
     return 2;
   }
   for (int i = split + 1; i < argc; ++i) o.command.push_back(argv[i]);
+  if (!emulate.empty()) {
+    StatusOr<executor::LinkSpec> link = executor::parse_link(emulate);
+    if (!link.ok()) {
+      std::fprintf(stderr, "paratune launch: %s\n", link.status().message().c_str());
+      return 2;
+    }
+    return executor::launch_emulated(o, *link);
+  }
   Status st = o.validate();
   if (!st.ok()) {
     std::fprintf(stderr, "paratune launch: %s\n", st.message().c_str());

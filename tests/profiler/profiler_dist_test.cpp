@@ -2,6 +2,8 @@
 // validate, have the expected entries, plausible numbers, and `paratune search` accepts them.
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "core/cluster_profile.h"
 #include "core/model_profile.h"
 #include "tests/profiler/test_util.h"
@@ -18,11 +20,11 @@ class ProfilerDist : public ::testing::Test {
     dir_ = testing::temp_dir();
     ASSERT_FALSE(dir_.empty());
     cluster_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() + " profile-cluster -o " +
-                       dir_ + "/cluster.json --sizes 64KiB,512KiB,2MiB --repeats 3 " +
+                       dir_ + "/cluster.json --sizes 64KiB,1MiB,8MiB --repeats 5 " +
                        "--gemm-size 256");
     model_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() +
                      " profile-model --model configs/models/tiny.json -o " + dir_ +
-                     "/tiny.profile.json --micro-batches 1,2,8 --tp 1,2 --repeats 5");
+                     "/tiny.profile.json --micro-batches 1,4,16 --tp 1,2 --warmup 2 --repeats 7");
   }
   static std::string dir_;
   static testing::Run cluster_run_, model_run_;
@@ -42,6 +44,7 @@ TEST_F(ProfilerDist, ClusterProfileLoadsAndHasEveryOp) {
     EXPECT_EQ(f.group_size, 2);
     EXPECT_EQ(f.placement, Placement::kIntraIsland);
     ASSERT_EQ(f.samples.size(), 3u);
+    // 128x the bytes: clearly slower, also on a loaded machine (medians of 5).
     EXPECT_GT(f.bus_bandwidth.value, 1e7) << to_string(f.op);  // > 10 MB/s on loopback
     EXPECT_LT(f.bus_bandwidth.value, 1e12) << to_string(f.op);
     EXPECT_GT(f.samples[2].time.value, f.samples[0].time.value) << to_string(f.op);
@@ -69,15 +72,19 @@ TEST_F(ProfilerDist, ModelProfileLoadsWithMonotoneTimesAndMeasuredMemory) {
     EXPECT_EQ(l->compute.size(), 6u) << name;  // 3 micro-batches x 2 tp
     EXPECT_GT(l->param_count, 0) << name;
     for (int tp : {1, 2}) {
-      double f1 = -1, f8 = -1, b1 = -1, b8 = -1;
+      double f1 = -1, f16 = -1, b1 = -1, b16 = -1;
       for (const ComputePoint& c : l->compute) {
         if (c.tp != tp) continue;
+        EXPECT_GT(c.forward.value, 0) << name;
+        EXPECT_GT(c.backward.value, 0) << name;
         if (c.micro_batch == 1) f1 = c.forward.value, b1 = c.backward.value;
-        if (c.micro_batch == 8) f8 = c.forward.value, b8 = c.backward.value;
+        if (c.micro_batch == 16) f16 = c.forward.value, b16 = c.backward.value;
       }
-      // 8x the work: clearly slower (monotone-ish, noise allowed).
-      EXPECT_GT(f8, 1.5 * f1) << name << " tp " << tp;
-      EXPECT_GT(b8, 1.5 * b1) << name << " tp " << tp;
+      // The embedding of tiny is a gather of a few KiB: call overhead, not work, dominates.
+      if (std::string(name) == "embedding") continue;
+      // 16x the work: clearly slower (monotone-ish, noise allowed).
+      EXPECT_GT(f16, 2 * f1) << name << " tp " << tp;
+      EXPECT_GT(b16, 2 * b1) << name << " tp " << tp;
     }
   }
   const LayerTypeProfile& t = *p->find("transformer");
@@ -101,7 +108,7 @@ TEST_F(ProfilerDist, SearchAcceptsBothFiles) {
   ASSERT_EQ(model_run_.rc, 0);
   testing::Run s = run(bin() + " search --cluster " + dir_ + "/cluster.json --model " +
                        "configs/models/tiny.json --profile " + dir_ + "/tiny.profile.json " +
-                       "--memory-per-device 1GiB --global-batch 8 --no-baselines -o " + dir_ +
+                       "--memory-per-device 2GiB --global-batch 8 --no-baselines -o " + dir_ +
                        "/strategy.json");
   EXPECT_EQ(s.rc, 0) << s.output;
 }
