@@ -1,0 +1,344 @@
+// Does the estimator predict the executor? For every uniform strategy of the space (each pp, each
+// per-layer strategy of the decision tree, on all layers), `--random` seeded mixed per-layer
+// plans and the searched plan: the predicted iteration time and per-rank peak memory
+// (estimator::estimate_plan on the given profiles) against the measured ones (`paratune launch
+// ... -- paratune train --metrics`, median of the steady-state steps, max peak over ranks, with
+// the executor's memory limit on when --memory-per-device is given).
+//
+//   bench_accuracy --cluster cluster.json --model M.json --profile P.json
+//       [--launch "--nproc-per-node 4"] [--global-batch 8] [--steps 5] [--random 10]
+//       [--memory-per-device 512MiB] [--max-plans N] [--out DIR]
+//
+// Prints a table, the mean and max absolute percentage error of time and memory, the number of
+// memory under-predictions (and of runs that hit the memory limit), Kendall's tau between the
+// predicted and the measured time ranking; writes DIR/accuracy.csv, DIR/accuracy.json and
+// DIR/accuracy.svg (predicted vs measured, log-log, time and memory side by side).
+// The CPU executor's tracking allocator sees only tensors: the estimator's runtime buffer is 0.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/executor/bench_util.h"
+#include "core/cluster_profile.h"
+#include "core/model_profile.h"
+#include "estimator/plan_estimate.h"
+#include "search/decision_tree.h"
+#include "search/planner.h"
+
+using namespace paratune;
+
+namespace {
+
+constexpr int kWarmup = 2;
+
+struct Flags {
+  std::string cluster, model, profile, launch = "--nproc-per-node 4", out = ".";
+  int global_batch = 8, steps = 5, random = 10, max_plans = 0;
+  uint64_t seed = 1;
+  double memory = 0;  // bytes; 0 = no limit
+};
+
+struct Row {
+  std::string kind, name;
+  Strategy plan;
+  double pred_ms = 0, pred_bytes = 0, meas_ms = 0, meas_bytes = 0;
+  bool oom = false, failed = false;
+};
+
+double parse_bytes(const std::string& t) {
+  char* end = nullptr;
+  double v = std::strtod(t.c_str(), &end);
+  const std::string u = end;
+  if (u == "KiB") v *= 1024.0;
+  else if (u == "MiB") v *= 1024.0 * 1024;
+  else if (u == "GiB") v *= 1024.0 * 1024 * 1024;
+  else if (!u.empty()) {
+    std::fprintf(stderr, "bench_accuracy: --memory-per-device: unknown unit '%s'\n", u.c_str());
+    std::exit(2);
+  }
+  return v;
+}
+
+// Largest of {2pp, pp, 1} micro-batches for which every layer's local micro-batch is whole.
+int micro_batches_for(const Strategy& s, int batch) {
+  int max_dp = s.embedding.dp;
+  for (const auto& l : s.layers) max_dp = std::max(max_dp, l.dp);
+  for (int m : {2 * s.pp, s.pp, 1}) {
+    if (batch % m == 0 && (batch / m) % max_dp == 0) return m;
+  }
+  return 0;
+}
+
+std::string plan_name(const Strategy& s) {
+  std::string n = "pp" + std::to_string(s.pp) + "-m" + std::to_string(s.micro_batches);
+  bool uniform = true;
+  for (const auto& l : s.layers) uniform = uniform && l == s.layers[0];
+  n += uniform ? " " + to_string(s.layers[0]) : " mixed";
+  return n;
+}
+
+double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
+  long conc = 0, disc = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t j = i + 1; j < a.size(); ++j) {
+      const double x = (a[i] - a[j]) * (b[i] - b[j]);
+      if (x > 0) ++conc;
+      else if (x < 0) ++disc;
+    }
+  return conc + disc ? double(conc - disc) / double(conc + disc) : 0.0;
+}
+
+void write_svg(const std::string& path, const std::vector<Row>& rows) {
+  std::ofstream f(path);
+  const int W = 420, H = 420, pad = 50;
+  f << "<svg xmlns='http://www.w3.org/2000/svg' width='" << 2 * W << "' height='" << H
+    << "' font-family='sans-serif' font-size='11'>\n<rect width='100%' height='100%' fill='white'/>\n";
+  for (int panel = 0; panel < 2; ++panel) {
+    double lo = 1e300, hi = 0;
+    for (const Row& r : rows) {
+      if (r.failed || r.oom) continue;
+      for (double v : panel ? std::vector<double>{r.pred_bytes, r.meas_bytes}
+                            : std::vector<double>{r.pred_ms, r.meas_ms}) {
+        if (v > 0) lo = std::min(lo, v), hi = std::max(hi, v);
+      }
+    }
+    if (hi <= 0) continue;
+    lo = std::log10(lo) - 0.05;
+    hi = std::log10(hi) + 0.05;
+    const int x0 = panel * W;
+    auto X = [&](double v) { return x0 + pad + (std::log10(v) - lo) / (hi - lo) * (W - 2 * pad); };
+    auto Y = [&](double v) { return H - pad - (std::log10(v) - lo) / (hi - lo) * (H - 2 * pad); };
+    f << "<rect x='" << x0 + pad << "' y='" << pad << "' width='" << W - 2 * pad << "' height='"
+      << H - 2 * pad << "' fill='none' stroke='#888'/>\n";
+    const double a = std::pow(10, lo), b = std::pow(10, hi);
+    f << "<line x1='" << X(a) << "' y1='" << Y(a) << "' x2='" << X(b) << "' y2='" << Y(b)
+      << "' stroke='#bbb' stroke-dasharray='4'/>\n";
+    for (const Row& r : rows) {
+      if (r.failed || r.oom) continue;
+      const double p = panel ? r.pred_bytes : r.pred_ms, m = panel ? r.meas_bytes : r.meas_ms;
+      if (p <= 0 || m <= 0) continue;
+      const char* color = r.kind == "uniform" ? "#1f77b4" : r.kind == "random" ? "#ff7f0e" : "#d62728";
+      f << "<circle cx='" << X(m) << "' cy='" << Y(p) << "' r='3.5' fill='" << color
+        << "' fill-opacity='0.8'><title>" << r.name << "</title></circle>\n";
+    }
+    f << "<text x='" << x0 + W / 2 << "' y='" << H - 12 << "' text-anchor='middle'>measured "
+      << (panel ? "peak memory (bytes, log)" : "iteration time (ms, log)") << "</text>\n";
+    f << "<text x='" << x0 + 14 << "' y='" << H / 2 << "' transform='rotate(-90 " << x0 + 14 << ","
+      << H / 2 << ")' text-anchor='middle'>predicted</text>\n";
+    f << "<text x='" << x0 + W / 2 << "' y='" << pad - 18 << "' text-anchor='middle' font-size='13'>"
+      << (panel ? "memory" : "time")
+      << ": blue uniform, orange random mixed, red searched; dashed y = x</text>\n";
+  }
+  f << "</svg>\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--cluster") f.cluster = v;
+    else if (k == "--model") f.model = v;
+    else if (k == "--profile") f.profile = v;
+    else if (k == "--launch") f.launch = v;
+    else if (k == "--out") f.out = v;
+    else if (k == "--global-batch") f.global_batch = std::atoi(v.c_str());
+    else if (k == "--steps") f.steps = std::atoi(v.c_str());
+    else if (k == "--random") f.random = std::atoi(v.c_str());
+    else if (k == "--max-plans") f.max_plans = std::atoi(v.c_str());
+    else if (k == "--seed") f.seed = std::strtoull(v.c_str(), nullptr, 10);
+    else if (k == "--memory-per-device") f.memory = parse_bytes(v);
+    else {
+      std::fprintf(stderr, "bench_accuracy: unknown flag %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if (f.cluster.empty() || f.model.empty() || f.profile.empty() || f.steps <= kWarmup) {
+    std::fprintf(stderr, "bench_accuracy: --cluster, --model and --profile are required, "
+                         "--steps > %d\n", kWarmup);
+    return 2;
+  }
+  auto cluster = load_cluster_profile(f.cluster);
+  auto model = load_model_config(f.model);
+  auto profile = load_model_profile(f.profile);
+  for (const Status& st : {cluster.status(), model.status(), profile.status()}) {
+    if (!st.ok()) {
+      std::fprintf(stderr, "bench_accuracy: %s\n", st.message().c_str());
+      return 1;
+    }
+  }
+  const int n = cluster->num_devices(), B = f.global_batch;
+  estimator::EstimatorOptions eo;
+  eo.runtime_buffer_bytes = 0;
+  auto predict = [&](Row& r) {
+    estimator::CostContext ctx;
+    ctx.model = &*model;
+    ctx.cluster = &*cluster;
+    ctx.profile = &*profile;
+    ctx.num_devices = n;
+    ctx.pp = r.plan.pp;
+    ctx.micro_batches = r.plan.micro_batches;
+    ctx.global_batch = B;
+    ctx.options = eo;
+    auto e = estimator::estimate_plan(ctx, r.plan);
+    if (!e.ok()) return false;
+    r.pred_ms = e->iteration.value;
+    for (const auto& s : e->stages) r.pred_bytes = std::max(r.pred_bytes, s.peak_memory.value);
+    return true;
+  };
+
+  std::vector<Row> rows;
+  auto add = [&](const std::string& kind, Strategy s) {
+    s.micro_batches = micro_batches_for(s, B);
+    if (s.micro_batches == 0 || !validate(s, *model, "plan").ok()) return;
+    Row r{kind, plan_name(s), s};
+    if (predict(r)) rows.push_back(std::move(r));
+  };
+  search::DecisionTreeOptions tree;
+  const auto by_pp = search::enumerate_by_pp(n, 0, tree, *model);
+  for (const auto& [pp, cands] : by_pp) {
+    for (const LayerStrategy& ls : cands) {
+      Strategy s = bench::uniform_plan(n, pp, ls, model->num_layers, B, 1);
+      if (ls.tp > 1 && model->vocab % ls.tp) s.embedding.tp = 1, s.embedding.dp = n / pp;
+      s.embedding.sp = false;
+      add("uniform", s);
+    }
+  }
+  std::mt19937_64 rng(f.seed);
+  std::vector<int> pps;
+  for (const auto& [pp, cands] : by_pp)
+    if (!cands.empty()) pps.push_back(pp);
+  for (int i = 0, tries = 0; i < f.random && tries < 100 * (f.random + 1); ++tries) {
+    const int pp = pps[rng() % pps.size()];
+    const auto& cands = by_pp.at(pp);
+    Strategy s = bench::uniform_plan(n, pp, cands[0], model->num_layers, B, 1);
+    // Uneven stages: each stage at least one layer, the rest spread at random.
+    s.pp_division.assign(pp, 1);
+    for (int l = pp; l < model->num_layers; ++l) s.pp_division[rng() % pp] += 1;
+    for (auto& l : s.layers) l = cands[rng() % cands.size()];
+    LayerStrategy e = cands[rng() % cands.size()];
+    e.checkpoint = false;
+    e.sp = false;
+    if (model->vocab % e.tp == 0) s.embedding = e;
+    const size_t before = rows.size();
+    add("random", s);
+    if (rows.size() > before) rows.back().name = "random " + std::to_string(++i) + " " + rows.back().name;
+  }
+  {
+    search::SearchOptions so;
+    so.num_devices = n;
+    so.memory_per_device = Bytes(f.memory > 0 ? f.memory : 1e15);
+    so.global_batches = {B};
+    so.estimator = eo;
+    auto found = search::search(*model, *cluster, *profile, so);
+    if (found.ok()) {
+      Row r{"searched", "searched " + plan_name(found->strategy), found->strategy};
+      if (predict(r)) rows.push_back(std::move(r));
+    } else {
+      std::printf("search found no plan: %s\n", found.status().message().c_str());
+    }
+  }
+  if (f.max_plans > 0 && int(rows.size()) > f.max_plans) {
+    // Keep the searched plan and an even sample of the others.
+    std::vector<Row> keep;
+    const int others = int(rows.size()) - 1;
+    for (int k = 0; k < f.max_plans - 1; ++k) keep.push_back(rows[size_t(k) * others / (f.max_plans - 1)]);
+    keep.push_back(rows.back());
+    rows = std::move(keep);
+  }
+  std::printf("bench_accuracy: %s on %d devices (%s), global batch %d, %zu plans, %d steps each "
+              "(%d warm-up), launch %s%s\n",
+              model->name.c_str(), n, cluster->name.c_str(), B, rows.size(), f.steps, kWarmup,
+              f.launch.c_str(), f.memory > 0 ? ", memory limit on" : "");
+  bench::TempDir dir;
+  bench::write_or_die(dir.path() + "/model.json", to_json(*model));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Row& r = rows[i];
+    const std::string p = dir.path() + "/plan.json", m = dir.path() + "/metrics.json";
+    std::remove(m.c_str());
+    bench::write_or_die(p, to_json(r.plan));
+    std::string cmd = std::string(PARATUNE_BIN) + " launch " + f.launch + " -- " + PARATUNE_BIN +
+                      " train --strategy " + p + " --model " + dir.path() +
+                      "/model.json --data synthetic --steps " + std::to_string(f.steps) +
+                      " --metrics " + m;
+    if (f.memory > 0) cmd += " --memory-per-device " + std::to_string(int64_t(f.memory));
+    cmd += " > " + dir.path() + "/log 2>&1";
+    const int rc = bench::run_shell(cmd);
+    if (rc != 0) {
+      std::ifstream log(dir.path() + "/log");
+      std::string all((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      r.oom = all.find("out of memory") != std::string::npos;
+      r.failed = !r.oom;
+      std::fprintf(stderr, "[%zu/%zu] %s: train %s (exit %d)\n", i + 1, rows.size(),
+                   r.name.c_str(), r.oom ? "hit the memory limit" : "FAILED", rc);
+      if (r.failed) std::fprintf(stderr, "%s\n", all.substr(all.size() > 2000 ? all.size() - 2000 : 0).c_str());
+      continue;
+    }
+    const Json j = bench::read_metrics(m);
+    std::vector<double> ms;
+    for (const Json& s : j["steps"]) ms.push_back(s["ms"].get<double>());
+    r.meas_ms = bench::median(std::vector<double>(ms.begin() + kWarmup, ms.end()));
+    for (const Json& v : j["peak_memory_bytes"]) r.meas_bytes = std::max(r.meas_bytes, v.get<double>());
+    std::fprintf(stderr, "[%zu/%zu] %-40s time pred %8.1f meas %8.1f ms   peak pred %7.1f meas %7.1f MiB\n",
+                 i + 1, rows.size(), r.name.c_str(), r.pred_ms, r.meas_ms, r.pred_bytes / 1048576,
+                 r.meas_bytes / 1048576);
+  }
+  // Summary.
+  std::vector<double> pt, mt;
+  double t_sum = 0, t_max = 0, m_sum = 0, m_max = 0;
+  int ok = 0, under = 0, ooms = 0, fails = 0;
+  std::printf("%-48s %10s %10s %7s %10s %10s %7s\n", "plan", "pred ms", "meas ms", "err",
+              "pred MiB", "meas MiB", "err");
+  for (const Row& r : rows) {
+    if (r.failed || r.oom) {
+      std::printf("%-48s %10.1f %10s %7s %10.1f %10s\n", r.name.c_str(), r.pred_ms,
+                  r.oom ? "OOM" : "FAILED", "", r.pred_bytes / 1048576, "");
+      ooms += r.oom;
+      fails += r.failed;
+      continue;
+    }
+    const double te = (r.pred_ms - r.meas_ms) / r.meas_ms, me = (r.pred_bytes - r.meas_bytes) / r.meas_bytes;
+    std::printf("%-48s %10.1f %10.1f %+6.1f%% %10.1f %10.1f %+6.1f%%\n", r.name.c_str(), r.pred_ms,
+                r.meas_ms, 100 * te, r.pred_bytes / 1048576, r.meas_bytes / 1048576, 100 * me);
+    ++ok;
+    t_sum += std::fabs(te), t_max = std::max(t_max, std::fabs(te));
+    m_sum += std::fabs(me), m_max = std::max(m_max, std::fabs(me));
+    under += r.pred_bytes < r.meas_bytes;
+    pt.push_back(r.pred_ms);
+    mt.push_back(r.meas_ms);
+  }
+  const double tau = kendall_tau(pt, mt);
+  std::printf("\n%d plans measured (%d hit the memory limit, %d failed)\n", ok, ooms, fails);
+  if (ok) {
+    std::printf("iteration time: mean abs error %.1f%%, max %.1f%% (targets 10%% / 20%%)\n",
+                100 * t_sum / ok, 100 * t_max);
+    std::printf("peak memory:    mean abs error %.1f%%, max %.1f%% (target mean 5%%), "
+                "under-predicted %d of %d\n", 100 * m_sum / ok, 100 * m_max, under, ok);
+    std::printf("Kendall's tau (predicted vs measured time ranking): %.3f (target >= 0.8)\n", tau);
+  }
+  // Raw rows.
+  const std::string csv = f.out + "/accuracy.csv", js = f.out + "/accuracy.json", svg = f.out + "/accuracy.svg";
+  {
+    std::ofstream c(csv);
+    c << "kind,plan,pred_ms,meas_ms,pred_bytes,meas_bytes,status\n";
+    for (const Row& r : rows)
+      c << r.kind << ",\"" << r.name << "\"," << r.pred_ms << "," << r.meas_ms << "," << r.pred_bytes
+        << "," << r.meas_bytes << "," << (r.oom ? "oom" : r.failed ? "failed" : "ok") << "\n";
+  }
+  Json out = Json::array();
+  for (const Row& r : rows)
+    out.push_back({{"kind", r.kind}, {"plan", r.name}, {"strategy", to_json(r.plan)},
+                   {"pred_ms", r.pred_ms}, {"meas_ms", r.meas_ms}, {"pred_bytes", r.pred_bytes},
+                   {"meas_bytes", r.meas_bytes},
+                   {"status", r.oom ? "oom" : r.failed ? "failed" : "ok"}});
+  bench::write_or_die(js, Json{{"format_version", 1}, {"rows", out}, {"kendall_tau", tau}});
+  write_svg(svg, rows);
+  std::printf("wrote %s, %s, %s\n", csv.c_str(), js.c_str(), svg.c_str());
+  return 0;
+}
