@@ -110,7 +110,7 @@ TEST(ModelConfig, EveryShippedConfigRoundTripsCanonically) {
     // The files are written in the canonical form (same key order and number format).
     EXPECT_EQ(dump_json(to_json(*m)), slurp(e.path().string()));
   }
-  EXPECT_EQ(n, 6);
+  EXPECT_EQ(n, 7);
 }
 
 TEST(ModelConfig, Fingerprint) {
