@@ -3,7 +3,8 @@
 // Format (every key required; key order as written by to_json):
 //   { "format_version": 1, "name", "source": "measured"|"spec-sheet"|"galvatron-import", "note",
 //     "device": { "name", "memory_bytes" (> 0), "flops_per_s" (>= 0, 0 = unknown),
-//                 "memory_bandwidth_bytes_per_s" (>= 0, 0 = unknown) },
+//                 "memory_bandwidth_bytes_per_s" (>= 0, 0 = unknown),
+//                 optional "runtime_buffer_bytes" (>= 0; absent = the estimator's default) },
 //     "islands": [ { "name", "devices" (>= 1) } ... ]            (>= 1, all the same size),
 //     "collectives": [ { "op": "allreduce"|"allgather"|"reduce_scatter"|"all2all",
 //                        "group_size" (2 .. num_devices), "placement": "intra"|"inter",
@@ -48,7 +49,7 @@ const char* to_string(Placement p) { return p == Placement::kIntraIsland ? "intr
 
 bool DeviceSpec::operator==(const DeviceSpec& o) const {
   return name == o.name && memory == o.memory && flops == o.flops &&
-         memory_bandwidth == o.memory_bandwidth;
+         memory_bandwidth == o.memory_bandwidth && runtime_buffer == o.runtime_buffer;
 }
 bool CollectiveFit::operator==(const CollectiveFit& o) const {
   return op == o.op && group_size == o.group_size && placement == o.placement &&
@@ -227,6 +228,7 @@ StatusOr<ClusterProfile> cluster_profile_from_json(const Json& j, const std::str
     c.device.memory = Bytes(d.number("memory_bytes"));
     c.device.flops = FlopsPerSecond(d.number("flops_per_s"));
     c.device.memory_bandwidth = BytesPerSecond(d.number("memory_bandwidth_bytes_per_s"));
+    if (d.has("runtime_buffer_bytes")) c.device.runtime_buffer = Bytes(d.number("runtime_buffer_bytes"));
     (void)d.finish();
   }
   for (ObjectReader& ir : r.objects("islands", 1)) {
@@ -286,6 +288,7 @@ Json to_json(const ClusterProfile& c) {
   d["memory_bytes"] = c.device.memory.value;
   d["flops_per_s"] = c.device.flops.value;
   d["memory_bandwidth_bytes_per_s"] = c.device.memory_bandwidth.value;
+  if (c.device.runtime_buffer) d["runtime_buffer_bytes"] = c.device.runtime_buffer->value;
   j["device"] = std::move(d);
   Json islands = Json::array();
   for (const Island& i : c.islands) {

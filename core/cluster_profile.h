@@ -10,6 +10,7 @@
 //   StatusOr<ClusterProfile> c = load_cluster_profile("configs/clusters/a100-80gb-1x8.json");
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct DeviceSpec {
   Bytes memory;                      // usable memory per device
   FlopsPerSecond flops;              // dense matmul throughput in the training dtype
   BytesPerSecond memory_bandwidth;   // device memory bandwidth
+  // Per-device memory outside the model's tensors that counts against the limit (CUDA context,
+  // allocator slack, communication buffers). nullopt: the estimator's default (1 GiB); a CPU
+  // profile measured by paratune says 0 (its tracking allocator counts tensors only).
+  std::optional<Bytes> runtime_buffer;
   bool operator==(const DeviceSpec& o) const;
 };
 

@@ -27,6 +27,11 @@ Status EstimatorOptions::validate() const {
   return Status::Ok();
 }
 
+double CostContext::runtime_buffer_bytes() const {
+  if (cluster && cluster->device.runtime_buffer) return cluster->device.runtime_buffer->value;
+  return options.runtime_buffer_bytes;
+}
+
 bool CostContext::mixed_precision() const {
   return model->dtype != DType::kFp32 && options.mixed_precision;
 }

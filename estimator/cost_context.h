@@ -66,6 +66,9 @@ struct CostContext {
   int stage_micro_batch() const { return global_batch / micro_batches; }
   /// bf16/fp16 model and options.mixed_precision.
   bool mixed_precision() const;
+  /// Per-device runtime buffer: the cluster profile's device.runtime_buffer when it has one
+  /// (a measured CPU profile says 0), else options.runtime_buffer_bytes.
+  double runtime_buffer_bytes() const;
   /// "measured" / "galvatron-import" / ... from the profile, "analytic" without one.
   std::string profile_source() const;
 };

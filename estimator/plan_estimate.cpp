@@ -8,7 +8,8 @@
 //   T        = pipeline_iteration_time(micro, sync, M)                                [ms]
 //   samples/s = B / (T / 1000)
 // Memory per device of stage s (bytes):
-//   base_s   = runtime_buffer_bytes + model_states(E_s)
+//   base_s   = runtime_buffer_bytes + model_states(E_s)   (the cluster's device.runtime_buffer
+//              when the profile has one, else EstimatorOptions::runtime_buffer_bytes)
 //   peak_s   = base_s + sum_l model_states_l
 //              + in_flight(s) * (sum_l activation_l + activation(E_s))
 //              + transient(E_s) + max_l transient_l
@@ -95,7 +96,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     }
     se.activations = activation * se.in_flight;
     se.transient = emb.transient + layer_transient;
-    se.base = Bytes(ctx.options.runtime_buffer_bytes) + emb.model_states;
+    se.base = Bytes(ctx.runtime_buffer_bytes()) + emb.model_states;
     se.peak_memory = se.base + se.model_states + se.activations + se.transient;
     micro.push_back(se.micro_batch_time);
     sync.push_back(se.sync_exposed);

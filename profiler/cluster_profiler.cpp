@@ -214,6 +214,9 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   c.device.memory =
       Bytes(double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE)) / island);
   c.device.name = "cpu-fp32 (" + std::to_string(at::get_num_threads()) + " threads/rank)";
+  // The CPU executor's memory limit counts tensors only (its tracking allocator): no runtime
+  // buffer on top of them.
+  c.device.runtime_buffer = Bytes(0);
 
   if (o.overlap && world > 1) {
     bar.step("overlap");

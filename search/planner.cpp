@@ -241,7 +241,7 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     StageTable t;
     t.cost.assign(L, std::nullopt);
     t.choice.assign(L, {});
-    const double base = o.estimator.runtime_buffer_bytes + ec.model_states.value +
+    const double base = ctx.runtime_buffer_bytes() + ec.model_states.value +
                         inflight * ec.activation_per_micro_batch.value + ec.transient.value;
     if (base > o.memory_per_device.value) return t;  // nothing fits on this stage
     StageProblem p;

@@ -31,7 +31,8 @@ ClusterProfile two_nodes() {
   c.name = "test-2x4";
   c.source = "measured";
   c.note = "hand-written for tests";
-  c.device = DeviceSpec{"cpu", Bytes(16.0 * kGiB), FlopsPerSecond(1.25e11), BytesPerSecond(2e10)};
+  c.device = DeviceSpec{"cpu", Bytes(16.0 * kGiB), FlopsPerSecond(1.25e11), BytesPerSecond(2e10),
+                        std::nullopt};
   c.islands = {Island{"node0", 4}, Island{"node1", 4}};
   CollectiveFit ar = fit(CollectiveOp::kAllReduce, 4, Placement::kIntraIsland, true, 0.05, 1.2e9);
   ar.samples = {CommSample{Bytes(1 << 20), Milliseconds(1.5)},
@@ -66,6 +67,21 @@ TEST(ClusterProfile, RoundTrip) {
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   EXPECT_EQ(*loaded, c);
   EXPECT_EQ(dump_json(to_json(*loaded)), dump_json(to_json(c)));
+}
+
+TEST(ClusterProfile, OptionalRuntimeBuffer) {
+  ClusterProfile c = two_nodes();
+  EXPECT_FALSE(to_json(c)["device"].contains("runtime_buffer_bytes"));  // absent unless set
+  c.device.runtime_buffer = Bytes(0);
+  Json j = to_json(c);
+  EXPECT_EQ(j["device"]["runtime_buffer_bytes"], 0.0);
+  StatusOr<ClusterProfile> back = cluster_profile_from_json(j, "rt");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ASSERT_TRUE(back->device.runtime_buffer.has_value());
+  EXPECT_EQ(back->device.runtime_buffer->value, 0.0);
+  EXPECT_EQ(*back, c);
+  j["device"]["runtime_buffer_bytes"] = -1.0;
+  EXPECT_TRUE(error_contains(parse(j), "device.runtime_buffer_bytes"));
 }
 
 TEST(ClusterProfile, CanonicalForm) {

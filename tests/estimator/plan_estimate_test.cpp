@@ -91,6 +91,24 @@ TEST_F(PlanEstimateTest, CompositionEqualsSumOfParts) {
   EXPECT_EQ(p.stage_peak_memory[1], s1.peak_memory);
 }
 
+TEST_F(PlanEstimateTest, ClusterRuntimeBufferOverridesTheOption) {
+  const CostContext c = ctx();
+  StatusOr<PlanEstimate> dflt = estimate_plan(c, plan_);
+  ASSERT_TRUE(dflt.ok()) << dflt.status().message();
+  ClusterProfile cpu = cluster_;
+  cpu.device.runtime_buffer = Bytes(0);
+  CostContext z = c;
+  z.cluster = &cpu;
+  StatusOr<PlanEstimate> e = estimate_plan(z, plan_);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  ASSERT_GT(c.options.runtime_buffer_bytes, 0.0);
+  for (size_t s = 0; s < e->stages.size(); ++s) {
+    EXPECT_DOUBLE_EQ(e->stages[s].peak_memory.value,
+                     dflt->stages[s].peak_memory.value - c.options.runtime_buffer_bytes);
+  }
+  EXPECT_EQ(e->iteration, dflt->iteration);  // time does not depend on it
+}
+
 TEST_F(PlanEstimateTest, ContextMustMatchStrategy) {
   CostContext c = ctx();
   c.micro_batches = 4;
