@@ -120,6 +120,11 @@ Json to_json(const CheckpointManifest& m) {
 namespace {
 
 void read_format(ObjectReader& r, const char* expected, int version) {
+  if (r.ok() && !r.has("format")) {
+    r.fail("format", std::string("missing (not a paratune checkpoint file: expected \"") +
+                         expected + "\")");
+    return;
+  }
   const std::string f = r.string("format");
   if (r.ok() && f != expected) {
     r.fail("format", std::string("expected \"") + expected + "\", got \"" + f +

@@ -28,7 +28,7 @@ train() {
     --checkpoint-block-bytes 4KiB "$@"
 }
 first_step() { sed -n 's/.*"first_step": \([0-9]*\).*/\1/p' "$1"; }
-no_steps() { ! grep -q "^step [0-9]*/" "$1"; }
+no_steps() { ! grep -q "step [0-9]*/[0-9]" "$1"; }
 
 # The uninterrupted reference (also the source checkpoints).
 reference() {
@@ -94,19 +94,20 @@ if [ "$PART" = crash ]; then
   check "reference run (no checkpoints)" '[ $rc -eq 0 ]' || cat "$T/ref.out"
 
   # 1. kill -9 rank 2 in the middle of training (a run that would go on for long).
-  train 4 "$GPT" --strategy "$T/plan-A.json" --steps 1000000 --save-dir "$T/k" --save-every 2 \
-    >"$T/k.out" 2>"$T/k.err" &
+  "$P" launch --nproc-per-node 4 -- "$P" train --model "$GPT" --lr 1e-2 \
+    --checkpoint-block-bytes 4KiB --strategy "$T/plan-A.json" --steps 1000000 \
+    --save-dir "$T/k" --save-every 2 >"$T/k.out" 2>"$T/k.err" &
   BG=$!
   i=0
-  while ! grep -q "^step 5/" "$T/k.out"; do
-    i=$((i + 1)); [ $i -gt 600 ] && break; sleep 0.1
+  while ! grep -q "step 5/" "$T/k.out"; do
+    i=$((i + 1)); [ $i -gt 1200 ] && break; sleep 0.1
   done
   VICTIM=""
   for k in $(pgrep -P "$BG"); do
     r=$(tr '\0' '\n' < /proc/$k/environ 2>/dev/null | sed -n 's/^RANK=//p')
     [ "$r" = 2 ] && VICTIM=$k
   done
-  check "found rank 2 mid-training" '[ -n "$VICTIM" ]'
+  check "found rank 2 mid-training" '[ -n "$VICTIM" ]' || kill "$BG"
   [ -n "$VICTIM" ] && kill -9 "$VICTIM"
   wait "$BG"; rc=$?; BG=""
   check "killed run exits non-zero" '[ $rc -ne 0 ]'
@@ -140,7 +141,7 @@ if [ "$PART" = crash ]; then
     "$P" checkpoint inspect "$D" >"$T/i.out" 2>&1
     check "$fault: inspect skips it and shows step 4" \
       'grep -q "skipped.*step-00000006" "$T/i.out" && grep -q "step         4" "$T/i.out"'
-    train 4 "$GPT" --strategy "$T/plan-A.json" --steps 10 --resume "$D" --save-dir "$D" \
+    train 4 "$GPT" --strategy "$T/plan-A.json" --steps 10 --resume "$D" --save-dir "$D" --keep 0 \
       --save-every 2 --metrics "$T/f.json" >"$T/f2.out" 2>&1; rc=$?
     grep "paratune train: \(skipping\|resuming\)" "$T/f2.out"
     "$TOOL" --compare "$T/ref.json" "$T/f.json" --from 5 --rtol 0; crc=$?
@@ -161,8 +162,9 @@ if [ "$PART" = bad ]; then
     "$P" train --model "${4:-$GPT}" --strategy "$T/plan-S.json" --steps 4 --resume "$2" \
       >"$T/b.out" 2>&1; rc=$?
     grep "paratune train" "$T/b.out" | tail -1
+    pat=$3
     check "$1: error before training, naming $3" \
-      '[ $rc -ne 0 ] && no_steps "$T/b.out" && grep -q "$3" "$T/b.out"'
+      '[ $rc -ne 0 ] && no_steps "$T/b.out" && grep -q "$pat" "$T/b.out"'
   }
   mk() { rm -rf "$T/$1"; cp -r "$G" "$T/$1"; }
   mk trunc; truncate -s -100 "$T/trunc/rank-00001.bin"
@@ -176,7 +178,7 @@ if [ "$PART" = bad ]; then
   mk truncman; head -c 300 "$G/manifest.json" >"$T/truncman/manifest.json"
   bad_case "truncated manifest" "$T/truncman" 'manifest.json:[0-9]*:[0-9]*: malformed JSON'
   mk foreign; cp "$T/plan-A.json" "$T/foreign/manifest.json"
-  bad_case "foreign manifest" "$T/foreign" 'manifest.json: field "format": missing'
+  bad_case "foreign manifest" "$T/foreign" 'manifest.json: field "format": missing (not a paratune checkpoint file'
   bad_case "other model config" "$G" 'field "model.hidden": the checkpoint was written for 32' "$T/tiny-llama.json"
   mkdir -p "$T/empty"
   bad_case "no checkpoint" "$T/empty" 'no complete checkpoint'
