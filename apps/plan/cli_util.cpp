@@ -79,7 +79,10 @@ StatusOr<std::vector<int>> parse_batches(const std::string& text, const std::str
 
 std::string format_bytes(double b) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", b / kGiB);
+  // GiB from 1 GiB up (so limits read as given), MiB below, KiB below 1 MiB.
+  if (b >= kGiB || b == 0) std::snprintf(buf, sizeof buf, "%.2f GiB", b / kGiB);
+  else if (b >= kMiB) std::snprintf(buf, sizeof buf, "%.2f MiB", b / kMiB);
+  else std::snprintf(buf, sizeof buf, "%.2f KiB", b / 1024.0);
   return buf;
 }
 

@@ -18,7 +18,7 @@ namespace paratune::apps {
 StatusOr<double> parse_size(const std::string& text, const std::string& flag);
 /// "16" -> {16}; "8:64" -> {8,16,32,64} (powers of two in range); "8,12,16" -> list.
 StatusOr<std::vector<int>> parse_batches(const std::string& text, const std::string& flag);
-std::string format_bytes(double bytes);  // "12.34 GiB"
+std::string format_bytes(double bytes);  // "12.34 GiB" (>= 1 GiB), "5.20 MiB", "7.00 KiB"
 
 struct PlanInputs {
   ClusterProfile cluster;
