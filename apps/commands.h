@@ -9,6 +9,7 @@ int cmd_search(int argc, char** argv);
 int cmd_estimate(int argc, char** argv);
 int cmd_import_galvatron(int argc, char** argv);
 int cmd_export_galvatron(int argc, char** argv);
+int cmd_report(int argc, char** argv);
 int cmd_checkpoint(int argc, char** argv);  // apps/plan/cmd_checkpoint.cpp
 
 #ifdef PARATUNE_WITH_TORCH

@@ -24,6 +24,8 @@ const Command kCommands[] = {
      "convert a paratune strategy.json to a Galvatron strategy config"},
     {"checkpoint", paratune::apps::cmd_checkpoint,
      "inspect (and verify) a sharded training checkpoint"},
+    {"report", paratune::apps::cmd_report,
+     "compare a searched strategy's prediction with a training run's metrics"},
 #ifdef PARATUNE_WITH_TORCH
     {"launch", paratune::apps::cmd_launch, "spawn local ranks with a torchrun-style environment"},
     {"train", paratune::apps::cmd_train, "train the model with a strategy file (run on every rank)"},

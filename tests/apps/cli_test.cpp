@@ -946,3 +946,59 @@ TEST(Galvatron, ImportExportRoundTrip) {
 
 }  // namespace
 }  // namespace paratune
+
+// ---------------------------------------------------------------------------------------------
+// report: a searched plan's prediction against a run's metrics.
+
+namespace paratune {
+namespace {
+
+TEST(Report, ComparesPredictionWithMetrics) {
+  TempDir dir;
+  const std::string s = dir.file("s.json");
+  const Result r = run({"search", "--cluster", kCluster, "--model", kTiny, "--memory-per-device",
+                        "8GiB", "--global-batch", "16", "--devices", "2", "-o", s,
+                        "--no-baselines"});
+  ASSERT_EQ(r.code, 0) << r;
+  const Json plan = read_json(s);
+  const double pred = plan["predicted"]["iteration_ms"].get<double>();
+  const int n = plan["num_devices"].get<int>(), pp = plan["pp"].get<int>();
+  // Measured: warm-up steps far off, then 2 * pred, 2 * pred, 4 * pred -> median 2 * pred.
+  Json steps = Json::array();
+  for (double f : {50.0, 50.0, 2.0, 2.0, 4.0}) steps.push_back({{"ms", f * pred}});
+  Json peaks = Json::array();
+  for (int i = 0; i < n; ++i) peaks.push_back(int64_t(1) << 30);  // 1 GiB each
+  const std::string m = dir.write("m.json", dump_json(Json{{"steps", steps}, {"peak_memory_bytes", peaks}}));
+  const Result rep = run({"report", "--strategy", s, "--metrics", m});
+  ASSERT_EQ(rep.code, 0) << rep;
+  EXPECT_TRUE(contains(rep.output, "median of 3 steps after 2 warm-up")) << rep;
+  EXPECT_TRUE(contains(rep.output, "-50.0%")) << rep;  // predicted is half the measured median
+  EXPECT_TRUE(contains(rep.output, "1.00 GiB")) << rep;
+  EXPECT_TRUE(contains(rep.output, "stage " + std::to_string(pp - 1) + " peak memory")) << rep;
+
+  // Bad metrics name the file and the field; too few steps and a rank-count mismatch too.
+  const std::string bad = dir.write("bad.json", dump_json(Json{{"steps", Json::array({{{"ms", -1}}})},
+                                                                {"peak_memory_bytes", peaks}}));
+  const Result b = run({"report", "--strategy", s, "--metrics", bad});
+  EXPECT_EQ(b.code, 1) << b;
+  EXPECT_TRUE(contains(b.output, "bad.json") && contains(b.output, "steps[0].ms")) << b;
+  const Result few = run({"report", "--strategy", s, "--metrics", m, "--warmup", "5"});
+  EXPECT_EQ(few.code, 1) << few;
+  EXPECT_TRUE(contains(few.output, "\"steps\"")) << few;
+  Json wrong = read_json(m);
+  wrong["peak_memory_bytes"].push_back(0);
+  const std::string w = dir.write("w.json", dump_json(wrong));
+  const Result wr = run({"report", "--strategy", s, "--metrics", w});
+  EXPECT_EQ(wr.code, 1) << wr;
+  EXPECT_TRUE(contains(wr.output, "peak_memory_bytes")) << wr;
+  // A hand-written strategy has no prediction to compare.
+  Json bare = plan;
+  bare.erase("predicted");
+  const std::string h = dir.write("h.json", dump_json(bare));
+  const Result hr = run({"report", "--strategy", h, "--metrics", m});
+  EXPECT_EQ(hr.code, 1) << hr;
+  EXPECT_TRUE(contains(hr.output, "\"predicted\"")) << hr;
+}
+
+}  // namespace
+}  // namespace paratune
