@@ -498,7 +498,9 @@ StatusOr<MemoryKeys> scan_memory_keys(const Json& j, const std::string& file) {
 }
 
 void add_activation_points(const TpDict& d, bool sp_file, std::vector<ActivationPoint>* out) {
-  for (const auto& [tp, mib] : d.by_tp) {
+  for (const auto& entry : d.by_tp) {
+    const auto tp = entry.first;  // not a structured binding: C++17 lambdas cannot capture one
+    const auto mib = entry.second;
     const bool sp = sp_file && tp > 1;
     const bool exists = std::any_of(out->begin(), out->end(), [&](const ActivationPoint& a) {
       return a.tp == tp && a.sp == sp;
