@@ -38,8 +38,16 @@
 //   model_states = model_state_bytes(P, dp_type, d)
 //   activation   = b * act(t, sp)               (no ckpt)  |  b * ckpt_input(t, sp)   (ckpt)
 //   transient    = [ckpt] b * act(t, sp) (the recomputed micro-batch)
-//                + [zero3, d > 1] P * (k_param + k_grad) (gathered full shard + its gradient)
-//                + [LM head] b * seq * vocab/t * 4 (fp32 logits / softmax of the loss)
+//                + P * k_grad (autograd's gradient of the unit, accumulated in place: ddp)
+//                  or (2 + 1/d) * P * k_grad (zero2/3, d > 1: flat copy + alltoall buffer +
+//                  the reduce-scattered 1/d)
+//                + [zero3, d > 1] P * k_param (the gathered full shard)
+//                + [LM head] n_l * b * seq * vocab/t * 4: fp32 logits-sized buffers alive at the
+//                  loss's backward besides the kept log-probabilities, n_l = 2 at tp 1
+//                  (log_softmax + nll_loss: the gradients of the log-probabilities and of the
+//                  logits), 3 with the vocab-parallel cross-entropy (tp > 1: also its exp
+//                  buffer) -- the executor's peak per extra sample measured with its tracking
+//                  allocator (tests/profiler/profiler_dist_test.cpp)
 #include "estimator/layer_cost.h"
 
 #include <cstdint>
@@ -145,8 +153,12 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
 
   c.model_states = model_state_bytes(parts.params, ls.dp_type, ls.dp, k);
   c.activation_per_micro_batch = parts.activation;
-  c.transient = parts.transient;
-  if (zero3) c.transient += Bytes(parts.params * (k.param + k.grad));
+  // Backward transient of the gradient (executor/sharded_unit.cpp add_grads): autograd's
+  // gradient, P * k_grad, while it is accumulated (ddp); zero2/3 over d > 1: a flat copy, the
+  // reduce-scatter's alltoall buffer and its 1/d result, (2 + 1/d) * P * k_grad.
+  const bool sharded_grad = ls.dp_type != DpType::kDdp && ls.dp > 1;
+  c.transient = parts.transient + grad_bytes * (sharded_grad ? 2.0 + 1.0 / ls.dp : 1.0);
+  if (zero3) c.transient += Bytes(parts.params * k.param);  // the gathered full parameters
   if (!price.missing().empty()) return infeasible_cost(price.missing());
   return c;
 }
@@ -253,7 +265,9 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
         static_cast<double>(m.head_param_count()) - (m.tied_embeddings ? 0.0 : matrix);
     p.params += head_matrix / ls.tp + head_rest;
     p.activation += activation_per_sample(ctx, LayerKind::kLmHead, ls.tp, ls.sp) * b;
-    p.transient += Bytes(static_cast<double>(b) * m.seq_len * (m.vocab / ls.tp) * 4.0);
+    const double logits_buffers = ls.tp == 1 ? 2.0 : 3.0;
+    p.transient +=
+        Bytes(logits_buffers * static_cast<double>(b) * m.seq_len * (m.vocab / ls.tp) * 4.0);
   }
   p.extra_sync = tied_embedding_sync(ctx, ls, price);
   return finish(ctx, stage, ls, p, price);

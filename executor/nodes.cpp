@@ -43,7 +43,8 @@ struct UnitNode : torch::autograd::Node {
     size_t pos = 0;
     for (ShardedUnit* u : units) {
       const size_t n = u->num_params();
-      u->add_grads(std::vector<at::Tensor>(g.begin() + pos, g.begin() + pos + n));
+      u->add_grads(std::vector<at::Tensor>(std::make_move_iterator(g.begin() + pos),
+                                           std::make_move_iterator(g.begin() + pos + n)));
       pos += n;
     }
     for (ShardedUnit* u : units) u->dematerialize();

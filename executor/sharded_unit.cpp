@@ -95,13 +95,23 @@ std::vector<at::Tensor> ShardedUnit::make_leaves(models::ParamMap* map) const {
   return out;
 }
 
-void ShardedUnit::add_grads(const std::vector<at::Tensor>& grads) {
+void ShardedUnit::add_grads(std::vector<at::Tensor>&& grads) {
   at::NoGradGuard ng;
   TORCH_CHECK(grads.size() == specs_.size(), "paratune: gradient count mismatch in ", name_);
-  at::Tensor flat = at::zeros({padded_}, at::kFloat);
-  for (size_t i = 0; i < specs_.size(); ++i)
-    if (grads[i].defined()) flat.narrow(0, offsets_[i], grads[i].numel()).copy_(grads[i].reshape(-1));
-  if (ls_.sp && tp_.size() > 1 && !replicated_.empty()) {
+  // ddp accumulates straight into its gradient buffer; zero2/3 need one flat copy to
+  // reduce-scatter. Each autograd gradient is released right after it is used.
+  const bool ddp = ls_.dp_type == DpType::kDdp;
+  const bool sp_sync = ls_.sp && tp_.size() > 1 && !replicated_.empty();
+  at::Tensor flat = ddp && !sp_sync ? grad_full_ : at::zeros({padded_}, at::kFloat);
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (grads[i].defined()) {
+      at::Tensor dst = flat.narrow(0, offsets_[i], grads[i].numel());
+      if (flat.is_same(grad_full_)) dst.add_(grads[i].reshape(-1));
+      else dst.copy_(grads[i].reshape(-1));
+    }
+    grads[i] = at::Tensor();
+  }
+  if (sp_sync) {
     std::vector<at::Tensor> parts;
     for (auto [off, n] : replicated_) parts.push_back(flat.narrow(0, off, n));
     at::Tensor buf = at::cat(parts);
@@ -112,11 +122,18 @@ void ShardedUnit::add_grads(const std::vector<at::Tensor>& grads) {
       pos += n;
     }
   }
-  if (ls_.dp_type == DpType::kDdp) {
-    grad_full_.add_(flat);
+  if (ddp) {
+    if (!flat.is_same(grad_full_)) grad_full_.add_(flat);
   } else {
     grad_shard_.add_(dp_.reduce_scatter(flat));
   }
+}
+
+void ShardedUnit::use_grad_storage(at::Tensor storage) {
+  TORCH_CHECK(ls_.dp_type == DpType::kDdp && storage.numel() == padded_,
+              "paratune: gradient storage of ", name_, " must be a [", padded_, "] ddp buffer");
+  grad_full_ = std::move(storage);
+  grad_full_.zero_();
 }
 
 double ShardedUnit::grad_sq() const {
@@ -129,7 +146,7 @@ double ShardedUnit::grad_sq() const {
 void ShardedUnit::step(double coef, int64_t t, const models::AdamOptions& o) {
   at::NoGradGuard ng;
   at::Tensor g = optim_grad();
-  if (coef < 1.0) g = g * coef;
+  if (coef < 1.0) g.mul_(coef);  // in place: the gradient is zeroed before the next step
   switch (ls_.dp_type) {
     case DpType::kDdp:
       models::adam_update(full_, g, m_, v_, t, o);

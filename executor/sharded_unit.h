@@ -48,7 +48,14 @@ class ShardedUnit {
   /// the map names them for the model code.
   std::vector<at::Tensor> make_leaves(models::ParamMap* map) const;
   /// Adds one micro-batch's gradients (one per spec, undefined = zero); see the top comment.
-  void add_grads(const std::vector<at::Tensor>& grads);
+  /// Consumes them: each is released as soon as it is accumulated, so the transient is one
+  /// flat copy (zero2/3: plus the alltoall buffer of the reduce-scatter), not two.
+  void add_grads(std::vector<at::Tensor>&& grads);
+  /// ddp only: keep the gradient in `storage` (a zeroed [padded_numel()] view of the trainer's
+  /// bucket buffer) instead of a buffer of its own, so a bucket is allreduced in place.
+  void use_grad_storage(at::Tensor storage);
+  /// Length of the flat (padded) local parameter buffer.
+  int64_t padded_numel() const { return padded_; }
   /// The gradient the optimizer consumes: ddp the full flat gradient, zero2/3 this rank's shard.
   at::Tensor& optim_grad() { return ls_.dp_type == DpType::kDdp ? grad_full_ : grad_shard_; }
   /// Sum of squares of the gradient entries this rank counts in the global norm (each

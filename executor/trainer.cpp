@@ -96,6 +96,36 @@ Trainer::Trainer(const ModelConfig& cfg, const Strategy& s, Comms& comms, Traine
     const LayerStrategy& prev = s_.layers[l0 - 1];
     for (int i = 0; i < g; ++i) in_blocks_.push_back(block_of(s_, prev, stage_ - 1, i));
   }
+  // ddp buckets: consecutive ddp units with the same DP group (> 1 rank), up to bucket_bytes;
+  // each unit's gradient becomes a view of its bucket's buffer.
+  {
+    std::vector<ShardedUnit*> bucket;
+    int64_t bytes = 0;
+    auto flush = [&]() {
+      if (!bucket.empty() && bucket.front()->dp().size() > 1) {
+        int64_t n = 0;
+        for (ShardedUnit* u : bucket) n += u->padded_numel();
+        Bucket b{&bucket.front()->dp(), at::zeros({n}, at::kFloat)};
+        int64_t pos = 0;
+        for (ShardedUnit* u : bucket) {
+          u->use_grad_storage(b.flat.narrow(0, pos, u->padded_numel()));
+          pos += u->padded_numel();
+        }
+        buckets_.push_back(std::move(b));
+      }
+      bucket.clear();
+      bytes = 0;
+    };
+    for (auto& up : units_) {
+      ShardedUnit* u = up.get();
+      if (u->strategy().dp_type != DpType::kDdp) continue;
+      if (!bucket.empty() && (&bucket.front()->dp() != &u->dp() || bytes >= opts_.bucket_bytes))
+        flush();
+      bucket.push_back(u);
+      bytes += u->padded_numel() * int64_t(sizeof(float));
+    }
+    flush();
+  }
   if (tied_across_stages(s_, cfg_) && (first || last)) {
     tied_pair_ = &comms_.group({stage_first_rank(s_.num_devices, s_.pp, 0) + local_,
                                 stage_first_rank(s_.num_devices, s_.pp, s_.pp - 1) + local_});
@@ -194,34 +224,7 @@ at::Tensor Trainer::backward(InFlight& f, const at::Tensor& dy) {
 }
 
 void Trainer::sync_grads() {
-  // ddp buckets: consecutive units with the same DP group, up to bucket_bytes.
-  std::vector<ShardedUnit*> bucket;
-  int64_t bytes = 0;
-  auto flush = [&]() {
-    if (bucket.empty()) return;
-    if (bucket.front()->dp().size() > 1) {
-      std::vector<at::Tensor> parts;
-      for (ShardedUnit* u : bucket) parts.push_back(u->optim_grad());
-      at::Tensor flat = at::cat(parts);
-      bucket.front()->dp().allreduce_(flat);
-      int64_t pos = 0;
-      for (ShardedUnit* u : bucket) {
-        at::Tensor& g = u->optim_grad();
-        g.copy_(flat.narrow(0, pos, g.numel()));
-        pos += g.numel();
-      }
-    }
-    bucket.clear();
-    bytes = 0;
-  };
-  for (auto& up : units_) {
-    ShardedUnit* u = up.get();
-    if (u->strategy().dp_type != DpType::kDdp) continue;
-    if (!bucket.empty() && (&bucket.front()->dp() != &u->dp() || bytes >= opts_.bucket_bytes)) flush();
-    bucket.push_back(u);
-    bytes += u->optim_grad().numel() * int64_t(sizeof(float));
-  }
-  flush();
+  for (Bucket& b : buckets_) b.dp->allreduce_(b.flat);
   if (tied_pair_) {
     ShardedUnit* e = stage_ == 0 ? embedding_ : lm_owner_;
     tied_pair_->allreduce_(e->optim_grad());

@@ -13,7 +13,8 @@
 //   backwards. Activations and their gradients go rank i of stage s <-> rank i of stage s+1 in
 //   the layout of stage s's last layer; the receiving stage reshards to its first layer's layout.
 // After the backwards: DP allreduce of ddp gradients (buckets: consecutive units sharing a DP
-// group, up to bucket_bytes), allreduce of tied embedding gradients between the first and last
+// group, up to bucket_bytes; the units' gradients live in the bucket's buffer, so it is
+// allreduced in place with no copy), allreduce of tied embedding gradients between the first and last
 // stage, one world allreduce of (loss, squared grad norm), clip, Adam.
 //
 //   Trainer t(cfg, strategy, comms, TrainerOptions{});
@@ -95,6 +96,11 @@ class Trainer {
   ShardedUnit* lm_owner_ = nullptr;   // unit holding the tied LM weight on the last stage
   std::vector<std::vector<Block>> layer_blocks_;
   std::vector<Block> emb_blocks_, in_blocks_;
+  struct Bucket {
+    Group* dp = nullptr;
+    at::Tensor flat;  // the units' gradients are views of it: allreduced in place
+  };
+  std::vector<Bucket> buckets_;  // ddp gradient buckets with dp > 1, in unit order
   std::vector<c10::intrusive_ptr<c10d::Work>> pending_sends_;
   int64_t step_ = 0;
   double loss_acc_ = 0;

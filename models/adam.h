@@ -20,6 +20,9 @@ struct AdamOptions {
   double max_grad_norm = 1.0;  // global-norm clipping threshold; <= 0 disables (default 1.0)
 };
 
+/// Elements per chunk of adam_update (1 MiB of fp32): its only temporary.
+inline constexpr int64_t kAdamChunk = 1 << 18;
+
 /// In-place Adam step on any shape (p, g, m, v alike); `step` is 1-based. No autograd.
 void adam_update(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v, int64_t step,
                  const AdamOptions& o);
