@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, and run the planning pipeline on shipped inputs.
-#   1. import Galvatron's measured A800 hardware + llama2-7b profiles (../shared/data/galvatron-a800)
-#   2. search llama2-7b on 8 x A800 under 36 GiB, global batch 16, and estimate the written plan
-#   3. search gpt-small on a spec-sheet 2 x 8 A100 cluster with the analytic profile
-# Outputs go to out/ (override with OUT=dir). JOBS=N sets the build parallelism.
+# The main job: install what is missing, build, then
+#   1. profile this machine as a cluster of 4 local ranks, and the gpt-mini model on it
+#   2. search a plan for gpt-mini on those 4 ranks under a memory limit that rules out plain DP
+#   3. train it for a few dozen steps on 4 local ranks (the memory limit enforced), and report
+#      predicted vs measured time and memory
+#   4. the planning pipeline on real and spec-sheet inputs: Galvatron's measured A800 profiles
+#      (../shared/data/galvatron-a800) for llama2-7b on 8 GPUs, gpt-small on 2 x 8 A100
+# Outputs go to out/ (override with OUT=dir). JOBS=N sets the build parallelism; RANKS=N the
+# local ranks (default 4), STEPS=N the training steps (default 30), MEMORY the limit (12MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
@@ -14,6 +18,26 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build build -j"$jobs" --target paratune
 pt=build/apps/paratune
 mkdir -p "$out"
+ranks=${RANKS:-4}
+steps=${STEPS:-30}
+mem=${MEMORY:-12MiB}
+model=configs/models/gpt-mini.json
+echo "== [1/4] profiling this machine as $ranks local ranks (collectives, p2p, GEMM, overlap)"
+$pt launch --nproc-per-node "$ranks" -- $pt profile-cluster -o "$out/cluster.json" \
+    --sizes 64KiB,1MiB,4MiB --repeats 3
+$pt profile-cluster --summary "$out/cluster.json"
+echo "== [1/4] profiling gpt-mini's layers on $ranks ranks at once"
+$pt launch --nproc-per-node "$ranks" -- $pt profile-model --model "$model" \
+    -o "$out/gpt-mini.profile.json" --micro-batches 1,2,4
+echo "== [2/4] search: gpt-mini on $ranks ranks, $mem per rank, global batch 8"
+$pt search --cluster "$out/cluster.json" --model "$model" --profile "$out/gpt-mini.profile.json" \
+    --memory-per-device "$mem" --global-batch 8 -o "$out/gpt-mini.strategy.json"
+echo "== [3/4] train the searched plan for $steps steps on $ranks local ranks (limit $mem enforced)"
+$pt launch --nproc-per-node "$ranks" -- $pt train --strategy "$out/gpt-mini.strategy.json" \
+    --model "$model" --steps "$steps" --memory-per-device "$mem" --metrics "$out/gpt-mini.metrics.json"
+echo "== [3/4] predicted vs measured"
+$pt report --strategy "$out/gpt-mini.strategy.json" --metrics "$out/gpt-mini.metrics.json"
+echo "== [4/4] planning on shipped inputs"
 galv=../shared/data/galvatron-a800
 if [[ -d $galv ]]; then
   echo "== importing Galvatron's A800 profiles"
