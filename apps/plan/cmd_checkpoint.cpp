@@ -101,7 +101,8 @@ int inspect(const std::string& path, bool verify, bool tensors) {
                         "[" + std::to_string(p.begin) + "," + std::to_string(p.end) + ")");
     }
   }
-  std::printf("  total        %s in %d shards\n", format_bytes(double(total)).c_str(), m.world_size);
+  std::printf("  total        %lld bytes (%s) in %d shards\n", static_cast<long long>(total),
+              format_bytes(double(total)).c_str(), m.world_size);
   int64_t elements = 0;
   for (const auto& [key, t] : cov) {
     const std::string what = key.first + "." + key.second;
