@@ -325,9 +325,20 @@ StatusOr<std::string> locate_checkpoint(const std::string& path, std::vector<std
       steps.push_back({st, e.path().string()});
   }
   std::sort(steps.rbegin(), steps.rend());
+  // The last completed save, when `latest` names one (a run resumed from an older checkpoint
+  // may leave newer folders of its abandoned trajectory behind).
+  int64_t latest = -1;
+  {
+    std::ifstream in(fs::path(path) / kLatestFile);
+    std::string name;
+    int64_t st = 0;
+    if (in >> name && parse_step_dir(name, &st) &&
+        fs::exists(fs::path(path) / name / kManifestFile, ec))
+      latest = st;
+  }
   for (const auto& [st, dir] : steps) {
-    if (fs::exists(fs::path(dir) / kManifestFile, ec)) return dir;
-    if (skipped) skipped->push_back(dir);
+    if (latest >= 0 ? st == latest : fs::exists(fs::path(dir) / kManifestFile, ec)) return dir;
+    if (skipped && !fs::exists(fs::path(dir) / kManifestFile, ec)) skipped->push_back(dir);
   }
   return NotFound(path + ": no complete checkpoint (no " + kManifestFile +
                   " in it or in any step-* folder" +

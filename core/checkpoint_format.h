@@ -7,6 +7,7 @@
 //   manifest.json         written last, by rank 0, once every shard is durable (each file is
 //                         written to a temporary name, fsync'ed and renamed): a checkpoint is
 //                         complete if and only if its manifest exists
+// and D/latest names the folder of the last completed save (written after its manifest).
 //
 // Layout independence. A *piece* is the range [begin, end) of the row-major flattening of one
 // TP slice of one full parameter tensor: slice tp_rank of tp along split_dim (split_dim = -1:
@@ -58,6 +59,8 @@ namespace paratune {
 inline constexpr const char* kManifestFormat = "paratune-checkpoint";
 inline constexpr const char* kShardFormat = "paratune-checkpoint-shard";
 inline constexpr const char* kManifestFile = "manifest.json";
+/// In the save dir: the name of the step-* folder of the last completed save (one line).
+inline constexpr const char* kLatestFile = "latest";
 
 /// One contiguous range of one TP slice of a full parameter tensor (see the top comment).
 struct PieceInfo {
@@ -142,9 +145,10 @@ struct OpenCheckpoint {
   std::string data_path(Rank r) const { return dir + "/" + manifest.shards[r].data_file; }
 };
 
-/// `path` is a checkpoint folder (it has manifest.json) or a save directory: then the
-/// complete checkpoint (step-* with a manifest) of the highest step. Folders without a
-/// manifest (a save that was interrupted) are skipped and listed in *skipped if given.
+/// `path` is a checkpoint folder (it has manifest.json) or a save directory: then the one
+/// `latest` names if it is complete, else the complete checkpoint (step-* with a manifest) of
+/// the highest step. Newer folders without a manifest (a save that was interrupted) are
+/// skipped and listed in *skipped if given.
 StatusOr<std::string> locate_checkpoint(const std::string& path,
                                         std::vector<std::string>* skipped = nullptr);
 /// locate_checkpoint + load_manifest + every index, with the cross-checks above.

@@ -133,8 +133,9 @@ ShardWrite write_shard(const std::string& dir, Trainer& t, Rank me, const Checkp
   return out;
 }
 
-// Deletes complete checkpoints older than the `keep` newest and interrupted saves older than
-// `step` (never the one just written).
+// Deletes complete checkpoints older than the `keep` newest up to `step` (the one just
+// written) and interrupted saves older than `step`. Folders of higher steps (left by a run this
+// one resumed from an older checkpoint of) are not touched; `latest` no longer names them.
 void prune(const std::string& save_dir, int64_t step, int keep) {
   std::error_code ec;
   std::vector<std::pair<int64_t, fs::path>> complete, partial;
@@ -143,6 +144,7 @@ void prune(const std::string& save_dir, int64_t step, int keep) {
     if (name.size() != 13 || name.rfind("step-", 0) != 0) continue;
     if (name.find_first_not_of("0123456789", 5) != std::string::npos) continue;
     const int64_t st = std::stoll(name.substr(5));
+    if (st > step) continue;
     (fs::exists(e.path() / kManifestFile, ec) ? complete : partial).push_back({st, e.path()});
   }
   std::sort(complete.rbegin(), complete.rend());
@@ -212,6 +214,7 @@ Status save_checkpoint(const std::string& save_dir, Trainer& t, Comms& comms, co
       die_by_sigkill();
     }
     man = write_file_durable(path, text);
+    if (man.ok()) man = write_file_durable(save_dir + "/" + kLatestFile, step_dir_name(step) + "\n");
     if (man.ok()) prune(save_dir, step, o.keep);
   }
   return agree(comms, man, "writing the manifest of " + dir);

@@ -9,8 +9,8 @@
 //      param values, Adam m, Adam v — and its CPU generator state into rank-R.bin.tmp with a
 //      CRC-32 per block, fsyncs and renames it; then writes rank-R.json the same way;
 //   3. allgather of (ok, sizes, index CRC); rank 0 writes manifest.json (temp, fsync, rename,
-//      fsync of the folder) only if every rank succeeded, then deletes older checkpoints beyond
-//      `keep`. A crash anywhere before the manifest's rename leaves no manifest: the folder is
+//      fsync of the folder) only if every rank succeeded, then D/latest (naming step-N), then
+//      deletes older checkpoints beyond `keep`. A crash anywhere before the manifest's rename leaves no manifest: the folder is
 //      ignored by open_checkpoint() and removed by the next save of that step.
 // Load (collective): every rank computes, for each unit of its new layout and each parameter,
 // the slice ranges it needs (params: the TP-local tensor, or the ZeRO-3 shard; Adam m, v: the

@@ -334,5 +334,21 @@ TEST(CheckpointFormat, LocateSkipsIncompleteSaves) {
   EXPECT_HAS(locate_checkpoint((d.p / "nope").string()).status().message(), "no such");
 }
 
+TEST(CheckpointFormat, LocatePrefersLatest) {
+  TempDir d;
+  for (const char* s : {"step-00000004", "step-00000006", "step-00000008"}) {
+    fs::create_directories(d.p / s);
+    std::ofstream(d.p / s / kManifestFile) << "{}";
+  }
+  fs::create_directories(d.p / "step-00000010");  // interrupted
+  std::ofstream(d.p / kLatestFile) << "step-00000006\n";
+  std::vector<std::string> skipped;
+  EXPECT_EQ(*locate_checkpoint(d.p.string(), &skipped), (d.p / "step-00000006").string());
+  ASSERT_EQ(skipped.size(), 1u);
+  EXPECT_HAS(skipped[0], "step-00000010");
+  std::ofstream(d.p / kLatestFile) << "step-00000010\n";  // names an incomplete one: ignored
+  EXPECT_EQ(*locate_checkpoint(d.p.string()), (d.p / "step-00000008").string());
+}
+
 }  // namespace
 }  // namespace paratune

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Checkpoint acceptance tests, end to end through `paratune launch ... paratune train`.
 # usage: checkpoint_test.sh PARATUNE CHECKPOINT_TOOL resume|crash|bad
-#   resume: an uninterrupted 10-step run under plan A (4 ranks) saving every 2 steps is the
+#   resume: an uninterrupted 8-step run under plan A (4 ranks) saving every 4 steps is the
 #           reference; its step-4 checkpoint is resumed under A (losses must be bit-identical)
 #           and under B (pp1), C (pp4), D (2 ranks), E (8 ranks), S (1 rank) (rtol 1e-5), and a
 #           tiny-llama one under B; `checkpoint inspect` describes and verifies it.
@@ -32,17 +32,17 @@ no_steps() { ! grep -q "step [0-9]*/[0-9]" "$1"; }
 
 # The uninterrupted reference (also the source checkpoints).
 reference() {
-  train 4 "$GPT" --strategy "$T/plan-A.json" --steps 10 --save-dir "$T/ref" --save-every 2 \
+  train 4 "$GPT" --strategy "$T/plan-A.json" --steps 8 --save-dir "$T/ref" --save-every 4 \
     --keep 0 --metrics "$T/ref.json" >"$T/ref.out" 2>&1; rc=$?
-  check "reference run (plan A, 4 ranks, 10 steps, save every 2)" '[ $rc -eq 0 ]' || cat "$T/ref.out"
-  check "reference wrote step-4 and step-10" \
-    '[ -f "$T/ref/step-00000004/manifest.json" ] && [ -f "$T/ref/step-00000010/manifest.json" ]'
+  check "reference run (plan A, 4 ranks, 8 steps, save every 4)" '[ $rc -eq 0 ]' || cat "$T/ref.out"
+  check "reference wrote step-4 and step-8" \
+    '[ -f "$T/ref/step-00000004/manifest.json" ] && [ -f "$T/ref/step-00000008/manifest.json" ]'
 }
 
 # resume_check NAME NPROC MODEL PLAN CKPT REF RTOL
 resume_check() {
   name=$1; np=$2; m=$3; plan=$4; ck=$5; ref=$6; rtol=$7
-  train "$np" "$m" --strategy "$plan" --steps 10 --resume "$ck" --metrics "$T/$name.json" \
+  train "$np" "$m" --strategy "$plan" --steps 8 --resume "$ck" --metrics "$T/$name.json" \
     >"$T/$name.out" 2>&1
   rc=$?
   [ $rc -eq 0 ] || cat "$T/$name.out"
@@ -65,10 +65,10 @@ if [ "$PART" = resume ]; then
   resume_check plan-D-2ranks 2 "$GPT" "$T/plan-D.json" "$C4" "$T/ref.json" 1e-5
   resume_check plan-E-8ranks 8 "$GPT" "$T/plan-E.json" "$C4" "$T/ref.json" 1e-5
   resume_check plan-S-1rank 1 "$GPT" "$T/plan-S.json" "$C4" "$T/ref.json" 1e-5
-  # The save dir itself resolves to its latest complete checkpoint (step 10: nothing to run).
-  train 4 "$GPT" --strategy "$T/plan-A.json" --steps 10 --resume "$T/ref" >"$T/latest.out" 2>&1
+  # The save dir itself resolves to its latest complete checkpoint (step 8: nothing to run).
+  train 4 "$GPT" --strategy "$T/plan-A.json" --steps 8 --resume "$T/ref" >"$T/latest.out" 2>&1
   check "--resume DIR picks the latest complete checkpoint" \
-    'grep -q "resuming from $T/ref/step-00000010" "$T/latest.out" && no_steps "$T/latest.out"'
+    'grep -q "resuming from $T/ref/step-00000008" "$T/latest.out" && no_steps "$T/latest.out"'
   # tiny-llama (GQA, untied head, RMSNorm, SwiGLU, RoPE): A -> B.
   LL="$T/tiny-llama.json"
   train 4 "$LL" --strategy "$T/plan-A.json" --steps 6 --save-dir "$T/llama" --save-every 3 \
@@ -89,7 +89,7 @@ if [ "$PART" = resume ]; then
 fi
 
 if [ "$PART" = crash ]; then
-  train 4 "$GPT" --strategy "$T/plan-A.json" --steps 10 --metrics "$T/ref.json" >"$T/ref.out" 2>&1
+  train 4 "$GPT" --strategy "$T/plan-A.json" --steps 8 --metrics "$T/ref.json" >"$T/ref.out" 2>&1
   rc=$?
   check "reference run (no checkpoints)" '[ $rc -eq 0 ]' || cat "$T/ref.out"
 
@@ -112,11 +112,11 @@ if [ "$PART" = crash ]; then
   wait "$BG"; rc=$?; BG=""
   check "killed run exits non-zero" '[ $rc -ne 0 ]'
   tail -3 "$T/k.out"
-  train 4 "$GPT" --strategy "$T/plan-A.json" --steps 10 --resume "$T/k" --save-dir "$T/k" \
+  train 4 "$GPT" --strategy "$T/plan-A.json" --steps 8 --resume "$T/k" --save-dir "$T/k" \
     --save-every 2 --metrics "$T/k.json" >"$T/k2.out" 2>&1; rc=$?
   grep "paratune train: \(skipping\|resuming\)" "$T/k2.out"
   fs=$(first_step "$T/k.json")
-  check "resumed after the kill at step $fs (4 < step <= 10)" '[ $rc -eq 0 ] && [ "$fs" -gt 4 ] && [ "$fs" -le 10 ]'
+  check "resumed after the kill at step $fs (4 < step <= 8)" '[ $rc -eq 0 ] && [ "$fs" -gt 4 ] && [ "$fs" -le 8 ]'
   "$TOOL" --compare "$T/ref.json" "$T/k.json" --from "$fs" --rtol 0; crc=$?
   check "kill mid-training: resumed losses equal the uninterrupted run bit for bit" '[ $crc -eq 0 ]'
 
@@ -124,7 +124,7 @@ if [ "$PART" = crash ]; then
   # manifest's rename.
   for fault in 6:1:shard 6:0:manifest; do
     D="$T/s-${fault##*:}"
-    train 4 "$GPT" --strategy "$T/plan-A.json" --steps 10 --save-dir "$D" --save-every 2 \
+    train 4 "$GPT" --strategy "$T/plan-A.json" --steps 8 --save-dir "$D" --save-every 2 \
       --fault-kill-in-save "$fault" >"$T/f.out" 2>"$T/f.err"; rc=$?
     r=$(echo "$fault" | cut -d: -f2)
     check "$fault: run dies (rank $r killed by signal 9)" \
@@ -141,7 +141,7 @@ if [ "$PART" = crash ]; then
     "$P" checkpoint inspect "$D" >"$T/i.out" 2>&1
     check "$fault: inspect skips it and shows step 4" \
       'grep -q "skipped.*step-00000006" "$T/i.out" && grep -q "step         4" "$T/i.out"'
-    train 4 "$GPT" --strategy "$T/plan-A.json" --steps 10 --resume "$D" --save-dir "$D" --keep 0 \
+    train 4 "$GPT" --strategy "$T/plan-A.json" --steps 8 --resume "$D" --save-dir "$D" --keep 0 \
       --save-every 2 --metrics "$T/f.json" >"$T/f2.out" 2>&1; rc=$?
     grep "paratune train: \(skipping\|resuming\)" "$T/f2.out"
     "$TOOL" --compare "$T/ref.json" "$T/f.json" --from 5 --rtol 0; crc=$?
