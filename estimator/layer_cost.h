@@ -28,7 +28,7 @@ struct LayerCost {
   Bytes model_states;                // params + grads + optimizer state per device
   Bytes activation_per_micro_batch;  // kept for backward per in-flight micro-batch per device
   Bytes transient;                   // temporary peak while the layer runs (recompute, ZeRO-3
-                                     // gathered params + grads, fp32 logits of the loss)
+                                     // gathered params + grads, fp32 logits-sized buffers of the loss)
 
   // Breakdown, already included in forward / backward above (for `paratune estimate`).
   Milliseconds tp_comm;       // TP/SP collectives of one micro-batch, fwd + bwd

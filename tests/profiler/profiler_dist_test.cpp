@@ -1,11 +1,16 @@
 // The profilers on 2 local ranks through `paratune launch`: the files they write load and
-// validate, have the expected entries, plausible numbers, and `paratune search` accepts them.
+// validate, have the expected entries, plausible numbers, and `paratune search` accepts them;
+// the measured activation bytes predict the executor's peak memory per extra sample.
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "core/cluster_profile.h"
+#include "core/json_reader.h"
+#include "core/model_config.h"
 #include "core/model_profile.h"
+#include "core/strategy.h"
+#include "estimator/plan_estimate.h"
 #include "tests/profiler/test_util.h"
 
 namespace paratune::profiler {
@@ -111,6 +116,66 @@ TEST_F(ProfilerDist, SearchAcceptsBothFiles) {
                        "--memory-per-device 2GiB --global-batch 8 --no-baselines -o " + dir_ +
                        "/strategy.json");
   EXPECT_EQ(s.rc, 0) << s.output;
+}
+
+// One rank, pp 1, tp 1, one micro-batch of `batch` samples.
+Strategy single_rank(const ModelConfig& cfg, int batch) {
+  Strategy s;
+  s.num_devices = 1;
+  s.pp_division = {cfg.num_layers};
+  s.global_batch = batch;
+  s.layers.assign(cfg.num_layers, LayerStrategy{});
+  s.model_fingerprint = fingerprint(cfg);
+  return s;
+}
+
+// `paratune train --metrics` peak memory of rank 0 (2 steps: Adam's states exist in both).
+double trained_peak(const std::string& dir, const ModelConfig& cfg, int batch) {
+  const std::string plan = dir + "/b" + std::to_string(batch) + ".json";
+  const std::string metrics = dir + "/m" + std::to_string(batch) + ".json";
+  EXPECT_TRUE(write_file_atomic(plan, dump_json(to_json(single_rank(cfg, batch)))).ok());
+  testing::Run r = run(bin() + " train --strategy " + plan + " --model configs/models/tiny.json " +
+                       "--data synthetic --steps 2 --metrics " + metrics);
+  EXPECT_EQ(r.rc, 0) << r.output;
+  auto m = read_json_file(metrics);
+  EXPECT_TRUE(m.ok());
+  return m.ok() ? (*m)["peak_memory_bytes"][0].get<double>() : 0.0;
+}
+
+TEST_F(ProfilerDist, ActivationBytesPredictTheExecutorsPeakPerSample) {
+  ASSERT_EQ(model_run_.rc, 0) << model_run_.output;
+  ASSERT_EQ(cluster_run_.rc, 0) << cluster_run_.output;
+  auto cfg = load_model_config("configs/models/tiny.json");
+  ASSERT_TRUE(cfg.ok());
+  auto p = load_model_profile(dir_ + "/tiny.profile.json");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  auto c = load_cluster_profile(dir_ + "/cluster.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  // The executor (tracking allocator): peak increase per extra sample.
+  const double measured = (trained_peak(dir_, *cfg, 8) - trained_peak(dir_, *cfg, 4)) / 4;
+  // The profile: activation bytes per sample of every unit at tp 1, summed over the model.
+  double kept = 0;
+  for (const char* name : {"transformer", "embedding", "lm_head"}) {
+    const LayerTypeProfile* l = p->find(name);
+    ASSERT_NE(l, nullptr);
+    double a = -1;
+    for (const ActivationPoint& pt : l->activation)
+      if (pt.tp == 1 && !pt.sp) a = pt.bytes_per_sample.value;
+    ASSERT_GE(a, 0) << name;
+    kept += std::string(name) == "transformer" ? cfg->num_layers * a : a;
+  }
+  EXPECT_NEAR(kept, measured, 0.1 * measured) << "profile " << kept << " B/sample, executor "
+                                              << measured << " B/sample";
+  // The estimator fed with this profile: its peak prediction grows like the executor's.
+  auto predicted = [&](int batch) {
+    estimator::CostContext ctx{&*cfg, &*c, &*p, 1, 1, 1, batch, estimator::EstimatorOptions{}};
+    auto e = estimator::estimate_plan(ctx, single_rank(*cfg, batch));
+    EXPECT_TRUE(e.ok()) << e.status().message();
+    return e.ok() ? e->stages[0].peak_memory.value : 0.0;
+  };
+  const double slope = (predicted(8) - predicted(4)) / 4;
+  EXPECT_NEAR(slope, measured, 0.1 * measured) << "estimator " << slope << " B/sample, executor "
+                                               << measured << " B/sample";
 }
 
 }  // namespace

@@ -116,7 +116,10 @@ TEST(Summary, ListsEveryEntry) {
   ClusterProfile c;
   c.name = "t";
   c.source = "measured";
-  c.device = {"cpu", Bytes(kGiB), FlopsPerSecond(1e10), BytesPerSecond(1e10)};
+  c.device.name = "cpu";
+  c.device.memory = Bytes(kGiB);
+  c.device.flops = FlopsPerSecond(1e10);
+  c.device.memory_bandwidth = BytesPerSecond(1e10);
   c.islands = {{"node0", 2}, {"node1", 2}};
   c.collectives.push_back({CollectiveOp::kAllReduce, 4, Placement::kInterIsland, true,
                            Milliseconds(0.1), BytesPerSecond(1.2e8), {}});
