@@ -37,8 +37,8 @@ bool AdamHyper::operator==(const AdamHyper& o) const {
 
 bool CheckpointManifest::operator==(const CheckpointManifest& o) const {
   return step == o.step && world_size == o.world_size && seed == o.seed && data == o.data &&
-         data_seed == o.data_seed && adam == o.adam && model == o.model &&
-         strategy == o.strategy && shards == o.shards;
+         data_seed == o.data_seed && adam == o.adam && model == o.model && strategy == o.strategy &&
+         shards == o.shards;
 }
 
 namespace {
@@ -53,9 +53,15 @@ constexpr int kMaxDims = 8;
 constexpr int64_t kMaxTp = 1 << 20;
 }  // namespace
 
-std::string step_dir_name(int64_t step) { return numbered("step-", step, 8, ""); }
-std::string shard_data_name(Rank r) { return numbered("rank-", r, 5, ".bin"); }
-std::string shard_index_name(Rank r) { return numbered("rank-", r, 5, ".json"); }
+std::string step_dir_name(int64_t step) {
+  return numbered("step-", step, 8, "");
+}
+std::string shard_data_name(Rank r) {
+  return numbered("rank-", r, 5, ".bin");
+}
+std::string shard_index_name(Rank r) {
+  return numbered("rank-", r, 5, ".json");
+}
 
 Json to_json(const PieceInfo& p) {
   Json j;
@@ -121,8 +127,8 @@ namespace {
 
 void read_format(ObjectReader& r, const char* expected, int version) {
   if (r.ok() && !r.has("format")) {
-    r.fail("format", std::string("missing (not a paratune checkpoint file: expected \"") +
-                         expected + "\")");
+    r.fail("format",
+           std::string("missing (not a paratune checkpoint file: expected \"") + expected + "\")");
     return;
   }
   const std::string f = r.string("format");
@@ -148,8 +154,10 @@ PieceInfo read_piece(ObjectReader& p, int64_t data_bytes) {
     }
     for (int64_t d : x.full_shape) {
       if (!p.ok()) break;
-      if (d > kMaxElements / numel) p.fail("full_shape", "has more than 2^48 elements");
-      else numel *= d;
+      if (d > kMaxElements / numel)
+        p.fail("full_shape", "has more than 2^48 elements");
+      else
+        numel *= d;
     }
   }
   x.split_dim = int(p.integer("split_dim", -1, kMaxDims - 1));
@@ -160,13 +168,13 @@ PieceInfo read_piece(ObjectReader& p, int64_t data_bytes) {
   x.offset = p.integer("offset", 0, kMaxBytes);
   if (!p.ok()) return x;
   if (x.split_dim >= int(x.full_shape.size())) {
-    p.fail("split_dim", "must be < the number of dimensions (" +
-                            std::to_string(x.full_shape.size()) + ")");
+    p.fail("split_dim",
+           "must be < the number of dimensions (" + std::to_string(x.full_shape.size()) + ")");
   } else if (x.split_dim < 0 && (x.tp != 1 || x.tp_rank != 0)) {
     p.fail("tp", "a replicated tensor (split_dim -1) has tp 1 and tp_rank 0");
   } else if (x.split_dim >= 0 && x.full_shape[x.split_dim] % x.tp != 0) {
-    p.fail("tp", "must divide full_shape[" + std::to_string(x.split_dim) + "] = " +
-                     std::to_string(x.full_shape[x.split_dim]));
+    p.fail("tp", "must divide full_shape[" + std::to_string(x.split_dim) +
+                     "] = " + std::to_string(x.full_shape[x.split_dim]));
   } else if (x.tp_rank >= x.tp) {
     p.fail("tp_rank", "must be < tp (" + std::to_string(x.tp) + ")");
   } else if (x.end <= x.begin) {
@@ -259,7 +267,8 @@ StatusOr<CheckpointManifest> manifest_from_json(const Json& j, const std::string
     x.index_crc32 = uint32_t(e.integer("index_crc32", 0, 0xffffffffLL));
     x.data_file = e.string("data");
     x.data_bytes = e.integer("data_bytes", 0, kMaxBytes);
-    if (e.ok() && x.rank != Rank(i)) e.fail("rank", "must be " + std::to_string(i) + " (rank order)");
+    if (e.ok() && x.rank != Rank(i))
+      e.fail("rank", "must be " + std::to_string(i) + " (rank order)");
     if (e.ok() && x.index_file != shard_index_name(x.rank))
       e.fail("index", "must be \"" + shard_index_name(x.rank) + "\", got \"" + x.index_file + "\"");
     if (e.ok() && x.data_file != shard_data_name(x.rank))
@@ -274,9 +283,9 @@ StatusOr<CheckpointManifest> manifest_from_json(const Json& j, const std::string
   PARATUNE_ASSIGN_OR_RETURN(m.strategy, strategy_from_json(strategy, sfile));
   PARATUNE_RETURN_IF_ERROR(validate(m.strategy, m.model, sfile));
   if (m.strategy.num_devices != m.world_size) {
-    return InvalidArgument(sfile + ": field \"num_devices\": " +
-                           std::to_string(m.strategy.num_devices) + " differs from world_size " +
-                           std::to_string(m.world_size));
+    return InvalidArgument(sfile +
+                           ": field \"num_devices\": " + std::to_string(m.strategy.num_devices) +
+                           " differs from world_size " + std::to_string(m.world_size));
   }
   return m;
 }
@@ -314,7 +323,8 @@ StatusOr<std::string> read_bytes(const std::string& path) {
 
 }  // namespace
 
-StatusOr<std::string> locate_checkpoint(const std::string& path, std::vector<std::string>* skipped) {
+StatusOr<std::string> locate_checkpoint(const std::string& path,
+                                        std::vector<std::string>* skipped) {
   std::error_code ec;
   if (fs::exists(fs::path(path) / kManifestFile, ec)) return path;
   if (!fs::is_directory(path, ec)) return NotFound(path + ": no such checkpoint directory");
@@ -345,7 +355,8 @@ StatusOr<std::string> locate_checkpoint(const std::string& path, std::vector<std
                   (steps.empty() ? std::string() : "; incomplete saves were skipped") + ")");
 }
 
-StatusOr<OpenCheckpoint> open_checkpoint(const std::string& path, std::vector<std::string>* skipped) {
+StatusOr<OpenCheckpoint> open_checkpoint(const std::string& path,
+                                         std::vector<std::string>* skipped) {
   OpenCheckpoint c;
   PARATUNE_ASSIGN_OR_RETURN(c.dir, locate_checkpoint(path, skipped));
   const std::string mpath = c.dir + "/" + kManifestFile;
@@ -361,9 +372,9 @@ StatusOr<OpenCheckpoint> open_checkpoint(const std::string& path, std::vector<st
     }
     const uint32_t crc = crc32_update(0, bytes.data(), bytes.size());
     if (crc != e.index_crc32) {
-      return InvalidArgument(ipath + ": checksum mismatch: CRC-32 " + std::to_string(crc) +
-                             ", " + field + "index_crc32\" says " +
-                             std::to_string(e.index_crc32) + " (corrupt or replaced)");
+      return InvalidArgument(ipath + ": checksum mismatch: CRC-32 " + std::to_string(crc) + ", " +
+                             field + "index_crc32\" says " + std::to_string(e.index_crc32) +
+                             " (corrupt or replaced)");
     }
     Json j;
     try {
@@ -395,7 +406,8 @@ StatusOr<OpenCheckpoint> open_checkpoint(const std::string& path, std::vector<st
   return c;
 }
 
-Status check_same_model(const OpenCheckpoint& c, const ModelConfig& m, const std::string& model_file) {
+Status check_same_model(const OpenCheckpoint& c, const ModelConfig& m,
+                        const std::string& model_file) {
   Json a = to_json(c.manifest.model), b = to_json(m);
   for (auto it = a.begin(); it != a.end(); ++it) {
     if (it.key() == "name") continue;

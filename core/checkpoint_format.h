@@ -80,10 +80,10 @@ struct ShardIndex {
   static constexpr int kFormatVersion = 1;
   Rank rank = 0;
   int64_t step = 0;
-  std::string data_file;             // "rank-<r>.bin", inside the checkpoint folder
+  std::string data_file;  // "rank-<r>.bin", inside the checkpoint folder
   int64_t data_bytes = 0;
-  int64_t block_bytes = 1;           // checksum block size
-  std::vector<uint32_t> block_crc32; // ceil(data_bytes / block_bytes) entries
+  int64_t block_bytes = 1;            // checksum block size
+  std::vector<uint32_t> block_crc32;  // ceil(data_bytes / block_bytes) entries
   int64_t rng_offset = 0, rng_bytes = 0;
   std::vector<PieceInfo> pieces;
   bool operator==(const ShardIndex& o) const;
@@ -94,7 +94,7 @@ struct ShardEntry {
   std::string index_file;  // "rank-<r>.json"
   int64_t index_bytes = 0;
   uint32_t index_crc32 = 0;
-  std::string data_file;   // "rank-<r>.bin"
+  std::string data_file;  // "rank-<r>.bin"
   int64_t data_bytes = 0;
   bool operator==(const ShardEntry& o) const;
 };
@@ -107,10 +107,10 @@ struct AdamHyper {
 
 struct CheckpointManifest {
   static constexpr int kFormatVersion = 1;
-  int64_t step = 0;        // completed optimizer steps
+  int64_t step = 0;  // completed optimizer steps
   int world_size = 1;
-  int64_t seed = 1;        // parameter init seed
-  std::string data;        // description of the data source
+  int64_t seed = 1;  // parameter init seed
+  std::string data;  // description of the data source
   int64_t data_seed = 1;
   AdamHyper adam;
   ModelConfig model;
@@ -156,6 +156,7 @@ StatusOr<OpenCheckpoint> open_checkpoint(const std::string& path,
                                          std::vector<std::string>* skipped = nullptr);
 /// The checkpoint's model must be `m` (the name may differ): otherwise an error naming the
 /// manifest, the field and both values.
-Status check_same_model(const OpenCheckpoint& c, const ModelConfig& m, const std::string& model_file);
+Status check_same_model(const OpenCheckpoint& c, const ModelConfig& m,
+                        const std::string& model_file);
 
 }  // namespace paratune

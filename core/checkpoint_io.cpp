@@ -1,11 +1,12 @@
 #include "core/checkpoint_io.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "core/crc32.h"
 
@@ -15,7 +16,9 @@ namespace {
 constexpr size_t kWriteBuffer = 1 << 20;
 constexpr size_t kCachedBlocks = 4;
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 std::string parent_of(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -104,8 +107,8 @@ Status BlockWriter::commit() {
   ::close(fd_);
   fd_ = -1;
   if (::rename(tmp_.c_str(), path_.c_str()) != 0)
-    return error_ = InvalidArgument(path_ + ": cannot rename the temporary file into place: " +
-                                    errno_text());
+    return error_ = InvalidArgument(
+               path_ + ": cannot rename the temporary file into place: " + errno_text());
   committed_ = true;
   return fsync_dir(parent_of(path_));
 }

@@ -45,7 +45,8 @@ StatusOr<std::vector<Copy>> plan_copies(const SliceRange& target,
     int64_t pos = t.full;  // next full element to fill
     const int64_t stop = t.full + t.len;
     // Runs before the first i with max_end[i] > pos all end at or before pos.
-    auto it = src.begin() + (std::upper_bound(max_end.begin(), max_end.end(), pos) - max_end.begin());
+    auto it =
+        src.begin() + (std::upper_bound(max_end.begin(), max_end.end(), pos) - max_end.begin());
     for (; it != src.end() && pos < stop; ++it) {
       const FullRun& s = it->run;
       if (s.full + s.len <= pos) continue;

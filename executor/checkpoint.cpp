@@ -1,14 +1,14 @@
 #include "executor/checkpoint.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <map>
 #include <memory>
-
-#include <ATen/CPUGeneratorImpl.h>
+#include <mutex>
 
 #include "core/checkpoint_io.h"
 #include "core/checkpoint_layout.h"
@@ -173,8 +173,8 @@ Status save_checkpoint(const std::string& save_dir, Trainer& t, Comms& comms, co
   fs::create_directories(dir, ec);  // a rank on another node without a shared file system
 
   ShardWrite sw = write_shard(dir, t, me, o);
-  at::Tensor mine = at::tensor({int64_t(sw.status.ok()), sw.data_bytes, sw.index_bytes,
-                                int64_t(sw.index_crc)}, at::kLong);
+  at::Tensor mine = at::tensor(
+      {int64_t(sw.status.ok()), sw.data_bytes, sw.index_bytes, int64_t(sw.index_crc)}, at::kLong);
   std::vector<at::Tensor> all = comms.world().allgather(mine);
   Status written = sw.status;
   for (int r = 0; r < comms.world_size() && written.ok(); ++r)
@@ -214,7 +214,8 @@ Status save_checkpoint(const std::string& save_dir, Trainer& t, Comms& comms, co
       die_by_sigkill();
     }
     man = write_file_durable(path, text);
-    if (man.ok()) man = write_file_durable(save_dir + "/" + kLatestFile, step_dir_name(step) + "\n");
+    if (man.ok())
+      man = write_file_durable(save_dir + "/" + kLatestFile, step_dir_name(step) + "\n");
     if (man.ok()) prune(save_dir, step, o.keep);
   }
   return agree(comms, man, "writing the manifest of " + dir);
@@ -223,7 +224,7 @@ Status save_checkpoint(const std::string& save_dir, Trainer& t, Comms& comms, co
 namespace {
 
 struct Source {
-  int shard;        // rank of the shard
+  int shard;  // rank of the shard
   const PieceInfo* piece;
 };
 
@@ -252,7 +253,8 @@ class Loader {
       const std::string what = u.name() + "." + spec.name;
       auto it = by_tensor_.find({u.name(), spec.name});
       if (it == by_tensor_.end())
-        return InvalidArgument(c_.dir + ": no shard holds " + what + " (not this model's checkpoint?)");
+        return InvalidArgument(c_.dir + ": no shard holds " + what +
+                               " (not this model's checkpoint?)");
       std::vector<SliceRange> sources;
       for (const Source& s : it->second) {
         const PieceInfo& p = *s.piece;
@@ -264,8 +266,12 @@ class Loader {
         sources.push_back(slice_of(p));
       }
       const int64_t off = u.offset(i), n = spec.local_numel(tp);
-      SliceRange target{spec.full_shape, spec.tp_replicated() ? -1 : spec.split_dim,
-                        spec.tp_replicated() ? 1 : tp, spec.tp_replicated() ? 0 : tpi, 0, n};
+      SliceRange target{spec.full_shape,
+                        spec.tp_replicated() ? -1 : spec.split_dim,
+                        spec.tp_replicated() ? 1 : tp,
+                        spec.tp_replicated() ? 0 : tpi,
+                        0,
+                        n};
       SliceRange ptarget = target, otarget = target;
       const int64_t lo = std::max(s0, off), hi = std::min(s1, off + n);
       if (zero3) ptarget.begin = lo - off, ptarget.end = std::max(lo, hi) - off;
@@ -300,7 +306,8 @@ class Loader {
 
  private:
   // field 0: param values, 1: exp_avg, 2: exp_avg_sq of each piece.
-  Status run(const std::vector<Copy>& copies, const std::vector<Source>& src, int field, float* dst) {
+  Status run(const std::vector<Copy>& copies, const std::vector<Source>& src, int field,
+             float* dst) {
     for (const Copy& cp : copies) {
       const Source& s = src[size_t(cp.source)];
       const int64_t at = s.piece->offset + 4 * (field * s.piece->numel() + cp.src);
@@ -313,8 +320,10 @@ class Loader {
     auto it = readers_.find(r);
     if (it == readers_.end()) {
       const ShardIndex& s = c_.indices[r];
-      it = readers_.emplace(r, std::make_unique<BlockReader>(c_.data_path(r), s.data_bytes,
-                                                             s.block_bytes, s.block_crc32)).first;
+      it = readers_
+               .emplace(r, std::make_unique<BlockReader>(c_.data_path(r), s.data_bytes,
+                                                         s.block_bytes, s.block_crc32))
+               .first;
     }
     return *it->second;
   }

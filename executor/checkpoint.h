@@ -10,8 +10,9 @@
 //      CRC-32 per block, fsyncs and renames it; then writes rank-R.json the same way;
 //   3. allgather of (ok, sizes, index CRC); rank 0 writes manifest.json (temp, fsync, rename,
 //      fsync of the folder) only if every rank succeeded, then D/latest (naming step-N), then
-//      deletes older checkpoints beyond `keep`. A crash anywhere before the manifest's rename leaves no manifest: the folder is
-//      ignored by open_checkpoint() and removed by the next save of that step.
+//      deletes older checkpoints beyond `keep`. A crash anywhere before the manifest's rename
+//      leaves no manifest: the folder is ignored by open_checkpoint() and removed by the next save
+//      of that step.
 // Load (collective): every rank computes, for each unit of its new layout and each parameter,
 // the slice ranges it needs (params: the TP-local tensor, or the ZeRO-3 shard; Adam m, v: the
 // same or the ZeRO-2/3 shard), finds the source pieces that intersect them (plan_copies) and
@@ -53,7 +54,7 @@ struct CheckpointOptions {
 
 /// What the manifest records besides the Trainer's state.
 struct RunInfo {
-  std::string data;    // data source description
+  std::string data;  // data source description
   int64_t data_seed = 1;
 };
 

@@ -46,13 +46,18 @@ struct TrainFlags {
   executor::CheckpointOptions ckpt;
 };
 
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
 // "STEP:RANK:shard|manifest" -> a SaveFault (test hook of the crash tests).
 StatusOr<executor::SaveFault> parse_fault(const std::string& v) {
   executor::SaveFault f;
   long long step = -1, rank = -1;
   char phase[16] = {0};
   if (std::sscanf(v.c_str(), "%lld:%lld:%15s", &step, &rank, phase) != 3 || step < 1 || rank < 0)
-    return InvalidArgument("--fault-kill-in-save: expected STEP:RANK:shard|manifest, got '" + v + "'");
+    return InvalidArgument("--fault-kill-in-save: expected STEP:RANK:shard|manifest, got '" + v +
+                           "'");
   f.step = step;
   f.rank = Rank(rank);
   const std::string ph = phase;
@@ -128,7 +133,7 @@ int run(const TrainFlags& f) {
         std::printf("paratune train: loaded step %lld in %.0f ms: %.0f bytes read by all ranks "
                     "(rank 0 read %lld bytes from %d shard(s)%s)\n",
                     static_cast<long long>(ckpt->manifest.step),
-                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+                    ms_since(t0),
                     mine.item<double>(), static_cast<long long>(ls->bytes_read), ls->shards_read,
                     ls->rng_restored ? ", RNG state restored" : "");
     }
@@ -160,7 +165,7 @@ int run(const TrainFlags& f) {
         if (lead) {
           std::printf("paratune train: saved checkpoint %s/%s in %.0f ms\n", f.save_dir.c_str(),
                       step_dir_name(i + 1).c_str(),
-                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count());
+                      ms_since(s0));
           std::fflush(stdout);
         }
       }

@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int64_t d : p.full_shape) numel *= d;
     int64_t covered = 0;
     for (const FullRun& fr : full_runs(r)) {
-      if (fr.full < 0 || fr.len <= 0 || fr.full + fr.len > numel) fuzz::finding("run outside the tensor");
+      if (fr.full < 0 || fr.len <= 0 || fr.full + fr.len > numel)
+        fuzz::finding("run outside the tensor");
       covered += fr.len;
     }
     if (covered != p.numel()) fuzz::finding("runs do not cover the piece");

@@ -3,11 +3,12 @@
 // from_json(to_json(x)) == x, else the target aborts (a finding).
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <unistd.h>
 
 #include "core/json_reader.h"
 

@@ -1,6 +1,8 @@
 // Torch-free tests of the checkpoint format: CRC-32, the slice -> full-tensor mapping and
 // re-sharding copy plans (against an element-by-element oracle), manifest / shard index
 // round trips and strict errors, block-checksummed I/O, locating the latest complete save.
+#include "core/checkpoint_format.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -9,7 +11,6 @@
 #include <numeric>
 #include <random>
 
-#include "core/checkpoint_format.h"
 #include "core/checkpoint_io.h"
 #include "core/checkpoint_layout.h"
 #include "core/crc32.h"
@@ -132,12 +133,13 @@ TEST(CheckpointLayout, MissingElementsAreNamed) {
   auto cp = plan_copies({{8, 4}, -1, 1, 0, 0, 32}, src, "layer0.wq");
   ASSERT_FALSE(cp.ok());
   EXPECT_NE(cp.status().message().find("layer0.wq: the checkpoint holds no value for element 16"),
-            std::string::npos) << cp.status().message();
+            std::string::npos)
+      << cp.status().message();
 }
 
 TEST(CheckpointLayout, OverlappingSourcesStillCover) {
-  std::vector<SliceRange> src = {{{10}, -1, 1, 0, 0, 10}, {{10}, -1, 1, 0, 2, 4},
-                                 {{10}, -1, 1, 0, 8, 10}};
+  std::vector<SliceRange> src = {
+      {{10}, -1, 1, 0, 0, 10}, {{10}, -1, 1, 0, 2, 4}, {{10}, -1, 1, 0, 8, 10}};
   auto cp = plan_copies({{10}, -1, 1, 0, 3, 10}, src, "x");
   ASSERT_TRUE(cp.ok()) << cp.status().message();
   int64_t n = 0;
@@ -227,33 +229,43 @@ TEST(CheckpointFormat, ManifestErrorsNameTheField) {
   EXPECT_HAS(manifest_error([](Json& j) { j["format_version"] = 2; }), "field \"format_version\"");
   EXPECT_HAS(manifest_error([](Json& j) { j.erase("step"); }), "field \"step\": missing");
   EXPECT_HAS(manifest_error([](Json& j) { j["extra"] = 1; }), "field \"extra\": unknown field");
-  EXPECT_HAS(manifest_error([](Json& j) { j["shards"][1]["rank"] = 0; }), "field \"shards[1].rank\"");
+  EXPECT_HAS(manifest_error([](Json& j) { j["shards"][1]["rank"] = 0; }),
+             "field \"shards[1].rank\"");
   EXPECT_HAS(manifest_error([](Json& j) { j["shards"][0]["data"] = "../../etc/passwd"; }),
              "field \"shards[0].data\": must be \"rank-00000.bin\"");
   EXPECT_HAS(manifest_error([](Json& j) { j["shards"][0]["index_crc32"] = 1LL << 32; }),
              "field \"shards[0].index_crc32\"");
-  EXPECT_HAS(manifest_error([](Json& j) { j["world_size"] = 3; }), "field \"shards\": needs world_size");
+  EXPECT_HAS(manifest_error([](Json& j) { j["world_size"] = 3; }),
+             "field \"shards\": needs world_size");
   EXPECT_HAS(manifest_error([](Json& j) { j["model"]["hidden"] = "x"; }),
              "m.json: field \"model\": field \"hidden\"");
-  EXPECT_HAS(manifest_error([](Json& j) { j["strategy"]["num_devices"] = 4; }), "m.json: field \"strategy\"");
+  EXPECT_HAS(manifest_error([](Json& j) { j["strategy"]["num_devices"] = 4; }),
+             "m.json: field \"strategy\"");
   EXPECT_HAS(manifest_error([](Json& j) { j["adam"]["beta1"] = 2.0; }), "field \"adam.beta1\"");
 }
 
 TEST(CheckpointFormat, ShardIndexErrorsNameTheField) {
   EXPECT_HAS(index_error([](Json& j) { j["format"] = "paratune-checkpoint"; }), "field \"format\"");
-  EXPECT_HAS(index_error([](Json& j) { j["block_crc32"].erase(0); }), "field \"block_crc32\": needs 3");
+  EXPECT_HAS(index_error([](Json& j) { j["block_crc32"].erase(0); }),
+             "field \"block_crc32\": needs 3");
   EXPECT_HAS(index_error([](Json& j) { j["data"] = "rank-00000.bin"; }), "field \"data\"");
   EXPECT_HAS(index_error([](Json& j) { j["rng"]["bytes"] = 49; }), "field \"rng\"");
   EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["end"] = 33; }), "field \"pieces[0].end\"");
   EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["end"] = 0; }), "field \"pieces[0].end\"");
   EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["tp"] = 3; }), "field \"pieces[0].tp\"");
-  EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["tp_rank"] = 2; }), "field \"pieces[0].tp_rank\"");
-  EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["split_dim"] = 2; }), "field \"pieces[0].split_dim\"");
-  EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["split_dim"] = -1; }), "field \"pieces[0].tp\"");
-  EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["offset"] = 52; }), "field \"pieces[0].offset\"");
+  EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["tp_rank"] = 2; }),
+             "field \"pieces[0].tp_rank\"");
+  EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["split_dim"] = 2; }),
+             "field \"pieces[0].split_dim\"");
+  EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["split_dim"] = -1; }),
+             "field \"pieces[0].tp\"");
+  EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["offset"] = 52; }),
+             "field \"pieces[0].offset\"");
   EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["full_shape"] = Json::array(); }),
              "field \"pieces[0].full_shape\"");
-  EXPECT_HAS(index_error([](Json& j) { j["pieces"][0]["full_shape"] = {1 << 30, 1 << 30}; }),
+  EXPECT_HAS(index_error([](Json& j) {
+               j["pieces"][0]["full_shape"] = {1 << 30, 1 << 30};
+             }),
              "field \"pieces[0].full_shape\": has more than 2^48 elements");
 }
 
@@ -330,7 +342,8 @@ TEST(CheckpointFormat, LocateSkipsIncompleteSaves) {
   ASSERT_EQ(skipped.size(), 1u);
   EXPECT_HAS(skipped[0], "step-00000010");
   EXPECT_EQ(*locate_checkpoint((d.p / "step-00000002").string()), (d.p / "step-00000002").string());
-  EXPECT_HAS(locate_checkpoint((d.p / "other").string()).status().message(), "no complete checkpoint");
+  EXPECT_HAS(locate_checkpoint((d.p / "other").string()).status().message(),
+             "no complete checkpoint");
   EXPECT_HAS(locate_checkpoint((d.p / "nope").string()).status().message(), "no such");
 }
 

@@ -46,8 +46,9 @@ int emit(const std::string& dir) {
   const DpType Z2 = DpType::kZero2, Z3 = DpType::kZero3, D = DpType::kDdp;
   const int L = 8;
   std::map<std::string, Strategy> plans;
-  plans["A"] = plan(4, 2, {3, 5}, 4, ls(2, 1),
-                    {ls(2, 1), ls(1, 2, Z3), ls(2, 1, D, true, true), ls(1, 2, Z2, true, false, true)}, L);
+  plans["A"] =
+      plan(4, 2, {3, 5}, 4, ls(2, 1),
+           {ls(2, 1), ls(1, 2, Z3), ls(2, 1, D, true, true), ls(1, 2, Z2, true, false, true)}, L);
   plans["B"] = plan(4, 1, {L}, 2, ls(1, 4, Z3),
                     {ls(4, 1), ls(2, 2, Z3, false), ls(1, 4, Z2), ls(2, 2, D, true, true)}, L);
   plans["C"] = plan(4, 4, {1, 3, 2, 2}, 4, ls(1, 1), {ls(1, 1), ls(1, 1, D, true, false, true)}, L);
@@ -56,7 +57,8 @@ int emit(const std::string& dir) {
                     {ls(8, 1), ls(2, 4, Z3), ls(4, 2, Z2, true, true), ls(1, 8, D)}, L);
   plans["S"] = plan(1, 1, {L}, 1, ls(1, 1), {ls(1, 1)}, L);
   bool ok = write_file_atomic(dir + "/tiny-gpt.json", dump_json(to_json(testing::tiny_gpt()))).ok();
-  ok = ok && write_file_atomic(dir + "/tiny-llama.json", dump_json(to_json(testing::tiny_llama()))).ok();
+  ok = ok &&
+       write_file_atomic(dir + "/tiny-llama.json", dump_json(to_json(testing::tiny_llama()))).ok();
   for (const auto& [name, s] : plans) {
     Status v = validate(s, testing::tiny_gpt(), name);
     Status w = validate(s, testing::tiny_llama(), name);
@@ -118,7 +120,6 @@ int main(int argc, char** argv) {
   if (mode == "--compare" && argc == 8 && std::string(argv[4]) == "--from" &&
       std::string(argv[6]) == "--rtol")
     return compare(argv[2], argv[3], std::stoll(argv[5]), std::stod(argv[7]));
-  std::fprintf(stderr,
-               "usage: checkpoint_tool --emit DIR | --compare REF GOT --from K --rtol R\n");
+  std::fprintf(stderr, "usage: checkpoint_tool --emit DIR | --compare REF GOT --from K --rtol R\n");
   return 2;
 }
