@@ -10,8 +10,9 @@
 // across the link. Gradient sync across the link is paid once per iteration (~2-4 s at 1 Gbit/s)
 // against ~100 s of CPU compute, while a 2-stage pipeline pays its bubble and an imbalance (the
 // gpt-small LM head costs ~4 layers of compute) and holds the tied embedding on both stages, so
-// the planner measures PP as 1.4-1.6x slower and prefers DP across the link (see
-// docs/profilers.md, "Placement on the emulated cluster").
+// the estimator prices PP as 1.4-1.6x slower and the planner prefers DP across the link. A
+// training check did not confirm that ranking on this oversubscribed 2-core machine (see
+// docs/profilers.md, "Placement on the emulated cluster"), so it is not asserted either way.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
