@@ -35,9 +35,12 @@ struct EstimatorOptions {
   // collective per layer. Default 25 MiB.
   double grad_bucket_bytes = 25.0 * kMiB;
   // Gradient reduction (DDP allreduce, ZeRO reduce_scatter) overlaps with the backward of the
-  // last micro-batch, slowed by the cluster's overlap coefficients. Default true (PyTorch DDP
-  // hooks, Galvatron). false: the whole reduction is exposed after the backward.
-  bool overlap_grad_sync = true;
+  // last micro-batch, slowed by the cluster's overlap coefficients (PyTorch DDP hooks,
+  // Galvatron). Default false: the whole reduction is exposed after the backward, which is what
+  // paratune's executor does (executor/trainer.h: DDP buckets are allreduced after the last
+  // backward; ZeRO-2/3 reduce-scatter each unit's gradient inside its backward, on the critical
+  // path).
+  bool overlap_grad_sync = false;
   // ZeRO-3 parameter allgathers overlap with the layer's own compute (prefetch). Default false:
   // gathered synchronously right before the layer runs, fully on the critical path.
   bool overlap_zero3_gather = false;
