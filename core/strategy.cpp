@@ -323,4 +323,19 @@ Json to_json(const Strategy& s) {
   return j;
 }
 
+Strategy uniform_strategy(int devices, int pp, const LayerStrategy& ls, int layers,
+                          int global_batch, int micro_batches) {
+  Strategy s;
+  s.num_devices = devices;
+  s.pp = pp;
+  s.pp_division.assign(pp, layers / pp);
+  for (int i = 0; i < layers % pp; ++i) s.pp_division[i] += 1;
+  s.micro_batches = micro_batches;
+  s.global_batch = global_batch;
+  s.layers.assign(layers, ls);
+  s.embedding = ls;
+  s.embedding.checkpoint = false;
+  return s;
+}
+
 }  // namespace paratune

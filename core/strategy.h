@@ -78,6 +78,13 @@ struct Strategy {
 /// / ffn / vocab divisible by tp, sp only with tp > 1, micro-batches divide the batch. The
 /// message names `file` and the field.
 Status validate(const Strategy& s, const ModelConfig& m, const std::string& file);
+
+/// A plan where every layer and the embedding/head use `ls` (the embedding without
+/// checkpointing) and the stages split `layers` as evenly as possible (the first stages take
+/// one more when pp does not divide it). No prediction, no fingerprints.
+///   Strategy s = uniform_strategy(8, 2, ls, 32, 16, 4);
+Strategy uniform_strategy(int devices, int pp, const LayerStrategy& ls, int layers,
+                          int global_batch, int micro_batches);
 /// Checks only the model-independent structure.
 Status validate_structure(const Strategy& s, const std::string& file);
 StatusOr<Strategy> strategy_from_json(const Json& j, const std::string& file);

@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
   const auto by_pp = search::enumerate_by_pp(n, 0, tree, *model);
   for (const auto& [pp, cands] : by_pp) {
     for (const LayerStrategy& ls : cands) {
-      Strategy s = bench::uniform_plan(n, pp, ls, model->num_layers, B, 1);
+      Strategy s = uniform_strategy(n, pp, ls, model->num_layers, B, 1);
       if (ls.tp > 1 && model->vocab % ls.tp) s.embedding.tp = 1, s.embedding.dp = n / pp;
       s.embedding.sp = false;
       add("uniform", s);
@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
   for (int i = 0, tries = 0; i < f.random && tries < 100 * (f.random + 1); ++tries) {
     const int pp = pps[rng() % pps.size()];
     const auto& cands = by_pp.at(pp);
-    Strategy s = bench::uniform_plan(n, pp, cands[0], model->num_layers, B, 1);
+    Strategy s = uniform_strategy(n, pp, cands[0], model->num_layers, B, 1);
     // Uneven stages: each stage at least one layer, the rest spread at random.
     s.pp_division.assign(pp, 1);
     for (int l = pp; l < model->num_layers; ++l) s.pp_division[rng() % pp] += 1;

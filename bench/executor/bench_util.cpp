@@ -32,21 +32,6 @@ void write_or_die(const std::string& path, const Json& j) {
   }
 }
 
-Strategy uniform_plan(int devices, int pp, const LayerStrategy& ls, int layers, int global_batch,
-                      int micro_batches) {
-  Strategy s;
-  s.num_devices = devices;
-  s.pp = pp;
-  s.pp_division.assign(pp, layers / pp);
-  for (int i = 0; i < layers % pp; ++i) s.pp_division[i] += 1;
-  s.micro_batches = micro_batches;
-  s.global_batch = global_batch;
-  s.layers.assign(layers, ls);
-  s.embedding = ls;
-  s.embedding.checkpoint = false;
-  return s;
-}
-
 int run_shell(const std::string& cmd) {
   std::fflush(stdout);
   const int rc = std::system(cmd.c_str());

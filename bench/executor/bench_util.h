@@ -26,9 +26,6 @@ class TempDir {
 
 /// Writes `j` to `path`; aborts the bench with a message on failure.
 void write_or_die(const std::string& path, const Json& j);
-/// A plan where every layer and the embedding use `ls`, stages split evenly.
-Strategy uniform_plan(int devices, int pp, const LayerStrategy& ls, int layers, int global_batch,
-                      int micro_batches);
 /// Runs `cmd` through the shell; returns its exit code.
 int run_shell(const std::string& cmd);
 /// Reads a metrics JSON written by `paratune train --metrics`; aborts on failure.

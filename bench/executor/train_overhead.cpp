@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   const std::string model = dir.path() + "/model.json", plan = dir.path() + "/single.json",
                     metrics = dir.path() + "/metrics.json";
   bench::write_or_die(model, to_json(cfg));
-  bench::write_or_die(plan, to_json(bench::uniform_plan(1, 1, LayerStrategy{}, cfg.num_layers,
+  bench::write_or_die(plan, to_json(uniform_strategy(1, 1, LayerStrategy{}, cfg.num_layers,
                                                         f.batch, 1)));
   auto data = executor::TokenSource::from_file(executor::kDefaultCorpus, cfg.vocab, 1);
   const executor::TokenSource src = data.ok() ? *data : executor::TokenSource::synthetic(cfg.vocab, 1);

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   std::vector<Measured> got;
   for (const Variant& v : variants) {
     ls.dp_type = v.type;
-    got.push_back(run(dir.path(), v.name, bench::uniform_plan(ranks, 1, ls, layers, batch, 1),
+    got.push_back(run(dir.path(), v.name, uniform_strategy(ranks, 1, ls, layers, batch, 1),
                       ranks, steps));
   }
   const double mib = 1024.0 * 1024.0;

@@ -319,3 +319,27 @@ TEST(StrategyErrors, AgainstModel) {
 
 }  // namespace
 }  // namespace paratune
+
+namespace paratune {
+namespace {
+
+TEST(UniformStrategy, SplitsLayersAndKeepsTheEmbeddingUncheckpointed) {
+  LayerStrategy ls;
+  ls.tp = 2;
+  ls.dp = 2;
+  ls.checkpoint = true;
+  const Strategy s = uniform_strategy(8, 2, ls, 7, 16, 4);
+  EXPECT_EQ(s.num_devices, 8);
+  EXPECT_EQ(s.pp, 2);
+  EXPECT_EQ(s.pp_division, (std::vector<int>{4, 3}));  // the first stage takes the extra layer
+  EXPECT_EQ(s.micro_batches, 4);
+  EXPECT_EQ(s.global_batch, 16);
+  ASSERT_EQ(s.layers.size(), 7u);
+  for (const LayerStrategy& l : s.layers) EXPECT_EQ(l, ls);
+  EXPECT_FALSE(s.embedding.checkpoint);
+  EXPECT_EQ(s.embedding.tp, 2);
+  EXPECT_FALSE(s.predicted.has_value());
+}
+
+}  // namespace
+}  // namespace paratune
