@@ -605,6 +605,18 @@ std::vector<std::vector<std::optional<StagePlanResult>>> solve_prefixes_from(
     if (r.limit < 0) break;
     runs.push_back(std::move(r));
   }
+  // A cap is dominated by the next larger one when both leave every base the same capacity:
+  // the larger allows a superset of the strategies in the same buckets, so its DP is never
+  // worse (ties then go to the larger cap). Dropping dominated caps keeps the optimum exact and
+  // matters when many strategies differ in transient by less than a bucket.
+  {
+    std::vector<CapRun> kept;
+    for (size_t j = 0; j < runs.size(); ++j) {
+      if (j + 1 < runs.size() && runs[j + 1].capacity == runs[j].capacity) continue;
+      kept.push_back(std::move(runs[j]));
+    }
+    runs = std::move(kept);
+  }
 
   CappedDp dp(fp, options.memory_buckets + 1);
   for (CapRun& r : runs) {
