@@ -22,7 +22,8 @@
 // buckets, then the lowest switch class (classes = strategies with identical switch rows and
 // columns, numbered by their lowest member), then the lowest index.
 //
-// Cost: one DP per distinct transient value that survives the lower-bound test, each
+// Cost: one DP per distinct transient value that survives the lower-bound tests (plus one
+// bounding run over all columns when four or more caps remain), each
 // O(L x buckets x (S + K)) plus the switch work on the columns where a class improves
 // (strategies dominated in both time and buckets within their switch class are skipped).
 // Measured (L = 96, S = 60, 1024 buckets, -O2, one core): ~6 ms without switch costs or with
