@@ -20,13 +20,16 @@
 //
 // Data parallelism (group of d ranks, collectives priced with comm_model.cpp):
 //   ddp:   reduce = allreduce(P * k_grad)                              once per iteration
-//   zero2: reduce = reduce_scatter(P * k_grad); after_step = allgather(P * k_param)
-//   zero3: reduce = reduce_scatter(P * k_grad); per micro-batch gather_fwd = gather_bwd =
+//   zero2: backward += reduce_scatter(P * k_grad) per micro-batch (only the shard is kept, so
+//          each micro-batch's gradient is reduced right after the layer's backward, as the
+//          executor does); after_step = allgather(P * k_param)
+//   zero3: backward += reduce_scatter(P * k_grad) per micro-batch; gather_fwd = gather_bwd =
 //          allgather(P * k_param) (the recompute reuses the backward gather). Issued right
 //          before the layer's compute (added to it), or with overlap_zero3_gather overlapped
 //          with it: forward = overlapped_time(F, gather) (overlap.cpp).
-//   Gradient collectives are bucketed: latency charged (P * k_grad) / grad_bucket_bytes times.
-//   grad_sync         = reduce + after_step
+//   DDP's allreduce and ZeRO-2's allgather are bucketed: latency charged
+//   (P * k_grad) / grad_bucket_bytes times; the per-layer reduce-scatter is one call.
+//   grad_sync         = reduce + M * per-micro-batch reduce-scatter + after_step (reported)
 //   grad_sync_exposed = overlap_exposed(backward, reduce) + after_step  (overlap_grad_sync:
 //                       the reduction overlaps with the last micro-batch's backward, slowed by
 //                       the cluster's coefficients; the ZeRO-2 allgather follows the optimizer
@@ -131,21 +134,27 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
   const Bytes grad_bytes(parts.params * k.grad);
   const double calls =
       ctx.options.grad_bucket_bytes > 0 ? grad_bytes.value / ctx.options.grad_bucket_bytes : 1.0;
-  Milliseconds reduce, after_step;
+  Milliseconds reduce, after_step, per_micro_reduce;
   switch (ls.dp_type) {
     case DpType::kDdp:
       reduce = price.collective(CollectiveOp::kAllReduce, dpg, grad_bytes, calls);
       break;
     case DpType::kZero2:
-      reduce = price.collective(CollectiveOp::kReduceScatter, dpg, grad_bytes, calls);
+      per_micro_reduce = price.collective(CollectiveOp::kReduceScatter, dpg, grad_bytes);
       after_step =
           price.collective(CollectiveOp::kAllGather, dpg, Bytes(parts.params * k.param), calls);
       break;
     case DpType::kZero3:
-      reduce = price.collective(CollectiveOp::kReduceScatter, dpg, grad_bytes, calls);
+      per_micro_reduce = price.collective(CollectiveOp::kReduceScatter, dpg, grad_bytes);
       break;
   }
-  c.grad_sync = reduce + after_step + parts.extra_sync;
+  // ZeRO-2/3 keep only the gradient shard, so the executor reduce-scatters each micro-batch's
+  // gradient right after the layer's backward (one collective per layer, blocking): it is part
+  // of every micro-batch's backward, not of the iteration's end.
+  if (ls.dp <= 1) per_micro_reduce = Milliseconds(0);
+  c.backward += per_micro_reduce;
+  const int micro = std::max(ctx.micro_batches, 1);
+  c.grad_sync = reduce + per_micro_reduce * micro + after_step + parts.extra_sync;
   c.grad_sync_exposed =
       (ctx.options.overlap_grad_sync ? overlap_exposed(c.backward, reduce, ctx.cluster->overlap)
                                      : reduce) +

@@ -50,37 +50,8 @@ struct Row {
   bool oom = false, failed = false;
 };
 
-double parse_bytes(const std::string& t) {
-  char* end = nullptr;
-  double v = std::strtod(t.c_str(), &end);
-  const std::string u = end;
-  if (u == "KiB") v *= 1024.0;
-  else if (u == "MiB") v *= 1024.0 * 1024;
-  else if (u == "GiB") v *= 1024.0 * 1024 * 1024;
-  else if (!u.empty()) {
-    std::fprintf(stderr, "bench_accuracy: --memory-per-device: unknown unit '%s'\n", u.c_str());
-    std::exit(2);
-  }
-  return v;
-}
-
-// Largest of {2pp, pp, 1} micro-batches for which every layer's local micro-batch is whole.
-int micro_batches_for(const Strategy& s, int batch) {
-  int max_dp = s.embedding.dp;
-  for (const auto& l : s.layers) max_dp = std::max(max_dp, l.dp);
-  for (int m : {2 * s.pp, s.pp, 1}) {
-    if (batch % m == 0 && (batch / m) % max_dp == 0) return m;
-  }
-  return 0;
-}
-
-std::string plan_name(const Strategy& s) {
-  std::string n = "pp" + std::to_string(s.pp) + "-m" + std::to_string(s.micro_batches);
-  bool uniform = true;
-  for (const auto& l : s.layers) uniform = uniform && l == s.layers[0];
-  n += uniform ? " " + to_string(s.layers[0]) : " mixed";
-  return n;
-}
+using bench::micro_batches_for;
+using bench::plan_name;
 
 double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
   long conc = 0, disc = 0;
@@ -153,7 +124,7 @@ int main(int argc, char** argv) {
     else if (k == "--random") f.random = std::atoi(v.c_str());
     else if (k == "--max-plans") f.max_plans = std::atoi(v.c_str());
     else if (k == "--seed") f.seed = std::strtoull(v.c_str(), nullptr, 10);
-    else if (k == "--memory-per-device") f.memory = parse_bytes(v);
+    else if (k == "--memory-per-device") f.memory = bench::parse_bytes_or_die(k, v);
     else {
       std::fprintf(stderr, "bench_accuracy: unknown flag %s\n", k.c_str());
       return 2;
@@ -260,31 +231,19 @@ int main(int argc, char** argv) {
   bench::write_or_die(dir.path() + "/model.json", to_json(*model));
   for (size_t i = 0; i < rows.size(); ++i) {
     Row& r = rows[i];
-    const std::string p = dir.path() + "/plan.json", m = dir.path() + "/metrics.json";
-    std::remove(m.c_str());
-    bench::write_or_die(p, to_json(r.plan));
-    std::string cmd = std::string(PARATUNE_BIN) + " launch " + f.launch + " -- " + PARATUNE_BIN +
-                      " train --strategy " + p + " --model " + dir.path() +
-                      "/model.json --data synthetic --steps " + std::to_string(f.steps) +
-                      " --metrics " + m;
-    if (f.memory > 0) cmd += " --memory-per-device " + std::to_string(int64_t(f.memory));
-    cmd += " > " + dir.path() + "/log 2>&1";
-    const int rc = bench::run_shell(cmd);
-    if (rc != 0) {
-      std::ifstream log(dir.path() + "/log");
-      std::string all((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-      r.oom = all.find("out of memory") != std::string::npos;
+    const bench::Measured meas = bench::measure_plan(PARATUNE_BIN, f.launch, dir.path(),
+                                                     dir.path() + "/model.json", r.plan, f.steps,
+                                                     kWarmup, f.memory);
+    if (!meas.ok) {
+      r.oom = meas.oom;
       r.failed = !r.oom;
-      std::fprintf(stderr, "[%zu/%zu] %s: train %s (exit %d)\n", i + 1, rows.size(),
-                   r.name.c_str(), r.oom ? "hit the memory limit" : "FAILED", rc);
-      if (r.failed) std::fprintf(stderr, "%s\n", all.substr(all.size() > 2000 ? all.size() - 2000 : 0).c_str());
+      std::fprintf(stderr, "[%zu/%zu] %s: train %s\n", i + 1, rows.size(), r.name.c_str(),
+                   r.oom ? "hit the memory limit" : "FAILED");
+      if (r.failed) std::fprintf(stderr, "%s\n", meas.log_tail.c_str());
       continue;
     }
-    const Json j = bench::read_metrics(m);
-    std::vector<double> ms;
-    for (const Json& s : j["steps"]) ms.push_back(s["ms"].get<double>());
-    r.meas_ms = bench::median(std::vector<double>(ms.begin() + kWarmup, ms.end()));
-    for (const Json& v : j["peak_memory_bytes"]) r.meas_bytes = std::max(r.meas_bytes, v.get<double>());
+    r.meas_ms = meas.ms;
+    r.meas_bytes = meas.peak_bytes;
     std::fprintf(stderr, "[%zu/%zu] %-40s time pred %8.1f meas %8.1f ms   peak pred %7.1f meas %7.1f MiB\n",
                  i + 1, rows.size(), r.name.c_str(), r.pred_ms, r.meas_ms, r.pred_bytes / 1048576,
                  r.meas_bytes / 1048576);

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace paratune::bench {
 
@@ -51,6 +53,72 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double parse_bytes_or_die(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  const std::string u = end;
+  if (u == "KiB") v *= 1024.0;
+  else if (u == "MiB") v *= 1024.0 * 1024;
+  else if (u == "GiB") v *= 1024.0 * 1024 * 1024;
+  else if (!u.empty() || end == text.c_str() || !(v > 0)) {
+    std::fprintf(stderr, "bench: %s: '%s' is not a size (e.g. 12MiB)\n", flag.c_str(),
+                 text.c_str());
+    std::exit(2);
+  }
+  return v;
+}
+
+int micro_batches_for(const Strategy& s, int batch) {
+  int max_dp = s.embedding.dp;
+  for (const auto& l : s.layers) max_dp = std::max(max_dp, l.dp);
+  for (int m : {2 * s.pp, s.pp, 1}) {
+    if (batch % m == 0 && (batch / m) % max_dp == 0) return m;
+  }
+  return 0;
+}
+
+std::string plan_name(const Strategy& s) {
+  std::string n = "pp" + std::to_string(s.pp) + "-m" + std::to_string(s.micro_batches);
+  bool uniform = true;
+  for (const auto& l : s.layers) uniform = uniform && l == s.layers[0];
+  n += uniform ? " " + to_string(s.layers[0]) : " mixed";
+  return n;
+}
+
+Measured measure_plan(const std::string& paratune, const std::string& launch,
+                      const std::string& dir, const std::string& model_json, const Strategy& plan,
+                      int steps, int warmup, double memory_limit) {
+  Measured r;
+  const std::string p = dir + "/plan.json", m = dir + "/metrics.json", log = dir + "/log";
+  std::remove(m.c_str());
+  write_or_die(p, to_json(plan));
+  std::string cmd = paratune + " launch " + launch + " -- " + paratune + " train --strategy " +
+                    p + " --model " + model_json + " --data synthetic --steps " +
+                    std::to_string(steps) + " --metrics " + m;
+  if (memory_limit > 0) {
+    cmd += " --memory-per-device " + std::to_string(static_cast<int64_t>(memory_limit));
+  }
+  cmd += " > " + log + " 2>&1";
+  if (run_shell(cmd) != 0) {
+    std::ifstream in(log);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    r.oom = all.find("out of memory") != std::string::npos;
+    r.log_tail = all.substr(all.size() > 2000 ? all.size() - 2000 : 0);
+    return r;
+  }
+  const Json j = read_metrics(m);
+  std::vector<double> ms;
+  for (const Json& s : j["steps"]) ms.push_back(s["ms"].get<double>());
+  if (static_cast<int>(ms.size()) <= warmup) {
+    r.log_tail = "metrics hold " + std::to_string(ms.size()) + " steps";
+    return r;
+  }
+  r.ms = median(std::vector<double>(ms.begin() + warmup, ms.end()));
+  for (const Json& v : j["peak_memory_bytes"]) r.peak_bytes = std::max(r.peak_bytes, v.get<double>());
+  r.ok = true;
+  return r;
 }
 
 }  // namespace paratune::bench

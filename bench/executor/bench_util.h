@@ -33,4 +33,29 @@ Json read_metrics(const std::string& path);
 /// Median of `v` (v non-empty).
 double median(std::vector<double> v);
 
+/// "12MiB", "1.5GiB", "4096" (bytes) -> bytes; aborts the bench naming `flag` on a bad unit.
+double parse_bytes_or_die(const std::string& flag, const std::string& text);
+
+/// Largest of {2pp, pp, 1} micro-batches for which every layer's local micro-batch is whole
+/// (0: none).
+int micro_batches_for(const Strategy& s, int batch);
+
+/// "pp2-m4 tp2-dp2-zero3" for uniform plans, "pp2-m4 mixed" otherwise.
+std::string plan_name(const Strategy& s);
+
+/// One measured training run of a plan.
+struct Measured {
+  bool ok = false;       // trained to the end
+  bool oom = false;      // stopped by the executor's memory limit
+  double ms = 0;         // median step time after `warmup` steps
+  double peak_bytes = 0; // max over ranks of the per-rank peak
+  std::string log_tail;  // last 2000 characters of the output when not ok
+};
+
+/// `paratune launch <launch> -- paratune train` of `plan` on synthetic data for `steps` steps
+/// (`memory_limit` > 0: the executor's limit on) in `dir`; `paratune` is the binary's path.
+Measured measure_plan(const std::string& paratune, const std::string& launch,
+                      const std::string& dir, const std::string& model_json, const Strategy& plan,
+                      int steps, int warmup, double memory_limit);
+
 }  // namespace paratune::bench

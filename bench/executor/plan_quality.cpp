@@ -1,0 +1,285 @@
+// Are searched plans good when measured? At three memory limits (one where plain DP fits, one
+// where it does not, one where only heavy sharding / pipelining fits), the searched plan's
+// measured throughput against
+//   * the measured best of every uniform strategy of the space that runs under the limit
+//     (regret = 1 - searched / best uniform), and
+//   * the three baseline planners on the same estimator (pure DP, ZeRO-3 only, Megatron rule),
+//     each measured (speed-up = searched / best baseline that fits).
+//
+//   bench_plan_quality --cluster cluster.json --model M.json --profile P.json
+//       [--launch "--nproc-per-node 4"] [--global-batch 8] [--steps 8]
+//       [--limits 40MiB,24MiB,12MiB] [--out DIR]
+//
+// Without --limits the three limits come from the estimator: 1.1x the pure-DP plan's predicted
+// peak, halfway between that and the smallest predicted peak of any uniform plan, and 1.1x that
+// smallest peak. Every uniform plan is trained once without a limit; it counts at a limit when
+// its measured peak is within the limit (the executor's limit stops a run exactly there). The
+// searched and baseline plans are trained at each limit with the executor's limit on, so a plan
+// the search marks as fitting but which does not is reported as OOM. Throughput = global batch /
+// median steady-state step time. Prints one table per limit and a summary; writes
+// DIR/plan_quality.json.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bench/executor/bench_util.h"
+#include "core/cluster_profile.h"
+#include "core/model_profile.h"
+#include "estimator/plan_estimate.h"
+#include "search/baselines.h"
+#include "search/decision_tree.h"
+#include "search/planner.h"
+
+using namespace paratune;
+
+namespace {
+
+constexpr int kWarmup = 2;
+
+struct Flags {
+  std::string cluster, model, profile, launch = "--nproc-per-node 4", out = ".";
+  int global_batch = 8, steps = 8;
+  std::vector<double> limits;
+};
+
+struct Uniform {
+  std::string name;
+  Strategy plan;
+  double pred_bytes = 0;
+  bench::Measured meas;
+};
+
+std::vector<double> split_limits(const std::string& v) {
+  std::vector<double> out;
+  size_t a = 0;
+  while (a <= v.size()) {
+    const size_t b = std::min(v.find(',', a), v.size());
+    out.push_back(bench::parse_bytes_or_die("--limits", v.substr(a, b - a)));
+    a = b + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string k = argv[i];
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "bench_plan_quality: %s needs a value\n", k.c_str());
+      return 2;
+    }
+    const std::string v = argv[i + 1];
+    if (k == "--cluster") f.cluster = v;
+    else if (k == "--model") f.model = v;
+    else if (k == "--profile") f.profile = v;
+    else if (k == "--launch") f.launch = v;
+    else if (k == "--out") f.out = v;
+    else if (k == "--global-batch") f.global_batch = std::atoi(v.c_str());
+    else if (k == "--steps") f.steps = std::atoi(v.c_str());
+    else if (k == "--limits") f.limits = split_limits(v);
+    else {
+      std::fprintf(stderr, "bench_plan_quality: unknown flag %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if (f.cluster.empty() || f.model.empty() || f.profile.empty() || f.steps <= kWarmup ||
+      f.global_batch < 1) {
+    std::fprintf(stderr, "bench_plan_quality: --cluster, --model and --profile are required, "
+                         "--steps > %d, --global-batch >= 1\n", kWarmup);
+    return 2;
+  }
+  auto cluster = load_cluster_profile(f.cluster);
+  auto model = load_model_config(f.model);
+  auto profile = load_model_profile(f.profile);
+  for (const Status& st : {cluster.status(), model.status(), profile.status()}) {
+    if (!st.ok()) {
+      std::fprintf(stderr, "bench_plan_quality: %s\n", st.message().c_str());
+      return 1;
+    }
+  }
+  const int n = cluster->num_devices(), B = f.global_batch;
+  estimator::EstimatorOptions eo;
+  eo.runtime_buffer_bytes = 0;  // the CPU executor's allocator sees only tensors
+  auto predicted_peak = [&](const Strategy& s) {
+    estimator::CostContext ctx;
+    ctx.model = &*model;
+    ctx.cluster = &*cluster;
+    ctx.profile = &*profile;
+    ctx.num_devices = n;
+    ctx.pp = s.pp;
+    ctx.micro_batches = s.micro_batches;
+    ctx.global_batch = B;
+    ctx.options = eo;
+    auto e = estimator::estimate_plan(ctx, s);
+    double peak = -1;
+    if (e.ok())
+      for (const auto& st : e->stages) peak = std::max(peak, st.peak_memory.value);
+    return peak;
+  };
+
+  // Every uniform plan of the space (as bench_accuracy builds them).
+  std::vector<Uniform> uniforms;
+  double dp_peak = -1, min_peak = 1e300;
+  for (const auto& [pp, cands] : search::enumerate_by_pp(n, 0, search::DecisionTreeOptions{}, *model)) {
+    for (const LayerStrategy& ls : cands) {
+      Strategy s = uniform_strategy(n, pp, ls, model->num_layers, B, 1);
+      if (ls.tp > 1 && model->vocab % ls.tp) s.embedding.tp = 1, s.embedding.dp = n / pp;
+      s.embedding.sp = false;
+      s.micro_batches = bench::micro_batches_for(s, B);
+      if (s.micro_batches == 0 || !validate(s, *model, "plan").ok()) continue;
+      Uniform u{bench::plan_name(s), s, predicted_peak(s), {}};
+      if (u.pred_bytes <= 0) continue;
+      if (pp == 1 && ls.tp == 1 && ls.dp == n && ls.dp_type == DpType::kDdp && !ls.checkpoint)
+        dp_peak = u.pred_bytes;
+      min_peak = std::min(min_peak, u.pred_bytes);
+      uniforms.push_back(std::move(u));
+    }
+  }
+  if (f.limits.empty()) {
+    if (dp_peak <= 0) {
+      std::fprintf(stderr, "bench_plan_quality: no pure-DP plan in the space; give --limits\n");
+      return 1;
+    }
+    f.limits = {1.1 * dp_peak, 0.5 * (dp_peak + min_peak), 1.1 * min_peak};
+  }
+  std::printf("bench_plan_quality: %s on %d devices (%s), global batch %d, %zu uniform plans, "
+              "%d steps each (%d warm-up), limits", model->name.c_str(), n, cluster->name.c_str(),
+              B, uniforms.size(), f.steps, kWarmup);
+  for (double l : f.limits) std::printf(" %.1f MiB", l / kMiB);
+  std::printf("\n");
+
+  bench::TempDir dir;
+  const std::string model_json = dir.path() + "/model.json";
+  bench::write_or_die(model_json, to_json(*model));
+  for (size_t i = 0; i < uniforms.size(); ++i) {
+    Uniform& u = uniforms[i];
+    u.meas = bench::measure_plan(PARATUNE_BIN, f.launch, dir.path(), model_json, u.plan, f.steps,
+                                 kWarmup, 0);
+    std::fprintf(stderr, "[uniform %zu/%zu] %-36s %s %8.1f ms  peak %7.1f MiB\n", i + 1,
+                 uniforms.size(), u.name.c_str(), u.meas.ok ? "ok    " : "FAILED", u.meas.ms,
+                 u.meas.peak_bytes / kMiB);
+  }
+
+  Json out_limits = Json::array();
+  int regret_ok = 0, never_slower = 0, fast_limits = 0, limits_run = 0;
+  for (double limit : f.limits) {
+    ++limits_run;
+    std::printf("\n== limit %.1f MiB\n", limit / kMiB);
+    // Best uniform plan that runs under the limit.
+    const Uniform* best_u = nullptr;
+    int fitting = 0;
+    for (const Uniform& u : uniforms) {
+      if (!u.meas.ok || u.meas.peak_bytes > limit) continue;
+      ++fitting;
+      if (!best_u || u.meas.ms < best_u->meas.ms) best_u = &u;
+    }
+    struct Entry {
+      std::string who, plan;
+      double pred_ms = 0, pred_bytes = 0;
+      bench::Measured meas;
+      bool planned = false;
+      std::string why_not;
+    };
+    std::vector<Entry> entries;
+    search::SearchOptions so;
+    so.num_devices = n;
+    so.memory_per_device = Bytes(limit);
+    so.global_batches = {B};
+    so.estimator = eo;
+    auto found = search::search(*model, *cluster, *profile, so);
+    Entry se;
+    se.who = "searched";
+    if (found.ok()) {
+      se.planned = true;
+      se.plan = bench::plan_name(found->strategy) + " " + to_string(found->strategy.layers[0]);
+      se.pred_ms = found->estimate.iteration.value;
+      se.pred_bytes = predicted_peak(found->strategy);
+      se.meas = bench::measure_plan(PARATUNE_BIN, f.launch, dir.path(), model_json,
+                                    found->strategy, f.steps, kWarmup, limit);
+    } else {
+      se.why_not = found.status().message();
+    }
+    entries.push_back(se);
+    for (const search::BaselineResult& b :
+         search::run_baselines(*model, *cluster, *profile, so, n, B)) {
+      Entry e;
+      e.who = b.name;
+      e.why_not = b.why_not;
+      if (b.strategy) {
+        e.planned = true;
+        e.plan = bench::plan_name(*b.strategy);
+        e.pred_ms = b.estimate ? b.estimate->iteration.value : 0;
+        e.pred_bytes = predicted_peak(*b.strategy);
+        e.meas = bench::measure_plan(PARATUNE_BIN, f.launch, dir.path(), model_json, *b.strategy,
+                                     f.steps, kWarmup, limit);
+      }
+      entries.push_back(e);
+    }
+    std::printf("%-10s %-34s %9s %9s %9s %9s %11s\n", "planner", "plan", "pred ms", "meas ms",
+                "pred MiB", "meas MiB", "samples/s");
+    double best_baseline = 0;
+    std::string best_baseline_name = "none fits";
+    Json je = Json::array();
+    for (const Entry& e : entries) {
+      const double tput = e.meas.ok ? B / (e.meas.ms / 1e3) : 0;
+      if (!e.planned) {
+        std::printf("%-10s (no plan: %s)\n", e.who.c_str(), e.why_not.substr(0, 80).c_str());
+      } else if (!e.meas.ok) {
+        std::printf("%-10s %-34s %9.1f %9s %9.1f %9s\n", e.who.c_str(), e.plan.c_str(), e.pred_ms,
+                    e.meas.oom ? "OOM" : "FAILED", e.pred_bytes / kMiB, "");
+        if (!e.meas.oom) std::fprintf(stderr, "%s\n", e.meas.log_tail.c_str());
+      } else {
+        std::printf("%-10s %-34s %9.1f %9.1f %9.1f %9.1f %11.1f\n", e.who.c_str(), e.plan.c_str(),
+                    e.pred_ms, e.meas.ms, e.pred_bytes / kMiB, e.meas.peak_bytes / kMiB, tput);
+      }
+      if (e.who != "searched" && tput > best_baseline) {
+        best_baseline = tput;
+        best_baseline_name = e.who;
+      }
+      je.push_back({{"planner", e.who}, {"plan", e.plan}, {"planned", e.planned},
+                    {"pred_ms", e.pred_ms}, {"pred_bytes", e.pred_bytes},
+                    {"meas_ms", e.meas.ms}, {"meas_bytes", e.meas.peak_bytes},
+                    {"status", !e.planned ? "no plan" : e.meas.ok ? "ok" : e.meas.oom ? "oom" : "failed"},
+                    {"samples_per_s", tput}});
+    }
+    const Entry& s = entries[0];
+    const double s_tput = s.meas.ok ? B / (s.meas.ms / 1e3) : 0;
+    const double u_tput = best_u ? B / (best_u->meas.ms / 1e3) : 0;
+    const double regret = u_tput > 0 ? 1.0 - s_tput / u_tput : 0;
+    const double speedup = best_baseline > 0 ? s_tput / best_baseline : 0;
+    if (best_u) {
+      std::printf("best uniform (%d of %zu run under the limit): %s, %.1f ms, %.1f samples/s\n",
+                  fitting, uniforms.size(), best_u->name.c_str(), best_u->meas.ms, u_tput);
+    } else {
+      std::printf("no uniform plan runs under this limit\n");
+    }
+    std::printf("regret vs best uniform: %+.1f%% (target <= 5%%); speed-up vs best baseline (%s): "
+                "%.2fx\n", 100 * regret, best_baseline_name.c_str(), speedup);
+    regret_ok += s_tput > 0 && regret <= 0.05;
+    never_slower += s_tput > 0 && (best_baseline == 0 || s_tput >= best_baseline);
+    fast_limits += s_tput > 0 && (best_baseline == 0 || speedup >= 1.2);
+    out_limits.push_back({{"limit_bytes", limit}, {"entries", je},
+                          {"best_uniform", best_u ? best_u->name : ""},
+                          {"best_uniform_samples_per_s", u_tput}, {"regret", regret},
+                          {"best_baseline", best_baseline_name},
+                          {"speedup_vs_best_baseline", speedup}});
+  }
+  std::printf("\nsummary: regret <= 5%% at %d of %d limits; never slower than the best baseline "
+              "at %d of %d; >= 1.2x the best baseline (or no baseline fits) at %d\n",
+              regret_ok, limits_run, never_slower, limits_run, fast_limits);
+  Json uj = Json::array();
+  for (const Uniform& u : uniforms)
+    uj.push_back({{"plan", u.name}, {"pred_bytes", u.pred_bytes}, {"meas_ms", u.meas.ms},
+                  {"meas_bytes", u.meas.peak_bytes}, {"ok", u.meas.ok}});
+  const std::string path = f.out + "/plan_quality.json";
+  bench::write_or_die(path, Json{{"format_version", 1}, {"model", model->name},
+                                 {"global_batch", B}, {"limits", out_limits}, {"uniform", uj}});
+  std::printf("wrote %s\n", path.c_str());
+  return 0;
+}
