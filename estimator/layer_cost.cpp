@@ -42,8 +42,9 @@
 //   activation   = b * act(t, sp)               (no ckpt)  |  b * ckpt_input(t, sp)   (ckpt)
 //   transient    = [ckpt] b * act(t, sp) (the recomputed micro-batch)
 //                + P * k_grad (autograd's gradient of the unit, accumulated in place: ddp)
-//                  or (2 + 1/d) * P * k_grad (zero2/3, d > 1: flat copy + alltoall buffer +
-//                  the reduce-scattered 1/d)
+//                  zero2/3, d > 1: max of that and (2 + 1/d) * P * k_grad - [!ckpt]
+//                  activation (flat copy + alltoall buffer + the reduce-scattered 1/d, made
+//                  after the unit's backward has freed its saved activations and buffers)
 //                + [zero3, d > 1] P * k_param (the gathered full shard)
 //                + [LM head] n_l * b * seq * vocab/t * 4: fp32 logits-sized buffers alive at the
 //                  loss's backward besides the kept log-probabilities, n_l = 2 at tp 1
@@ -53,6 +54,7 @@
 //                  allocator (tests/profiler/profiler_dist_test.cpp)
 #include "estimator/layer_cost.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -165,8 +167,17 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
   // Backward transient of the gradient (executor/sharded_unit.cpp add_grads): autograd's
   // gradient, P * k_grad, while it is accumulated (ddp); zero2/3 over d > 1: a flat copy, the
   // reduce-scatter's alltoall buffer and its 1/d result, (2 + 1/d) * P * k_grad.
+  // The flat copy is made after autograd has finished the unit's backward, when the
+  // micro-batch's saved activations (not a checkpoint's kept input) and the backward's own
+  // buffers are already freed, so the two phases peak separately:
+  //   during: parts.transient + P * k_grad   after: (2 + 1/d) P k_grad - [!ckpt] activation.
   const bool sharded_grad = ls.dp_type != DpType::kDdp && ls.dp > 1;
-  c.transient = parts.transient + grad_bytes * (sharded_grad ? 2.0 + 1.0 / ls.dp : 1.0);
+  c.transient = parts.transient + grad_bytes;
+  if (sharded_grad) {
+    const Bytes after = grad_bytes * (2.0 + 1.0 / ls.dp) -
+                        (ls.checkpoint ? Bytes(0) : parts.activation);
+    c.transient = Bytes(std::max(c.transient.value, after.value));
+  }
   if (zero3) c.transient += Bytes(parts.params * k.param);  // the gathered full parameters
   if (!price.missing().empty()) return infeasible_cost(price.missing());
   return c;
