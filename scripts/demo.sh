@@ -2,8 +2,9 @@
 # The main job: install what is missing, build, then
 #   1. profile this machine as a cluster of 4 local ranks, and the gpt-mini model on it
 #   2. search a plan for gpt-mini on those 4 ranks under a memory limit that rules out plain DP
-#   3. train it for a few dozen steps on 4 local ranks (the memory limit enforced), and report
-#      predicted vs measured time and memory
+#   3. train it and the baseline plans that fit (pure DP, ZeRO-3, Megatron rule) for a few dozen
+#      steps on 4 local ranks (the memory limit enforced), and report predicted vs measured time
+#      and memory and the measured speed-up over the fastest baseline
 #   4. the planning pipeline on real and spec-sheet inputs: Galvatron's measured A800 profiles
 #      (../shared/data/galvatron-a800) for llama2-7b on 8 GPUs, gpt-small on 2 x 8 A100
 # Outputs go to out/ (override with OUT=dir). JOBS=N sets the build parallelism; RANKS=N the
@@ -30,13 +31,27 @@ echo "== [1/4] profiling gpt-mini's layers on $ranks ranks at once"
 $pt launch --nproc-per-node "$ranks" -- $pt profile-model --model "$model" \
     -o "$out/gpt-mini.profile.json" --micro-batches 1,2,4
 echo "== [2/4] search: gpt-mini on $ranks ranks, $mem per rank, global batch 8"
+rm -f "$out"/baseline-*.json
 $pt search --cluster "$out/cluster.json" --model "$model" --profile "$out/gpt-mini.profile.json" \
-    --memory-per-device "$mem" --global-batch 8 -o "$out/gpt-mini.strategy.json"
+    --memory-per-device "$mem" --global-batch 8 -o "$out/gpt-mini.strategy.json" \
+    --baselines-dir "$out"
 echo "== [3/4] train the searched plan for $steps steps on $ranks local ranks (limit $mem enforced)"
 $pt launch --nproc-per-node "$ranks" -- $pt train --strategy "$out/gpt-mini.strategy.json" \
     --model "$model" --steps "$steps" --memory-per-device "$mem" --metrics "$out/gpt-mini.metrics.json"
+compare=()
+for b in "$out"/baseline-*.json; do
+  [[ -e $b ]] || continue
+  name=$(basename "$b" .json)
+  echo "== [3/4] train the ${name#baseline-} baseline for $steps steps (limit $mem enforced)"
+  if $pt launch --nproc-per-node "$ranks" -- $pt train --strategy "$b" --model "$model" \
+      --steps "$steps" --memory-per-device "$mem" --metrics "$out/$name.metrics.json"; then
+    compare+=(--baseline "${name#baseline-}=$out/$name.metrics.json")
+  else
+    echo "(the ${name#baseline-} baseline did not run under $mem: left out of the comparison)"
+  fi
+done
 echo "== [3/4] predicted vs measured"
-$pt report --strategy "$out/gpt-mini.strategy.json" --metrics "$out/gpt-mini.metrics.json"
+$pt report --strategy "$out/gpt-mini.strategy.json" --metrics "$out/gpt-mini.metrics.json" "${compare[@]}"
 echo "== [4/4] planning on shipped inputs"
 galv=../shared/data/galvatron-a800
 if [[ -d $galv ]]; then

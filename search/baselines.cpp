@@ -64,8 +64,10 @@ void best_over_micro(const ModelConfig& model, const ClusterProfile& cluster,
   }
   if (!res->strategy) {
     char buf[160];
-    if (smallest_peak > 0)
+    if (smallest_peak >= kGiB)
       std::snprintf(buf, sizeof buf, "does not fit: needs %.2f GiB per device", smallest_peak / kGiB);
+    else if (smallest_peak > 0)
+      std::snprintf(buf, sizeof buf, "does not fit: needs %.2f MiB per device", smallest_peak / kMiB);
     else
       std::snprintf(buf, sizeof buf, "not applicable to this model/batch");
     res->why_not = buf;

@@ -78,8 +78,10 @@ int cmd_report(int argc, char** argv) {
        cxxopts::value<std::string>())
       ("metrics", "metrics JSON written by paratune train --metrics", cxxopts::value<std::string>())
       ("warmup", "steps left out of the measured median", cxxopts::value<int>()->default_value("2"))
+      ("baseline", "metrics JSON of a baseline plan trained at the same global batch (repeatable, NAME=FILE or FILE): prints its measured samples/s and the searched plan's measured speed-up over the fastest", cxxopts::value<std::vector<std::string>>())
       ("h,help", "show this help");
   std::string spath, mpath;
+  std::vector<std::string> baselines;
   int warmup = 2;
   try {
     auto r = opts.parse(argc, argv);
@@ -94,6 +96,7 @@ int cmd_report(int argc, char** argv) {
     spath = r["strategy"].as<std::string>();
     mpath = r["metrics"].as<std::string>();
     warmup = r["warmup"].as<int>();
+    if (r.count("baseline")) baselines = r["baseline"].as<std::vector<std::string>>();
   } catch (const std::exception& e) {
     return fail("report", InvalidArgument(e.what()));
   }
@@ -133,6 +136,30 @@ int cmd_report(int argc, char** argv) {
     std::printf("  %-22s %14s %14s %9s\n", label.c_str(), format_bytes(pp).c_str(),
                 format_bytes(peak).c_str(), peak > 0 ? signed_pct(pp, peak).c_str() : "");
   }
+  if (baselines.empty()) return 0;
+  const double searched_tput = s->global_batch / (meas / 1e3);
+  double best = 0;
+  std::string best_name;
+  std::printf("  measured against the baselines (global batch %d):\n", s->global_batch);
+  for (const std::string& spec : baselines) {
+    const size_t eq = spec.find('=');
+    const std::string name = eq == std::string::npos ? spec : spec.substr(0, eq);
+    const std::string path = eq == std::string::npos ? spec : spec.substr(eq + 1);
+    StatusOr<Measured> b = load_metrics(path);
+    if (!b.ok()) return fail("report", b.status());
+    if (int(b->step_ms.size()) <= warmup)
+      return fail("report", InvalidArgument(path + ": field \"steps\": " +
+                                            std::to_string(b->step_ms.size()) +
+                                            " steps, need more than --warmup " +
+                                            std::to_string(warmup)));
+    const double bms = median(std::vector<double>(b->step_ms.begin() + warmup, b->step_ms.end()));
+    const double tput = s->global_batch / (bms / 1e3);
+    std::printf("  %-22s %11.2f ms %11.2f samples/s  searched plan %.2fx\n", name.c_str(), bms,
+                tput, searched_tput / tput);
+    if (tput > best) best = tput, best_name = name;
+  }
+  std::printf("  measured speed-up over the fastest baseline (%s): %.2fx\n", best_name.c_str(),
+              searched_tput / best);
   return 0;
 }
 

@@ -33,6 +33,7 @@ int cmd_search(int argc, char** argv) {
       ("memory-buckets", "memory discretisation of the per-stage DP (more = finer, slower)", cxxopts::value<int>()->default_value("512"))
       ("threads", "search threads (0 = all hardware threads)", cxxopts::value<int>()->default_value("0"))
       ("no-baselines", "do not evaluate the baseline planners")
+      ("baselines-dir", "also write each fitting baseline's strategy to DIR/baseline-NAME.json (NAME: pure-dp, zero3, megatron), e.g. to train and compare them", cxxopts::value<std::string>()->default_value(""))
       ("per-layer", "print every layer instead of runs of equal layers")
       ("h,help", "print this help");
   cxxopts::ParseResult r;
@@ -90,8 +91,24 @@ int cmd_search(int argc, char** argv) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!res.ok()) return fail("search", res.status());
 
+  const std::string baselines_dir = r["baselines-dir"].as<std::string>();
+  if (!baselines_dir.empty() && r.count("no-baselines"))
+    return fail("search", InvalidArgument("--baselines-dir needs the baselines (drop --no-baselines)"));
+  std::vector<search::BaselineResult> baselines;
+  if (!r.count("no-baselines")) {
+    baselines = search::run_baselines(in->model, in->cluster, in->profile, o,
+                                      res->strategy.num_devices, res->strategy.global_batch);
+  }
   Status w = write_file_atomic(out_path, dump_json(to_json(res->strategy)));
   if (!w.ok()) return fail("search", w);
+  if (!baselines_dir.empty()) {
+    for (const auto& b : baselines) {
+      if (!b.strategy) continue;
+      Status bw = write_file_atomic(baselines_dir + "/baseline-" + b.name + ".json",
+                                    dump_json(to_json(*b.strategy)));
+      if (!bw.ok()) return fail("search", bw);
+    }
+  }
 
   std::printf("paratune search: %s on %d x %s (%s), limit %s per device, profile: %s\n",
               in->model.name.c_str(), res->strategy.num_devices, in->cluster.device.name.c_str(),
@@ -104,18 +121,17 @@ int cmd_search(int argc, char** argv) {
   print_plan(res->strategy, res->estimate, r.count("per-layer") > 0);
   if (!r.count("no-baselines")) {
     std::printf("\nbaselines (same estimator, same limit):\n");
-    for (const auto& b : search::run_baselines(in->model, in->cluster, in->profile, o,
-                                               res->strategy.num_devices,
-                                               res->strategy.global_batch)) {
+    for (const auto& b : baselines) {
       if (!b.strategy) {
         std::printf("  %-9s %s\n", b.name.c_str(), b.why_not.c_str());
         continue;
       }
       double peak = 0;
       for (const auto& st : b.estimate->stages) peak = std::max(peak, st.peak_memory.value);
-      std::printf("  %-9s iteration %9.2f ms  %8.2f samples/s  peak %s  (searched plan is %.2fx)\n",
+      std::printf("  %-9s iteration %9.2f ms  %8.2f samples/s  peak %s  (searched plan is %.2fx)%s\n",
                   b.name.c_str(), b.estimate->iteration.value, b.estimate->samples_per_s,
-                  format_bytes(peak).c_str(), res->estimate.samples_per_s / b.estimate->samples_per_s);
+                  format_bytes(peak).c_str(), res->estimate.samples_per_s / b.estimate->samples_per_s,
+                  baselines_dir.empty() ? "" : ("  -> " + baselines_dir + "/baseline-" + b.name + ".json").c_str());
     }
   }
   return 0;
