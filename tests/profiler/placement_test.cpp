@@ -58,8 +58,17 @@ void expect_tp_inside_islands(const std::string& cluster, const std::string& lim
   }
 }
 
+// Only at 2 GiB since the estimator charges ZeRO's reduce-scatter per micro-batch, as the
+// executor runs it. At 1300 and 1536 MiB, DP across the link needs ZeRO, and ZeRO now pays
+// its reduce-scatter on the link every micro-batch, so the search predicts TP across the link
+// to be faster:
+//   - 1300 MiB: tp4-dp1, 128.0 s per iteration, against 149.5 s for the best plan with
+//     `--max-tp 2`, which is ZeRO with dp across the link.
+//   - 1536 MiB: 6 of 12 layers at tp2 across the link with dp2-zero3 inside the islands.
+// That ranking has not been checked by training (docs/profilers.md), so neither placement is
+// asserted at those limits.
 TEST(Placement, CommittedMeasurementsKeepTpInsideIslands) {
-  for (const char* limit : {"1300MiB", "1536MiB", "2GiB"})
+  for (const char* limit : {"2GiB"})
     expect_tp_inside_islands("tests/profiler/data/emulated-2x2-1gbit.cluster.json", limit);
 }
 
