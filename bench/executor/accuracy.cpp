@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bench/executor/bench_util.h"
+#include "bench/executor/plan_inputs.h"
 #include "core/cluster_profile.h"
 #include "core/model_profile.h"
 #include "estimator/plan_estimate.h"
@@ -135,32 +136,16 @@ int main(int argc, char** argv) {
                          "--steps > %d\n", kWarmup);
     return 2;
   }
-  auto cluster = load_cluster_profile(f.cluster);
-  auto model = load_model_config(f.model);
-  auto profile = load_model_profile(f.profile);
-  for (const Status& st : {cluster.status(), model.status(), profile.status()}) {
-    if (!st.ok()) {
-      std::fprintf(stderr, "bench_accuracy: %s\n", st.message().c_str());
-      return 1;
-    }
-  }
+  const bench::BenchInputs in =
+      bench::load_inputs_or_die("bench_accuracy", f.cluster, f.model, f.profile);
+  const ModelConfig* model = &in.model;
+  const ClusterProfile* cluster = &in.cluster;
   const int n = cluster->num_devices(), B = f.global_batch;
-  estimator::EstimatorOptions eo;
-  eo.runtime_buffer_bytes = 0;
   auto predict = [&](Row& r) {
-    estimator::CostContext ctx;
-    ctx.model = &*model;
-    ctx.cluster = &*cluster;
-    ctx.profile = &*profile;
-    ctx.num_devices = n;
-    ctx.pp = r.plan.pp;
-    ctx.micro_batches = r.plan.micro_batches;
-    ctx.global_batch = B;
-    ctx.options = eo;
-    auto e = estimator::estimate_plan(ctx, r.plan);
-    if (!e.ok()) return false;
+    auto e = bench::estimate_for_executor(in, r.plan, B);
+    if (!e) return false;
     r.pred_ms = e->iteration.value;
-    for (const auto& s : e->stages) r.pred_bytes = std::max(r.pred_bytes, s.peak_memory.value);
+    r.pred_bytes = bench::peak_bytes(*e);
     return true;
   };
 
@@ -171,16 +156,8 @@ int main(int argc, char** argv) {
     Row r{kind, plan_name(s), s};
     if (predict(r)) rows.push_back(std::move(r));
   };
-  search::DecisionTreeOptions tree;
-  const auto by_pp = search::enumerate_by_pp(n, 0, tree, *model);
-  for (const auto& [pp, cands] : by_pp) {
-    for (const LayerStrategy& ls : cands) {
-      Strategy s = uniform_strategy(n, pp, ls, model->num_layers, B, 1);
-      if (ls.tp > 1 && model->vocab % ls.tp) s.embedding.tp = 1, s.embedding.dp = n / pp;
-      s.embedding.sp = false;
-      add("uniform", s);
-    }
-  }
+  for (const Strategy& s : bench::uniform_plans(in, B)) add("uniform", s);
+  const auto by_pp = search::enumerate_by_pp(n, 0, search::DecisionTreeOptions{}, *model);
   std::mt19937_64 rng(f.seed);
   std::vector<int> pps;
   for (const auto& [pp, cands] : by_pp)
@@ -206,8 +183,8 @@ int main(int argc, char** argv) {
     so.num_devices = n;
     so.memory_per_device = Bytes(f.memory > 0 ? f.memory : 1e15);
     so.global_batches = {B};
-    so.estimator = eo;
-    auto found = search::search(*model, *cluster, *profile, so);
+    so.estimator.runtime_buffer_bytes = 0;
+    auto found = search::search(in.model, in.cluster, in.profile, so);
     if (found.ok()) {
       Row r{"searched", "searched " + plan_name(found->strategy), found->strategy};
       if (predict(r)) rows.push_back(std::move(r));

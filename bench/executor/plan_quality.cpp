@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bench/executor/bench_util.h"
+#include "bench/executor/plan_inputs.h"
 #include "core/cluster_profile.h"
 #include "core/model_profile.h"
 #include "estimator/plan_estimate.h"
@@ -94,52 +95,27 @@ int main(int argc, char** argv) {
                          "--steps > %d, --global-batch >= 1\n", kWarmup);
     return 2;
   }
-  auto cluster = load_cluster_profile(f.cluster);
-  auto model = load_model_config(f.model);
-  auto profile = load_model_profile(f.profile);
-  for (const Status& st : {cluster.status(), model.status(), profile.status()}) {
-    if (!st.ok()) {
-      std::fprintf(stderr, "bench_plan_quality: %s\n", st.message().c_str());
-      return 1;
-    }
-  }
+  const bench::BenchInputs in =
+      bench::load_inputs_or_die("bench_plan_quality", f.cluster, f.model, f.profile);
+  const ModelConfig* model = &in.model;
+  const ClusterProfile* cluster = &in.cluster;
   const int n = cluster->num_devices(), B = f.global_batch;
-  estimator::EstimatorOptions eo;
-  eo.runtime_buffer_bytes = 0;  // the CPU executor's allocator sees only tensors
   auto predicted_peak = [&](const Strategy& s) {
-    estimator::CostContext ctx;
-    ctx.model = &*model;
-    ctx.cluster = &*cluster;
-    ctx.profile = &*profile;
-    ctx.num_devices = n;
-    ctx.pp = s.pp;
-    ctx.micro_batches = s.micro_batches;
-    ctx.global_batch = B;
-    ctx.options = eo;
-    auto e = estimator::estimate_plan(ctx, s);
-    double peak = -1;
-    if (e.ok())
-      for (const auto& st : e->stages) peak = std::max(peak, st.peak_memory.value);
-    return peak;
+    auto e = bench::estimate_for_executor(in, s, B);
+    return e ? bench::peak_bytes(*e) : -1.0;
   };
 
-  // Every uniform plan of the space (as bench_accuracy builds them).
+  // Every uniform plan of the space (bench::uniform_plans, as bench_accuracy).
   std::vector<Uniform> uniforms;
   double dp_peak = -1, min_peak = 1e300;
-  for (const auto& [pp, cands] : search::enumerate_by_pp(n, 0, search::DecisionTreeOptions{}, *model)) {
-    for (const LayerStrategy& ls : cands) {
-      Strategy s = uniform_strategy(n, pp, ls, model->num_layers, B, 1);
-      if (ls.tp > 1 && model->vocab % ls.tp) s.embedding.tp = 1, s.embedding.dp = n / pp;
-      s.embedding.sp = false;
-      s.micro_batches = bench::micro_batches_for(s, B);
-      if (s.micro_batches == 0 || !validate(s, *model, "plan").ok()) continue;
-      Uniform u{bench::plan_name(s), s, predicted_peak(s), {}};
-      if (u.pred_bytes <= 0) continue;
-      if (pp == 1 && ls.tp == 1 && ls.dp == n && ls.dp_type == DpType::kDdp && !ls.checkpoint)
-        dp_peak = u.pred_bytes;
-      min_peak = std::min(min_peak, u.pred_bytes);
-      uniforms.push_back(std::move(u));
-    }
+  for (const Strategy& s : bench::uniform_plans(in, B)) {
+    Uniform u{bench::plan_name(s), s, predicted_peak(s), {}};
+    if (u.pred_bytes <= 0) continue;
+    const LayerStrategy& ls = s.layers[0];
+    if (s.pp == 1 && ls.tp == 1 && ls.dp == n && ls.dp_type == DpType::kDdp && !ls.checkpoint)
+      dp_peak = u.pred_bytes;
+    min_peak = std::min(min_peak, u.pred_bytes);
+    uniforms.push_back(std::move(u));
   }
   if (f.limits.empty()) {
     if (dp_peak <= 0) {
@@ -191,8 +167,8 @@ int main(int argc, char** argv) {
     so.num_devices = n;
     so.memory_per_device = Bytes(limit);
     so.global_batches = {B};
-    so.estimator = eo;
-    auto found = search::search(*model, *cluster, *profile, so);
+    so.estimator.runtime_buffer_bytes = 0;
+    auto found = search::search(in.model, in.cluster, in.profile, so);
     Entry se;
     se.who = "searched";
     if (found.ok()) {
@@ -207,7 +183,7 @@ int main(int argc, char** argv) {
     }
     entries.push_back(se);
     for (const search::BaselineResult& b :
-         search::run_baselines(*model, *cluster, *profile, so, n, B)) {
+         search::run_baselines(in.model, in.cluster, in.profile, so, n, B)) {
       Entry e;
       e.who = b.name;
       e.why_not = b.why_not;
