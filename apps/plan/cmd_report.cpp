@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <cxxopts.hpp>
@@ -67,6 +68,14 @@ std::string signed_pct(double pred, double meas) {
   return b;
 }
 
+// Median step time after `warmup` steps of the metrics file at `path`.
+StatusOr<double> steady_median(const std::string& path, const Measured& m, int warmup) {
+  if (int(m.step_ms.size()) <= warmup)
+    return InvalidArgument(path + ": field \"steps\": " + std::to_string(m.step_ms.size()) +
+                           " steps, need more than --warmup " + std::to_string(warmup));
+  return median(std::vector<double>(m.step_ms.begin() + warmup, m.step_ms.end()));
+}
+
 }  // namespace
 
 int cmd_report(int argc, char** argv) {
@@ -108,17 +117,26 @@ int cmd_report(int argc, char** argv) {
                                           "strategy with paratune search, or estimate it)"));
   StatusOr<Measured> m = load_metrics(mpath);
   if (!m.ok()) return fail("report", m.status());
-  if (int(m->step_ms.size()) <= warmup)
-    return fail("report", InvalidArgument(mpath + ": field \"steps\": " +
-                                          std::to_string(m->step_ms.size()) +
-                                          " steps, need more than --warmup " +
-                                          std::to_string(warmup)));
+  StatusOr<double> steady = steady_median(mpath, *m, warmup);
+  if (!steady.ok()) return fail("report", steady.status());
   if (int(m->peak.size()) != s->num_devices)
     return fail("report", InvalidArgument(mpath + ": field \"peak_memory_bytes\": " +
                                           std::to_string(m->peak.size()) + " ranks, the strategy "
                                           "is for " + std::to_string(s->num_devices)));
+  // Baselines are read before anything is printed, so a bad file prints only the error.
+  std::vector<std::pair<std::string, double>> baseline_ms;  // (name, median step ms)
+  for (const std::string& spec : baselines) {
+    const size_t eq = spec.find('=');
+    const std::string name = eq == std::string::npos ? spec : spec.substr(0, eq);
+    const std::string path = eq == std::string::npos ? spec : spec.substr(eq + 1);
+    StatusOr<Measured> b = load_metrics(path);
+    if (!b.ok()) return fail("report", b.status());
+    StatusOr<double> bms = steady_median(path, *b, warmup);
+    if (!bms.ok()) return fail("report", bms.status());
+    baseline_ms.emplace_back(name, *bms);
+  }
   const Prediction& p = *s->predicted;
-  const double meas = median(std::vector<double>(m->step_ms.begin() + warmup, m->step_ms.end()));
+  const double meas = *steady;
   const double pred = p.iteration.value;
   std::printf("paratune report: %s vs %s (median of %zu steps after %d warm-up)\n", spath.c_str(),
               mpath.c_str(), m->step_ms.size() - warmup, warmup);
@@ -141,18 +159,7 @@ int cmd_report(int argc, char** argv) {
   double best = 0;
   std::string best_name;
   std::printf("  measured against the baselines (global batch %d):\n", s->global_batch);
-  for (const std::string& spec : baselines) {
-    const size_t eq = spec.find('=');
-    const std::string name = eq == std::string::npos ? spec : spec.substr(0, eq);
-    const std::string path = eq == std::string::npos ? spec : spec.substr(eq + 1);
-    StatusOr<Measured> b = load_metrics(path);
-    if (!b.ok()) return fail("report", b.status());
-    if (int(b->step_ms.size()) <= warmup)
-      return fail("report", InvalidArgument(path + ": field \"steps\": " +
-                                            std::to_string(b->step_ms.size()) +
-                                            " steps, need more than --warmup " +
-                                            std::to_string(warmup)));
-    const double bms = median(std::vector<double>(b->step_ms.begin() + warmup, b->step_ms.end()));
+  for (const auto& [name, bms] : baseline_ms) {
     const double tput = s->global_batch / (bms / 1e3);
     std::printf("  %-22s %11.2f ms %11.2f samples/s  searched plan %.2fx\n", name.c_str(), bms,
                 tput, searched_tput / tput);
