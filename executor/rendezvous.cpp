@@ -1,7 +1,11 @@
 #include "executor/rendezvous.h"
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <thread>
+
+#include <ATen/Parallel.h>
 
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -67,6 +71,16 @@ int threads_per_rank(int local_world_size) {
   const int hw = int(std::thread::hardware_concurrency());
   const int n = hw / std::max(1, local_world_size);
   return n < 1 ? 1 : n;
+}
+
+int use_compute_threads(int local_world_size) {
+  const int n = threads_per_rank(local_world_size);
+  at::set_num_threads(n);
+  // Looked up, not linked: libtorch may use another BLAS, and then there is nothing to set.
+  using SetThreads = void (*)(int);
+  if (void* f = dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))
+    reinterpret_cast<SetThreads>(f)(n);
+  return n;
 }
 
 }  // namespace paratune::executor

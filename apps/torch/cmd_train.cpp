@@ -114,8 +114,7 @@ int run(const TrainFlags& f) {
   }
   const int64_t first_step = ckpt ? ckpt->manifest.step : 0;
 
-  const int threads = executor::threads_per_rank(env->local_world_size);
-  at::set_num_threads(threads);
+  const int threads = executor::use_compute_threads(env->local_world_size);
   executor::install_tracking_allocator(int64_t(f.memory_limit));
   const Rank rank = env->rank;
   const bool lead = rank == 0;

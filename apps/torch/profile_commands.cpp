@@ -52,7 +52,7 @@ template <class F>
 int with_comms(const char* cmd, int timeout_s, F body) {
   auto env = executor::dist_env_from_environment();
   if (!env.ok()) return fail(cmd, env.status());
-  at::set_num_threads(executor::threads_per_rank(env->local_world_size));
+  executor::use_compute_threads(env->local_world_size);
   try {
     executor::CommOptions co;
     co.timeout = std::chrono::seconds(timeout_s);

@@ -134,8 +134,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_train_overhead: need --steps > %d and --rounds >= 1\n", kWarmup);
     return 2;
   }
-  const int threads = executor::threads_per_rank(1);
-  at::set_num_threads(threads);
+  const int threads = executor::use_compute_threads(1);
   const ModelConfig cfg = bench_model(f);
   bench::TempDir dir;
   const std::string model = dir.path() + "/model.json", plan = dir.path() + "/single.json",

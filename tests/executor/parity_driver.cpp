@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   }
   auto env = dist_env_from_environment();
   if (!env.ok()) { std::fprintf(stderr, "%s\n", env.status().message().c_str()); return 2; }
-  at::set_num_threads(threads_per_rank(env->local_world_size));
+  use_compute_threads(env->local_world_size);
   const ModelConfig cfg = model == "llama" ? testing::tiny_llama() : testing::tiny_gpt();
   const int L = cfg.num_layers, world = env->world_size;
   std::vector<testing::NamedPlan> plans;

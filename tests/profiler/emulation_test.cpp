@@ -70,7 +70,9 @@ std::string root_veths() { return run("ip -o link show type veth | cut -d: -f2")
 
 TEST(Emulation, TwoByTwoAllreduceSeesTheGigabitLink) {
   SKIP_UNLESS_NETNS();
-  const std::string dir = testing::temp_dir();
+  const testing::TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  const std::string dir = tmp.path();
   const std::string veths = root_veths();
   std::vector<ClusterProfile> runs;
   for (int i = 0; i < 2; ++i) {

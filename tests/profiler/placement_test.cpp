@@ -39,7 +39,9 @@ void expect_tp_inside_islands(const std::string& cluster, const std::string& lim
   auto c = load_cluster_profile(cluster);
   ASSERT_TRUE(c.ok()) << c.status().message();
   ASSERT_EQ(c->islands.size(), 2u);
-  const std::string out = testing::temp_dir() + "/strategy.json";
+  const testing::TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string out = dir.path() + "/strategy.json";
   testing::Run r = run(bin() + " search --cluster " + cluster + " --model " + kModel +
                        " --profile " + kProfile + " --memory-per-device " + limit +
                        " --global-batch 8 -o " + out);
@@ -84,7 +86,9 @@ std::string netns_skip_reason() {
 TEST(Placement, FreshEmulatedClusterKeepsTpInsideIslands) {
   const std::string why = netns_skip_reason();
   if (!why.empty()) GTEST_SKIP() << why;
-  const std::string file = testing::temp_dir() + "/cluster.json";
+  const testing::TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string file = dir.path() + "/cluster.json";
   testing::Run m = run(bin() + " launch --emulate-link 1gbit:200us --nnodes 2 --nproc-per-node 2 -- " +
                        bin() + " profile-cluster -o " + file +
                        " --sizes 256KiB,1MiB,4MiB --repeats 3 --gemm-size 256");

@@ -22,7 +22,8 @@ using testing::run;
 class ProfilerDist : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = testing::temp_dir();
+    tmp_ = new testing::TempDir();
+    dir_ = tmp_->path();
     ASSERT_FALSE(dir_.empty());
     cluster_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() + " profile-cluster -o " +
                        dir_ + "/cluster.json --sizes 64KiB,1MiB,8MiB --repeats 5 " +
@@ -31,9 +32,15 @@ class ProfilerDist : public ::testing::Test {
                      " profile-model --model configs/models/tiny.json -o " + dir_ +
                      "/tiny.profile.json --micro-batches 1,4,256 --tp 1,2 --warmup 2 --repeats 7");
   }
+  static void TearDownTestSuite() {
+    delete tmp_;
+    tmp_ = nullptr;
+  }
+  static testing::TempDir* tmp_;
   static std::string dir_;
   static testing::Run cluster_run_, model_run_;
 };
+testing::TempDir* ProfilerDist::tmp_ = nullptr;
 std::string ProfilerDist::dir_;
 testing::Run ProfilerDist::cluster_run_, ProfilerDist::model_run_;
 

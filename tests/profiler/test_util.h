@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 #include <string>
 
 namespace paratune::profiler::testing {
@@ -27,13 +29,26 @@ inline Run run(const std::string& cmd) {
   return r;
 }
 
-/// A fresh directory under $TMPDIR (or /tmp).
-inline std::string temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string t = std::string(base ? base : "/tmp") + "/paratune-prof-XXXXXX";
-  char* d = mkdtemp(t.data());
-  return d ? std::string(d) : std::string();
-}
+/// A fresh directory under $TMPDIR (or /tmp), removed with everything in it when the object goes
+/// out of scope (path() is "" when it could not be made).
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string t = std::string(base ? base : "/tmp") + "/paratune-prof-XXXXXX";
+    if (char* d = mkdtemp(t.data())) path_ = d;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 inline std::string bin() { return PARATUNE_BIN; }
 
