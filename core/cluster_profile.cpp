@@ -11,7 +11,11 @@
 //                        "consecutive", "latency_ms", "bus_bandwidth_bytes_per_s" (> 0),
 //                        "samples": [ { "bytes", "time_ms" } ... ] } ... ],
 //     "p2p": [ { "placement", "latency_ms", "bandwidth_bytes_per_s" (> 0), "samples" } ... ],
-//     "overlap": { "compute_slowdown" (>= 1), "comm_slowdown" (>= 1) } }
+//     "overlap": { "compute_slowdown" (>= 1), "comm_slowdown" (>= 1) },
+//     optional "host_sharing": { "ranks_per_host" (1 .. num_devices, divides it),
+//                                "compute_slowdown" (>= 1) } }   (absent: no sharing; written
+//                                only when ranks_per_host > 0, so older files keep their
+//                                fingerprint)
 // validate(): island names unique; an "intra" entry fits in one island (group_size <= devices
 // per island); an "inter" entry needs >= 2 islands; no two collective entries with the same
 // (op, group_size, placement, consecutive), no two p2p entries with the same placement.
@@ -79,7 +83,7 @@ int ClusterProfile::island_of(Rank r) const {
 bool ClusterProfile::operator==(const ClusterProfile& o) const {
   return name == o.name && source == o.source && note == o.note && device == o.device &&
          islands == o.islands && collectives == o.collectives && p2p == o.p2p &&
-         overlap == o.overlap;
+         overlap == o.overlap && host_sharing == o.host_sharing;
 }
 
 namespace {
@@ -212,6 +216,17 @@ Status validate(const ClusterProfile& c, const std::string& file) {
   if (!(c.overlap.comm_slowdown >= 1.0) || !is_finite(c.overlap.comm_slowdown)) {
     return field_error(file, "overlap.comm_slowdown", "must be finite and >= 1");
   }
+  const HostSharing& h = c.host_sharing;
+  if (h.ranks_per_host != 0) {
+    const int n = c.num_devices();
+    if (h.ranks_per_host < 1 || h.ranks_per_host > n || n % h.ranks_per_host != 0) {
+      return field_error(file, "host_sharing.ranks_per_host",
+                         "must divide the " + std::to_string(n) + " devices");
+    }
+    if (!(h.compute_slowdown >= 1.0) || !is_finite(h.compute_slowdown)) {
+      return field_error(file, "host_sharing.compute_slowdown", "must be finite and >= 1");
+    }
+  }
   return Status::Ok();
 }
 
@@ -266,6 +281,12 @@ StatusOr<ClusterProfile> cluster_profile_from_json(const Json& j, const std::str
     c.overlap.compute_slowdown = o.number("compute_slowdown", 1.0);
     c.overlap.comm_slowdown = o.number("comm_slowdown", 1.0);
     (void)o.finish();
+  }
+  if (r.has("host_sharing")) {
+    ObjectReader h = r.object("host_sharing");
+    c.host_sharing.ranks_per_host = static_cast<int>(h.integer("ranks_per_host", 1, 1 << 30));
+    c.host_sharing.compute_slowdown = h.number("compute_slowdown", 1.0);
+    (void)h.finish();
   }
   PARATUNE_RETURN_IF_ERROR(r.finish());
   PARATUNE_RETURN_IF_ERROR(validate(c, file));
@@ -325,6 +346,12 @@ Json to_json(const ClusterProfile& c) {
   o["compute_slowdown"] = c.overlap.compute_slowdown;
   o["comm_slowdown"] = c.overlap.comm_slowdown;
   j["overlap"] = std::move(o);
+  if (c.host_sharing.ranks_per_host > 0) {
+    Json h;
+    h["ranks_per_host"] = c.host_sharing.ranks_per_host;
+    h["compute_slowdown"] = c.host_sharing.compute_slowdown;
+    j["host_sharing"] = std::move(h);
+  }
   return j;
 }
 

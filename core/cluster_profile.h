@@ -80,6 +80,19 @@ struct OverlapCoefficients {
   }
 };
 
+/// Devices that are CPU ranks of one host share its cores: when all of them compute at once each
+/// one computes `compute_slowdown` times slower than alone (4 ranks on 2 cores: about 2). GPUs do
+/// not share anything this way: ranks_per_host = 0 (absent in the file), and the estimator's
+/// pipeline model is the plain 1F1B formula.
+struct HostSharing {
+  int ranks_per_host = 0;         // consecutive ranks on one host (0: no sharing recorded)
+  double compute_slowdown = 1.0;  // all of a host's ranks computing / one alone (>= 1)
+  bool operator==(const HostSharing& o) const {
+    return ranks_per_host == o.ranks_per_host && compute_slowdown == o.compute_slowdown;
+  }
+  bool shared() const { return ranks_per_host > 1 && compute_slowdown > 1.0; }
+};
+
 struct ClusterProfile {
   static constexpr int kFormatVersion = 1;
   std::string name;
@@ -90,6 +103,7 @@ struct ClusterProfile {
   std::vector<CollectiveFit> collectives;
   std::vector<P2pFit> p2p;
   OverlapCoefficients overlap;
+  HostSharing host_sharing;
 
   int num_devices() const;
   /// Devices per island (islands are homogeneous; validate() checks it).

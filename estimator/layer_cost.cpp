@@ -129,6 +129,7 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
     }
   }
   c.zero3_gather = (fwd - parts.fwd_compute) + (bwd - parts.bwd_compute);
+  c.compute = parts.fwd_compute + parts.bwd_compute;
   c.tp_comm = parts.fwd_tp + parts.bwd_tp;
   c.forward = fwd + parts.fwd_tp;
   c.backward = bwd + parts.bwd_tp;

@@ -31,6 +31,8 @@ struct LayerCost {
                                      // gathered params + grads, fp32 logits-sized buffers of the loss)
 
   // Breakdown, already included in forward / backward above (for `paratune estimate`).
+  Milliseconds compute;       // the compute of one micro-batch, fwd + bwd (recompute included),
+                              // no communication: what ranks sharing a host's cores compete for
   Milliseconds tp_comm;       // TP/SP collectives of one micro-batch, fwd + bwd
   Milliseconds zero3_gather;  // ZeRO-3 allgathers of one micro-batch as they add to the
                               // compute, fwd + bwd

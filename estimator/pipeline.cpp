@@ -9,6 +9,22 @@
 // state paced by the slowest stage, the last the exposed gradient synchronisation / optimizer
 // step after the last backward (stages sync in parallel). With equal stages this is the usual
 // (M + pp - 1) * micro.
+// Ranks that share a host's cores (cluster.host_sharing: R ranks per host, compute k times
+// slower when all R compute than alone, i.e. R / k cores' worth; the model profile is measured
+// with all of them computing, so its times are the slow ones). A stage waiting in the 1F1B
+// bubble frees cores for the others, so the plain formula over-predicts pipelines. Per stage s:
+// c_s its compute and m_s its whole micro-batch time as above, n_s its ranks on one host,
+//   k(n) = max(1, n k / R)                     (slowdown with n ranks of the host computing)
+//   solo_s = m_s - (1 - k(n_s) / k) c_s        (stage s computing while the rest of its host
+//                                              waits; = m_s when the stage fills its host)
+//   T1 = sum_s solo_s + (M - 1) max_s solo_s + max_s sync_s      (the schedule at that speed)
+//   T2 = max over hosts h of  M * sum_s n_sh c_s / R + M * min_{s on h} (m_s - c_s) + max_s sync_s
+// with n_sh the ranks of stage s on host h: the host's compute work (n_sh M c_s / k core-ms on
+// R / k cores) plus the communication no stage of the host can hide behind another's compute.
+//   T = max(T1, T2)
+// One stage per host (pp 1, or stages the size of a host): solo_s = m_s, so T1 is the plain
+// formula and T2 <= T1. Without sharing (k = 1) T1 is the plain formula and T2 <= T1. In both
+// cases T is the plain formula.
 // p2p (per micro-batch, forward activation + backward gradient):
 //   bytes = (B / M) * seq * hidden * e / g,   p2p = 2 * (alpha + bytes / bw)
 // with the p2p fit (comm_model.cpp) of the placement of pairs (s*g + i, (s+1)*g + i).
@@ -39,6 +55,51 @@ Milliseconds pipeline_iteration_time(const std::vector<Milliseconds>& stage_micr
     sync = std::max(sync, stage_sync[s]);
   }
   return sum + slowest * (micro_batches - 1) + sync;
+}
+
+double solo_compute_factor(const CostContext& ctx, StageIdx stage) {
+  const HostSharing& h = ctx.cluster->host_sharing;
+  if (!h.shared()) return 1.0;
+  const int g = ctx.devices_per_stage(), r = h.ranks_per_host;
+  // Ranks of the stage on one host: a stage of g consecutive ranks, hosts of r.
+  const int lo = stage * g, hi = lo + g;
+  int on_host = 0;
+  for (int host_lo = (lo / r) * r; host_lo < hi; host_lo += r)
+    on_host = std::max(on_host, std::min(hi, host_lo + r) - std::max(lo, host_lo));
+  const double k = h.compute_slowdown;
+  return std::max(1.0, on_host * k / r) / k;
+}
+
+Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime& s) {
+  return s.micro - s.compute * (1.0 - solo_compute_factor(ctx, stage));
+}
+
+Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>& stages) {
+  PARATUNE_CHECK(static_cast<int>(stages.size()) == ctx.pp);
+  std::vector<Milliseconds> solo, sync;
+  Milliseconds sync_max;
+  for (StageIdx st = 0; st < ctx.pp; ++st) {
+    solo.push_back(solo_micro(ctx, st, stages[st]));
+    sync.push_back(stages[st].sync);
+    sync_max = std::max(sync_max, stages[st].sync);
+  }
+  const Milliseconds t1 = pipeline_iteration_time(solo, sync, ctx.micro_batches);
+  const HostSharing& h = ctx.cluster->host_sharing;
+  if (!h.shared()) return t1;
+  const int n = ctx.num_devices, g = ctx.devices_per_stage(), r = h.ranks_per_host;
+  Milliseconds t2;
+  for (int lo = 0; lo < n; lo += r) {
+    const int hi = std::min(n, lo + r);
+    Milliseconds work, comm = Milliseconds(std::numeric_limits<double>::infinity());
+    for (StageIdx s = 0; s < ctx.pp; ++s) {
+      const int on_host = std::min(hi, (s + 1) * g) - std::max(lo, s * g);
+      if (on_host <= 0) continue;
+      work += stages[s].compute * (static_cast<double>(on_host) / r);
+      comm = std::min(comm, stages[s].micro - stages[s].compute);
+    }
+    t2 = std::max(t2, (work + comm) * ctx.micro_batches + sync_max);
+  }
+  return std::max(t1, t2);
 }
 
 Milliseconds p2p_time(const CostContext& ctx, StageIdx from_stage) {

@@ -21,6 +21,26 @@ Milliseconds pipeline_iteration_time(const std::vector<Milliseconds>& stage_micr
                                      const std::vector<Milliseconds>& stage_sync,
                                      int micro_batches);
 
+/// One stage's times for iteration_time(): per micro-batch the whole time (`micro`, p2p
+/// included) and its compute part; per iteration the exposed sync.
+struct StageTime {
+  Milliseconds micro;
+  Milliseconds compute;  // <= micro
+  Milliseconds sync;
+};
+
+/// k(n_s) / k (pipeline.cpp): how much of a stage's profiled compute time it takes while the rest
+/// of its host waits; 1 without host sharing or when the stage fills its host.
+double solo_compute_factor(const CostContext& ctx, StageIdx stage);
+/// micro - (1 - solo_compute_factor) * compute: the stage's micro-batch time while the rest of
+/// its host waits (== micro without host sharing).
+Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime& s);
+
+/// The iteration time of ctx's pipeline. Without host sharing (cluster.host_sharing.shared()
+/// false: GPUs, or one rank per core) it is pipeline_iteration_time(micro, sync, M). With it,
+/// max(T1, T2) (pipeline.cpp): the 1F1B formula at solo speed, and the host's compute capacity.
+Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>& stages);
+
 /// Per micro-batch: the activation sent from stage `from_stage` to from_stage + 1 in forward plus
 /// its gradient sent back in backward; 0 for the last stage. Every device of the stage sends its
 /// 1/g share of the micro-batch's activation (B/M * seq * hidden * e / g bytes) to the device at

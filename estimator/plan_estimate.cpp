@@ -5,7 +5,9 @@
 //   micro_s  = sum_{l in L_s} (fwd_l + bwd_l) + sum_{l in L_s, not first} switch(x_{l-1}, x_l)
 //              + (fwd + bwd)(E_s) + p2p_time(ctx, s)                                  [ms]
 //   sync_s   = sum_{l in L_s} grad_sync_exposed_l + grad_sync_exposed(E_s)           [ms]
-//   T        = pipeline_iteration_time(micro, sync, M)                                [ms]
+//   c_s      = the compute part of micro_s (LayerCost::compute of its layers and E_s)
+//   T        = iteration_time(ctx, {micro, c, sync})   (pipeline.cpp: the 1F1B formula, or with
+//              cluster.host_sharing its version for ranks that share a host's cores)  [ms]
 //   samples/s = B / (T / 1000)
 // Memory per device of stage s (bytes):
 //   base_s   = runtime_buffer_bytes + model_states(E_s)   (the cluster's device.runtime_buffer
@@ -48,7 +50,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
 
   PlanEstimate e;
   e.profile_source = ctx.profile_source();
-  std::vector<Milliseconds> micro, sync;
+  std::vector<StageTime> times;
   for (StageIdx st = 0; st < s.pp; ++st) {
     const LayerCost emb = embedding_cost(ctx, st, s.embedding);
     if (!emb.feasible) {
@@ -66,6 +68,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
                         "\" has no p2p or collective data for stage " + std::to_string(st));
     }
     se.micro_batch_time = emb.forward + emb.backward + se.p2p;
+    se.micro_batch_compute = emb.compute;
     se.sync_exposed = emb.grad_sync_exposed;
     Bytes activation = emb.activation_per_micro_batch;
     Bytes layer_transient;
@@ -88,6 +91,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
         }
       }
       se.micro_batch_time += le.cost.forward + le.cost.backward + le.switch_in;
+      se.micro_batch_compute += le.cost.compute;
       se.sync_exposed += le.cost.grad_sync_exposed;
       se.model_states += le.cost.model_states;
       activation += le.cost.activation_per_micro_batch;
@@ -98,11 +102,10 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.transient = emb.transient + layer_transient;
     se.base = Bytes(ctx.runtime_buffer_bytes()) + emb.model_states;
     se.peak_memory = se.base + se.model_states + se.activations + se.transient;
-    micro.push_back(se.micro_batch_time);
-    sync.push_back(se.sync_exposed);
+    times.push_back({se.micro_batch_time, se.micro_batch_compute, se.sync_exposed});
     e.stages.push_back(se);
   }
-  e.iteration = pipeline_iteration_time(micro, sync, s.micro_batches);
+  e.iteration = iteration_time(ctx, times);
   e.samples_per_s = e.iteration.value > 0 ? s.global_batch / (e.iteration.value / 1e3) : 0.0;
   return e;
 }

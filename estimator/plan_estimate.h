@@ -29,6 +29,7 @@ struct LayerEstimate {
 
 struct StageEstimate {
   Milliseconds micro_batch_time;  // sum(layer fwd + bwd) + sum(switch_in) + embedding/head + p2p
+  Milliseconds micro_batch_compute;  // the compute part of micro_batch_time (LayerCost::compute)
   Milliseconds sync_exposed;      // sum of the layers' and embedding/head's grad_sync_exposed
   Milliseconds p2p;               // p2p_time(ctx, stage) (included in micro_batch_time)
   int in_flight = 1;              // in_flight_micro_batches(pp, stage, M)
@@ -41,7 +42,7 @@ struct StageEstimate {
 };
 
 struct PlanEstimate {
-  Milliseconds iteration;    // pipeline_iteration_time of the stages
+  Milliseconds iteration;    // iteration_time(ctx, stages) (pipeline.h)
   double samples_per_s = 0;  // global_batch / iteration
   std::vector<StageEstimate> stages;
   std::vector<LayerEstimate> layers;  // every transformer layer, in order

@@ -2,9 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <cmath>
+#include <fstream>
 #include <functional>
+#include <string>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -44,15 +49,61 @@ std::vector<double> world_reduce(executor::Comms& comms, const std::vector<doubl
   return out;
 }
 
+// This host's kernel, as a number: the first 12 hex digits of the boot id (exact in a double);
+// the hostname's hash when the boot id cannot be read.
+double host_id() {
+  std::ifstream f("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(f, id);
+  std::string hex;
+  for (char ch : id)
+    if (std::isxdigit(static_cast<unsigned char>(ch)) && hex.size() < 12) hex += ch;
+  if (hex.size() == 12) return double(std::stoull(hex, nullptr, 16));
+  char name[256] = {0};
+  gethostname(name, sizeof name - 1);
+  return double(std::hash<std::string>{}(name) & ((uint64_t(1) << 48) - 1));
+}
+
+// Ranks per host when the world is made of equal blocks of consecutive ranks with one id each,
+// else 0 (nothing recorded).
+int ranks_per_host(const std::vector<double>& ids) {
+  const int world = int(ids.size());
+  int r = 1;
+  while (r < world && ids[r] == ids[0]) ++r;
+  if (world % r != 0) return 0;
+  for (int i = 0; i < world; ++i)
+    if (ids[i] != ids[i - i % r] || (i % r == 0 && i > 0 && ids[i] == ids[i - r])) return 0;
+  return r;
+}
+
 int64_t numel_for(int64_t bytes, int n) {
   int64_t e = bytes / 4;
   e -= e % n;
   return e < n ? n : e;
 }
 
-// Per-rank median time (ms) of one call of `op` on `g` at `numel` fp32 elements.
+// Compute run before every timed collective call (ComputeLoad::calls GEMMs of side 128), so
+// that ranks arrive at the collective as they do in training: each from its own compute, and
+// on a shared host while other ranks still compute.
+struct ComputeLoad {
+  int calls = 0;
+  at::Tensor a, b;
+  void run() const {
+    for (int i = 0; i < calls; ++i) (void)at::mm(a, b);
+  }
+};
+
+double mean_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / double(v.size());
+}
+
+// Per-rank time (ms) of one call of `op` on `g` at `numel` fp32 elements: the median of the
+// timed calls, or with a compute load their mean (a call after compute waits for the slowest
+// rank to arrive, a random delay whose mean is what training pays).
 double measure_collective(executor::Group& g, CollectiveOp op, int64_t numel, int warmup,
-                          int repeats, executor::Comms& comms) {
+                          int repeats, executor::Comms& comms, const ComputeLoad& load) {
   const int n = g.size();
   at::Tensor full = at::ones({numel});
   at::Tensor chunk = at::ones({numel / n});
@@ -68,8 +119,11 @@ double measure_collective(executor::Group& g, CollectiveOp op, int64_t numel, in
   for (int i = 0; i < warmup; ++i) call();
   barrier(comms);
   std::vector<double> t;
-  for (int i = 0; i < repeats; ++i) t.push_back(time_ms(call));
-  double m = median(t);
+  for (int i = 0; i < repeats; ++i) {
+    load.run();
+    t.push_back(time_ms(call));
+  }
+  double m = load.calls > 0 ? mean_of(t) : median(t);
   if (op == CollectiveOp::kAllToAll) {  // subtract the local sum of reduce_scatter
     std::vector<double> s;
     for (int i = 0; i < repeats; ++i)
@@ -116,6 +170,10 @@ Status ClusterProfilerOptions::validate() const {
   if (warmup < 0 || repeats < 1)
     return InvalidArgument("--warmup must be >= 0 and --repeats >= 1");
   if (gemm_size < 16) return InvalidArgument("--gemm-size must be >= 16");
+  if (!(min_time_ms >= 0) || !std::isfinite(min_time_ms))
+    return InvalidArgument("--min-time-ms must be a finite number >= 0");
+  if (!(load_ms >= 0) || !std::isfinite(load_ms))
+    return InvalidArgument("--load-ms must be a finite number >= 0");
   return Status::Ok();
 }
 
@@ -137,8 +195,21 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
       if (!p2p_pairs(world, island, p).empty()) p2p_placements.push_back(p);
   const int sizes = int(o.sizes.size());
   const int total = int(shapes.size() * o.ops.size()) * sizes +
-                    int(p2p_placements.size()) * sizes + 2 + (o.overlap && world > 1 ? 1 : 0);
+                    int(p2p_placements.size()) * sizes + 3 + (o.overlap && world > 1 ? 1 : 0);
   Progress bar(total, "profile-cluster", o.progress && rank == 0);
+
+  // The compute load: load_ms of GEMMs at this rank's speed alone (the same count on every rank).
+  ComputeLoad load;
+  if (o.load_ms > 0) {
+    load.a = at::randn({128, 128});
+    load.b = at::randn({128, 128});
+    load.calls = 1;
+    load.run();
+    std::vector<double> one;
+    for (int i = 0; i < 20; ++i) one.push_back(time_ms([&] { load.run(); }));
+    load.calls = int(std::min(1e5, world_reduce(comms, {std::ceil(o.load_ms / std::max(median(one), 1e-6))},
+                                                c10d::ReduceOp::MAX)[0]));
+  }
 
   ClusterProfile c;
   c.name = o.name;
@@ -152,7 +223,7 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
       for (int64_t bytes : o.sizes) {
         bar.step(std::string(to_string(op)) + " " + describe(shape));
         med.push_back(measure_collective(g, op, numel_for(bytes, shape.size), o.warmup,
-                                         o.repeats, comms));
+                                         o.repeats, comms, load));
       }
       med = world_reduce(comms, med, c10d::ReduceOp::MAX);
       CollectiveFit f;
@@ -189,7 +260,9 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
     c.p2p.push_back(std::move(f));
   }
 
-  // GEMM throughput and memory bandwidth, every rank at once.
+  // GEMM throughput and memory bandwidth, every rank at once. The GEMM is timed over a window
+  // of min_time_ms (the same call count on every rank): ranks sharing cores take turns in
+  // scheduler slices, and only a window of many slices shows the speed each one gets.
   bar.step("gemm");
   const int64_t n = o.gemm_size;
   at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
@@ -197,8 +270,32 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   gemm();
   barrier(comms);
   std::vector<double> gt;
-  for (int i = 0; i < std::max(3, o.repeats); ++i) gt.push_back(time_ms(gemm));
-  const double gemm_ms = median(gt);
+  for (int i = 0; i < 3; ++i) gt.push_back(time_ms(gemm));
+  const int calls = int(std::min(
+      1e5, world_reduce(comms, {std::ceil(o.min_time_ms / std::max(median(gt), 1e-6))},
+                        c10d::ReduceOp::MAX)[0]));
+  auto gemm_loop = [&] {
+    for (int i = 0; i < calls; ++i) gemm();
+  };
+  barrier(comms);
+  const double all_ms = time_ms(gemm_loop);
+  const double gemm_ms = all_ms / calls;
+  // Host sharing: the same window on rank 0 alone, the others waiting; and which ranks run on
+  // one host (one kernel: the same boot id).
+  bar.step("host sharing");
+  barrier(comms);
+  const double solo_ms = rank == 0 ? time_ms(gemm_loop) : 0.0;
+  barrier(comms);
+  std::vector<double> ids(world, 0.0);
+  ids[rank] = host_id();
+  ids = world_reduce(comms, ids, c10d::ReduceOp::SUM);
+  const std::vector<double> share =
+      world_reduce(comms, {all_ms, solo_ms}, c10d::ReduceOp::SUM);
+  c.host_sharing.ranks_per_host = ranks_per_host(ids);
+  c.host_sharing.compute_slowdown =
+      c.host_sharing.ranks_per_host > 0 && share[1] > 0
+          ? std::max(1.0, share[0] / world / share[1])
+          : 1.0;
   bar.step("memory bandwidth");
   at::Tensor src = at::ones({16 << 20}), dst = at::empty({16 << 20});
   dst.copy_(src);
@@ -236,14 +333,18 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
     while (running || gemm_during.empty()) gemm_during.push_back(time_ms(gemm));
     th.join();
     std::vector<double> k = world_reduce(
-        comms, {median(gemm_during) / gemm_ms, median(comm_during) / comm_ms}, c10d::ReduceOp::SUM);
+        comms, {median(gemm_during) / median(gt), median(comm_during) / comm_ms}, c10d::ReduceOp::SUM);
     c.overlap.compute_slowdown = std::max(1.0, k[0] / world);
     c.overlap.comm_slowdown = std::max(1.0, k[1] / world);
   }
   bar.done();
   c.note = std::to_string(world) + " ranks (" + std::to_string(world / island) + " x " +
            std::to_string(island) + "), Gloo on CPU, " + std::to_string(o.repeats) +
-           " repeats per size, medians; slowest rank per sample";
+           " repeats per size, " +
+           (load.calls > 0 ? "each after " + std::to_string(load.calls) +
+                                 " GEMMs of side 128 on every rank, means"
+                           : std::string("medians")) +
+           "; slowest rank per sample";
   return c;
 }
 

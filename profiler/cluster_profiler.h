@@ -11,8 +11,14 @@
 //                   what the executor's ZeRO runs)
 //   all2all:        the same alltoall with the local sum's separately timed median subtracted
 //                   (the Gloo wrapper exposes alltoall only inside reduce_scatter)
+// With load_ms > 0 every timed collective call follows load_ms of compute (GEMMs) on every rank,
+// as in training, and the shape's sample is the mean instead of the median.
 // p2p: ping-pong between the pairs of p2p_pairs() (all pairs at once), one-way = round trip / 2.
-// GEMM: fp32 square matmul of side gemm_size on every rank at once, 2 n^3 / median time.
+// GEMM: fp32 square matmul of side gemm_size on every rank at once, 2 n^3 / mean time over a
+// window of min_time_ms (the same call count on every rank).
+// Host sharing: ranks_per_host = the size of the blocks of consecutive ranks with one boot id
+// (one kernel, so one set of cores; emulated nodes share it); compute_slowdown = that window
+// with every rank computing over the same window on rank 0 alone (>= 1).
 // Memory bandwidth: copy of 64 MiB, 2 * bytes / median time. Memory: physical RAM / local ranks.
 // Overlap: median GEMM time while a world allreduce (largest size) loops in a second thread,
 // over the GEMM alone = compute_slowdown; likewise for the allreduce = comm_slowdown (>= 1).
@@ -45,6 +51,8 @@ struct ClusterProfilerOptions {
   bool p2p = true;         // measure p2p (default on)
   bool overlap = true;     // measure overlap slowdown (default on)
   int gemm_size = 1024;    // GEMM side (default 1024)
+  double min_time_ms = 200;  // GEMM timing window, ms (default 200)
+  double load_ms = 0;        // compute before each timed collective call, ms (0: none, medians)
   bool progress = true;    // progress bar on rank 0's stderr (default on)
   Status validate() const;
 };

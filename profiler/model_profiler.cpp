@@ -137,6 +137,20 @@ double per_sample(const Bench& bench, const std::vector<int>& mbs, bool sp, bool
   return std::max(0.0, (a_hi - a_lo) / (hi - lo));
 }
 
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / double(v.size());
+}
+
+// The largest `v` over the world.
+double need_max(executor::Comms& comms, double v) {
+  if (comms.world_size() < 2) return v;
+  at::Tensor t = at::tensor(std::vector<double>{v}, at::kDouble);
+  comms.world().allreduce_(t, c10d::ReduceOp::MAX);
+  return t[0].item<double>();
+}
+
 std::vector<double> world_mean(executor::Comms& comms, const std::vector<double>& v) {
   if (comms.world_size() < 2 || v.empty()) return v;
   at::Tensor t = at::tensor(v, at::kDouble);
@@ -168,6 +182,8 @@ Status ModelProfilerOptions::validate(const ModelConfig& cfg) const {
                              ": must be a power of two dividing heads, kv_heads, ffn_hidden and "
                              "seq_len of model " + cfg.name);
   if (warmup < 0 || repeats < 1) return InvalidArgument("--warmup must be >= 0, --repeats >= 1");
+  if (!(min_time_ms >= 0) || !std::isfinite(min_time_ms))
+    return InvalidArgument("--min-time-ms must be a finite number >= 0");
   return Status::Ok();
 }
 
@@ -211,17 +227,26 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
         for (int i = 0; i < o.warmup; ++i) bench.backward(bench.forward(x, false));
         barrier(comms);
         std::vector<double> fw, bw;
-        for (int i = 0; i < o.repeats; ++i) {
-          auto t0 = Clock::now();
-          at::Tensor y = bench.forward(x, false);
-          fw.push_back(since_ms(t0));
-          t0 = Clock::now();
-          bench.backward(y);
-          bw.push_back(since_ms(t0));
-        }
+        auto timed = [&](int calls) {
+          for (int i = 0; i < calls; ++i) {
+            auto t0 = Clock::now();
+            at::Tensor y = bench.forward(x, false);
+            fw.push_back(since_ms(t0));
+            t0 = Clock::now();
+            bench.backward(y);
+            bw.push_back(since_ms(t0));
+          }
+        };
+        timed(o.repeats);
+        // Enough calls to fill min_time_ms, the same count on every rank (the slowest rank's
+        // need), so that all of them compute during the whole window.
+        const double per_call = mean(fw) + mean(bw);
+        const double need = std::ceil(o.min_time_ms / std::max(per_call, 1e-6));
+        const int calls = int(std::min(need_max(comms, need), 100000.0));
+        timed(calls - o.repeats);
         points.push_back({b, t, false, values.size()});
-        values.push_back(median(fw));
-        values.push_back(median(bw));
+        values.push_back(mean(fw));
+        values.push_back(mean(bw));
       }
       bar.step(std::string(lt.name) + " tp=" + std::to_string(t) + " activations");
       for (bool sp : {false, true}) {

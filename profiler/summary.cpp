@@ -42,6 +42,9 @@ std::string cluster_summary(const ClusterProfile& c) {
   }
   s += fmt("\n  overlap: compute x%.3f, communication x%.3f while both run\n",
            c.overlap.compute_slowdown, c.overlap.comm_slowdown);
+  if (c.host_sharing.ranks_per_host > 0)
+    s += fmt("  host sharing: %.0f ranks per host, compute x%.3f when all of them compute\n",
+             double(c.host_sharing.ranks_per_host), c.host_sharing.compute_slowdown);
   return s;
 }
 

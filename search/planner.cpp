@@ -16,7 +16,12 @@
 // time splits into micro(s, n) = sum(fwd + bwd) + sum(switch)/M + E's fwd+bwd + p2p(s) and
 // sync(s, n) = sum(exposed sync) + E's exposed sync; the partition search picks n_0..n_{pp-1}
 // minimising the 1F1B iteration time (estimator::pipeline_iteration_time, exact over all
-// compositions with n_s <= window * ceil(L/pp) + 1).
+// compositions with n_s <= window * ceil(L/pp) + 1). With host sharing (cluster.host_sharing,
+// CPU ranks sharing cores) the iteration is estimator::iteration_time = max(T1, T2): the
+// partition search minimises T1 (the formula on the stages' solo micro-batch times) exactly and
+// the config's time is max(T1, T2) of that partition. T2 (the host's compute capacity) depends
+// on the partition only through the smallest stage communication time, so this is exact up to
+// that term.
 //
 // Pruning (exact): a config's iteration time is at least the pipeline formula with every layer
 // at its fastest candidate, no switches, no sync and an even split; configs whose resulting
@@ -232,14 +237,24 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
   const int per_stage = (L + pp - 1) / pp;
   const int nmax = std::min(L - pp + 1, o.stage_window * per_stage + 1);
   struct StageTable {
-    std::vector<std::optional<StageCost>> cost;       // [n - 1], n = 1..L
+    std::vector<std::optional<StageCost>> cost;       // [n - 1], n = 1..L (micro_ms: solo)
+    std::vector<est::StageTime> time;                 // [n - 1]
     std::vector<std::vector<StrategyIdx>> choice;     // [n - 1]
   };
+  // A micro-batch time at the speed of stage s while the rest of its host waits
+  // (estimator::solo_micro; the time itself without host sharing).
+  auto solo = [&](StageIdx s, double micro, double compute) {
+    return micro - compute * (1.0 - est::solo_compute_factor(ctx, s));
+  };
+  double least_factor = 1.0;  // over the stages, for the lower bounds
+  for (StageIdx s = 0; s < pp; ++s) least_factor = std::min(least_factor, est::solo_compute_factor(ctx, s));
+  auto solo_lb = [&](double micro, double compute) { return micro - compute * (1.0 - least_factor); };
   auto solve_stage_table = [&](StageIdx s, const est::LayerCost& ec) {
     const StageCosts& sc = costs[stage_costs_index[s]];
     const int inflight = est::in_flight_micro_batches(pp, s, M);
     StageTable t;
     t.cost.assign(L, std::nullopt);
+    t.time.assign(L, {});
     t.choice.assign(L, {});
     const double base = ctx.runtime_buffer_bytes() + ec.model_states.value +
                         inflight * ec.activation_per_micro_batch.value + ec.transient.value;
@@ -270,12 +285,15 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       if (!best[n - 1]) continue;
       const std::vector<StrategyIdx>& ch = best[n - 1]->choice;
       double mi = ec.forward.value + ec.backward.value + p2p, sy = ec.grad_sync_exposed.value;
+      double co = ec.compute.value;
       for (int l = 0; l < n; ++l) {
         mi += sc.layer[ch[l]].forward.value + sc.layer[ch[l]].backward.value;
+        co += sc.layer[ch[l]].compute.value;
         sy += sc.layer[ch[l]].grad_sync_exposed.value;
         if (l > 0) mi += sc.switch_ms[ch[l - 1]][ch[l]];
       }
-      t.cost[n - 1] = StageCost{mi, sy};
+      t.cost[n - 1] = StageCost{solo(s, mi, co), sy};
+      t.time[n - 1] = est::StageTime{Milliseconds(mi), Milliseconds(co), Milliseconds(sy)};
       t.choice[n - 1] = ch;
     }
     return t;
@@ -285,7 +303,7 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
   double fastest = std::numeric_limits<double>::infinity();
   for (const StageCosts& sc : costs)
     for (const est::LayerCost& c : sc.layer)
-      fastest = std::min(fastest, c.forward.value + c.backward.value);
+      fastest = std::min(fastest, solo_lb(c.forward.value + c.backward.value, c.compute.value));
 
   // Middle stages do not hold the embedding or the head: solved once for every E.
   std::vector<std::optional<StageTable>> middle(pp);
@@ -298,9 +316,11 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     }
     if (!ok) continue;
     // T >= sum_s micro_s + (M-1) max_s micro_s with sum_s micro_s >= L * fastest + E's compute
-    // and max_s micro_s >= max(sum / pp, ceil(L / pp) * fastest).
-    const double e_ms = ec[0].forward.value + ec[0].backward.value +
-                        (pp > 1 ? ec[pp - 1].forward.value + ec[pp - 1].backward.value : 0.0);
+    // and max_s micro_s >= max(sum / pp, ceil(L / pp) * fastest) (micro at solo speed: T >= T1).
+    const auto e_solo = [&](const est::LayerCost& c) {
+      return solo_lb(c.forward.value + c.backward.value, c.compute.value);
+    };
+    const double e_ms = e_solo(ec[0]) + (pp > 1 ? e_solo(ec[pp - 1]) : 0.0);
     const double sum_lb = L * fastest + e_ms;
     const double bound = sum_lb + (M - 1) * std::max(sum_lb / pp, per_stage * fastest);
     const double tput_ub = cfg.batch / (bound / 1e3);
@@ -322,7 +342,10 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     for (StageIdx s = 0; s < pp; ++s) pprob.costs.push_back(tables[s]->cost);
     std::optional<PartitionResult> part = solve_partition(pprob);
     if (!part) continue;
-    const double tput = cfg.batch / (part->iteration_ms / 1e3);
+    std::vector<est::StageTime> times;
+    for (StageIdx s = 0; s < pp; ++s) times.push_back(tables[s]->time[part->layers_per_stage[s] - 1]);
+    const double iteration_ms = est::iteration_time(ctx, times).value;
+    const double tput = cfg.batch / (iteration_ms / 1e3);
     if (res.feasible && !(tput > res.samples_per_s)) continue;  // ties: earlier E wins
 
     Strategy st;
@@ -337,7 +360,7 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       for (int l = 0; l < n; ++l) st.layers.push_back(cands[tables[s]->choice[n - 1][l]]);
     }
     res.feasible = true;
-    res.iteration_ms = part->iteration_ms;
+    res.iteration_ms = iteration_ms;
     res.samples_per_s = tput;
     res.strategy = std::move(st);
   }
@@ -352,7 +375,9 @@ double config_bound(const Inputs& in, const Config& cfg, bool* any_feasible) {
   for (const LayerStrategy& ls : in.candidates[cfg.pp_index]) {
     est::LayerCost c = est::transformer_layer_cost(ctx, 0, ls);
     if (!c.feasible) continue;
-    best = std::min(best, c.forward.value + c.backward.value);
+    double f = 1.0;
+    for (StageIdx s = 0; s < pp; ++s) f = std::min(f, est::solo_compute_factor(ctx, s));
+    best = std::min(best, c.micro_batch_time().value - c.compute.value * (1.0 - f));
   }
   *any_feasible = std::isfinite(best);
   if (!*any_feasible) return best;

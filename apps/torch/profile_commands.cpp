@@ -85,6 +85,10 @@ int cmd_profile_cluster(int argc, char** argv) {
       ("warmup", "untimed calls per size", cxxopts::value<int>()->default_value("1"))
       ("repeats", "timed calls per size (median kept)", cxxopts::value<int>()->default_value("5"))
       ("gemm-size", "side of the timed square fp32 GEMM", cxxopts::value<int>()->default_value("1024"))
+      ("min-time-ms", "GEMM timing window (all ranks, then rank 0 alone), ms",
+       cxxopts::value<double>()->default_value("200"))
+      ("load-ms", "compute before each timed collective call, ms (0: none; then medians, else means)",
+       cxxopts::value<double>()->default_value("0"))
       ("no-p2p", "skip p2p")
       ("no-overlap", "skip the overlap measurement")
       ("timeout", "seconds before a collective with a dead/hung peer fails",
@@ -137,6 +141,8 @@ int cmd_profile_cluster(int argc, char** argv) {
     o.warmup = r["warmup"].as<int>();
     o.repeats = r["repeats"].as<int>();
     o.gemm_size = r["gemm-size"].as<int>();
+    o.min_time_ms = r["min-time-ms"].as<double>();
+    o.load_ms = r["load-ms"].as<double>();
     o.p2p = !r.count("no-p2p");
     o.overlap = !r.count("no-overlap");
     timeout_s = r["timeout"].as<int>();
@@ -170,7 +176,9 @@ int cmd_profile_model(int argc, char** argv) {
       ("micro-batches", "local micro-batch sizes", cxxopts::value<std::string>()->default_value("1,2,4"))
       ("tp", "TP degrees (default: 1,2,4,8 where the model allows)", cxxopts::value<std::string>())
       ("warmup", "untimed runs per point", cxxopts::value<int>()->default_value("1"))
-      ("repeats", "timed runs per point (median kept)", cxxopts::value<int>()->default_value("3"))
+      ("repeats", "timed runs per point at least (their mean is kept)", cxxopts::value<int>()->default_value("3"))
+      ("min-time-ms", "timed forward+backward per point at least, ms (more runs until then)",
+       cxxopts::value<double>()->default_value("300"))
       ("timeout", "seconds before a collective with a dead/hung peer fails",
        cxxopts::value<int>()->default_value("600"))
       ("h,help", "show this help");
@@ -203,6 +211,7 @@ int cmd_profile_model(int argc, char** argv) {
     }
     o.warmup = r["warmup"].as<int>();
     o.repeats = r["repeats"].as<int>();
+    o.min_time_ms = r["min-time-ms"].as<double>();
     timeout_s = r["timeout"].as<int>();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "paratune %s: %s\n", cmd, e.what());

@@ -84,6 +84,33 @@ TEST(ClusterProfile, OptionalRuntimeBuffer) {
   EXPECT_TRUE(error_contains(parse(j), "device.runtime_buffer_bytes"));
 }
 
+TEST(ClusterProfile, OptionalHostSharing) {
+  ClusterProfile c = two_nodes();
+  const std::string before = fingerprint(c);
+  EXPECT_FALSE(to_json(c).contains("host_sharing"));  // absent unless measured
+  EXPECT_FALSE(c.host_sharing.shared());
+  c.host_sharing = HostSharing{8, 2.25};
+  EXPECT_TRUE(c.host_sharing.shared());
+  Json j = to_json(c);
+  EXPECT_EQ(j["host_sharing"].dump(), R"({"ranks_per_host":8,"compute_slowdown":2.25})");
+  StatusOr<ClusterProfile> back = cluster_profile_from_json(j, "rt");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, c);
+  EXPECT_NE(fingerprint(c), before);  // it changes the time model, so the fingerprint
+  j["host_sharing"]["compute_slowdown"] = 0.5;
+  EXPECT_TRUE(error_contains(parse(j), "host_sharing.compute_slowdown"));
+  j["host_sharing"]["compute_slowdown"] = 2.0;
+  j["host_sharing"]["ranks_per_host"] = 3;  // does not divide 8 devices
+  EXPECT_TRUE(error_contains(parse(j), "host_sharing.ranks_per_host", "divide the 8 devices"));
+  j["host_sharing"]["ranks_per_host"] = 0;
+  EXPECT_TRUE(error_contains(parse(j), "host_sharing.ranks_per_host"));
+  j["host_sharing"].erase("ranks_per_host");
+  EXPECT_TRUE(error_contains(parse(j), "ranks_per_host"));
+  // One rank per host, or no slowdown, is no sharing.
+  EXPECT_FALSE((HostSharing{1, 2.0}).shared());
+  EXPECT_FALSE((HostSharing{8, 1.0}).shared());
+}
+
 TEST(ClusterProfile, CanonicalForm) {
   const Json j = to_json(two_nodes());
   std::vector<std::string> keys;

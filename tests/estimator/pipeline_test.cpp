@@ -27,6 +27,51 @@ TEST(Pipeline, IterationTimeGolden) {
   EXPECT_DOUBLE_EQ(pipeline_iteration_time({ms(5)}, {ms(2)}, 3).value, 17.0);
 }
 
+TEST(Pipeline, IterationTimeWithoutHostSharingIsThe1F1BFormula) {
+  using ms = Milliseconds;
+  ModelConfig m = testing::tiny_model();
+  ClusterProfile c = testing::two_level_cluster(1, 4);
+  CostContext ctx = testing::context(m, c, nullptr, 4, 2, 4, 16);
+  const std::vector<StageTime> st{{ms(2), ms(1.5), ms(1)}, {ms(3), ms(2), ms(0.5)}};
+  EXPECT_DOUBLE_EQ(iteration_time(ctx, st).value, 15.0);
+  EXPECT_DOUBLE_EQ(solo_micro(ctx, 1, st[1]).value, 3.0);
+  // A slowdown recorded for one rank per host is no sharing either.
+  c.host_sharing = {1, 2.0};
+  EXPECT_DOUBLE_EQ(iteration_time(ctx, st).value, 15.0);
+}
+
+TEST(Pipeline, IterationTimeWithHostSharingGolden) {
+  using ms = Milliseconds;
+  ModelConfig m = testing::tiny_model();
+  ClusterProfile c = testing::two_level_cluster(2, 2);
+  c.host_sharing = {4, 2.0};  // 4 ranks on one host, twice as slow when all compute
+  // pp 4, one rank per stage, M = 8: micro 3 ms of which 2.5 compute, no sync.
+  CostContext ctx = testing::context(m, c, nullptr, 4, 4, 8, 16);
+  const std::vector<StageTime> four(4, StageTime{ms(3), ms(2.5), ms(0)});
+  // solo = 3 - 2.5 / 2 = 1.75; T1 = 11 * 1.75 = 19.25.
+  EXPECT_DOUBLE_EQ(solo_micro(ctx, 0, four[0]).value, 1.75);
+  // T2 = 8 * (4 * 2.5 / 4 + 0.5) = 24 > T1 (the plain formula says 11 * 3 = 33).
+  EXPECT_DOUBLE_EQ(iteration_time(ctx, four).value, 24.0);
+  // pp 1 on the host: T2 is the plain formula M * micro + sync.
+  CostContext one = testing::context(m, c, nullptr, 4, 1, 2, 16);
+  EXPECT_DOUBLE_EQ(iteration_time(one, {StageTime{ms(3), ms(2.5), ms(1)}}).value, 7.0);
+  // Two hosts of 2 ranks, pp 2: each stage fills its host, so T = the plain formula (T2 = 13).
+  c.host_sharing = {2, 2.0};
+  CostContext two = testing::context(m, c, nullptr, 4, 2, 4, 16);
+  const std::vector<StageTime> st{{ms(2), ms(1.5), ms(1)}, {ms(3), ms(2), ms(0.5)}};
+  EXPECT_DOUBLE_EQ(solo_compute_factor(two, 1), 1.0);
+  EXPECT_DOUBLE_EQ(iteration_time(two, st).value, 15.0);
+  // pp 2 on one host of 4: 2 ranks of a stage on the host's 2 cores run at solo speed.
+  c.host_sharing = {4, 2.0};
+  EXPECT_DOUBLE_EQ(solo_compute_factor(two, 0), 0.5);
+  // T1 = (1.25 + 2) + 3 * 2 + 1 = 10.25; T2 = 4 * ((1.5 + 2) / 2 + 0.5) + 1 = 10.
+  EXPECT_DOUBLE_EQ(iteration_time(two, st).value, 10.25);
+  // A communication-bound stage: T1 wins (compute 0.2 of micro 3).
+  c.host_sharing = {4, 2.0};
+  const std::vector<StageTime> comm(4, StageTime{ms(3), ms(0.2), ms(0)});
+  EXPECT_DOUBLE_EQ(iteration_time(ctx, comm).value, 11 * 2.9);
+}
+
 TEST(Pipeline, P2pGoldenAndPlacement) {
   // 8 devices in 2 islands of 4, pp 2: stage 0 = island 0, stage 1 = island 1 -> inter p2p at
   // 1 GB/s. Micro-batch 16/2 = 8 samples of 16 x 64 fp32, 1/4 per device pair, both directions.

@@ -51,6 +51,11 @@ TEST_F(ProfilerDist, ClusterProfileLoadsAndHasEveryOp) {
   EXPECT_EQ(c->source, "measured");
   ASSERT_EQ(c->islands.size(), 1u);
   EXPECT_EQ(c->islands[0].devices, 2);
+  // Both local ranks run on this kernel; two ranks on >= 2 cores are not much slower together
+  // than one alone, and never faster (the slowdown is clamped at 1).
+  EXPECT_EQ(c->host_sharing.ranks_per_host, 2);
+  EXPECT_GE(c->host_sharing.compute_slowdown, 1.0);
+  EXPECT_LT(c->host_sharing.compute_slowdown, 8.0);
   ASSERT_EQ(c->collectives.size(), 4u);  // n = 2, intra, consecutive: one entry per op
   for (const CollectiveFit& f : c->collectives) {
     EXPECT_EQ(f.group_size, 2);

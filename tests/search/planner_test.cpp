@@ -200,6 +200,44 @@ TEST(Planner, CloseToBruteForceWithPipelines) {
   }
 }
 
+// Ranks sharing a host's cores (CPU ranks): the iteration is max(T1, T2) (estimator/pipeline.cpp),
+// of which the partition search minimises T1; the plan must still fit, never beat brute force
+// (which estimates every plan with the same model), and be within 5% of it.
+TEST(Planner, CloseToBruteForceWithHostSharing) {
+  Fixture f = tiny(4);
+  f.cluster.host_sharing = HostSharing{16, 4.0};
+  SearchOptions probe = options(1e12, 4, 2);
+  std::vector<Evaluated> all = brute_force(f, probe, 2, 4, /*pp1_only=*/false);
+  std::vector<double> peaks;
+  for (const auto& e : all) peaks.push_back(e.peak);
+  std::sort(peaks.begin(), peaks.end());
+  int pipelined_wins = 0;
+  for (double q : {0.05, 0.3, 1.0}) {
+    const double limit = peaks[static_cast<size_t>(q * (peaks.size() - 1))] * 1.0001;
+    SearchOptions o = probe;
+    o.memory_per_device = Bytes(limit);
+    double best = 0, best_slack = 0;
+    for (const auto& e : all) {
+      if (e.peak <= limit) best = std::max(best, e.tput);
+      if (e.peak <= 0.99 * limit) best_slack = std::max(best_slack, e.tput);
+    }
+    StatusOr<SearchResult> r = search(f.model, f.cluster, f.profile, o);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_LE(peak_of(r->estimate), limit);
+    EXPECT_LE(r->estimate.samples_per_s, best * (1 + 1e-9));
+    EXPECT_GE(r->estimate.samples_per_s, 0.95 * best_slack) << "limit quantile " << q;
+    if (r->strategy.pp > 1) ++pipelined_wins;
+    // The same plan without sharing is never faster: sharing only frees cores in bubbles.
+    ClusterProfile plain = f.cluster;
+    plain.host_sharing = HostSharing{};
+    Fixture g{f.model, plain, f.profile};
+    auto e = est::estimate_plan(context(g, r->strategy, o), r->strategy);
+    ASSERT_TRUE(e.ok());
+    EXPECT_GE(e->iteration.value, r->estimate.iteration.value * (1 - 1e-12));
+  }
+  std::printf("  %d of 3 limits chose a pipeline\n", pipelined_wins);
+}
+
 TEST(Planner, DeterministicAcrossRunsAndThreads) {
   Fixture f = tiny(4);
   f.model.num_layers = 8;
