@@ -15,7 +15,10 @@
 //     optional "host_sharing": { "ranks_per_host" (1 .. num_devices, divides it),
 //                                "compute_slowdown" (>= 1) } }   (absent: no sharing; written
 //                                only when ranks_per_host > 0, so older files keep their
-//                                fingerprint)
+//                                fingerprint),
+//     optional "arrival_waits": [ { "group_size", "placement", "consecutive",
+//                                   "samples": [ { "load_ms" (> 0, increasing), "wait_ms" (>= 0) }
+//                                   ... ] (>= 1) } ... ]   (absent: none; written when measured)
 // validate(): island names unique; an "intra" entry fits in one island (group_size <= devices
 // per island); an "inter" entry needs >= 2 islands; no two collective entries with the same
 // (op, group_size, placement, consecutive), no two p2p entries with the same placement.
@@ -83,7 +86,8 @@ int ClusterProfile::island_of(Rank r) const {
 bool ClusterProfile::operator==(const ClusterProfile& o) const {
   return name == o.name && source == o.source && note == o.note && device == o.device &&
          islands == o.islands && collectives == o.collectives && p2p == o.p2p &&
-         overlap == o.overlap && host_sharing == o.host_sharing;
+         overlap == o.overlap && host_sharing == o.host_sharing &&
+         arrival_waits == o.arrival_waits;
 }
 
 namespace {
@@ -227,6 +231,28 @@ Status validate(const ClusterProfile& c, const std::string& file) {
       return field_error(file, "host_sharing.compute_slowdown", "must be finite and >= 1");
     }
   }
+  std::set<std::tuple<int, int, bool>> seen_wait;
+  for (size_t i = 0; i < c.arrival_waits.size(); ++i) {
+    const ArrivalWait& w = c.arrival_waits[i];
+    const std::string f = "arrival_waits[" + std::to_string(i) + "]";
+    if (w.group_size < 2 || w.group_size > c.num_devices()) {
+      return field_error(file, f + ".group_size",
+                         "must be in [2, num_devices = " + std::to_string(c.num_devices()) + "]");
+    }
+    if (w.samples.empty()) return field_error(file, f + ".samples", "needs at least one sample");
+    for (size_t k = 0; k < w.samples.size(); ++k) {
+      const std::string sf = f + ".samples[" + std::to_string(k) + "]";
+      const WaitSample& x = w.samples[k];
+      if (!(x.load.value > 0) || !is_finite(x.load.value) ||
+          (k > 0 && !(x.load.value > w.samples[k - 1].load.value))) {
+        return field_error(file, sf + ".load_ms", "must be finite, > 0 and increasing");
+      }
+      if (!(x.wait.value >= 0) || !is_finite(x.wait.value))
+        return field_error(file, sf + ".wait_ms", "must be finite and >= 0");
+    }
+    if (!seen_wait.insert({w.group_size, static_cast<int>(w.placement), w.consecutive}).second)
+      return field_error(file, f, "duplicate entry for group_size " + std::to_string(w.group_size));
+  }
   return Status::Ok();
 }
 
@@ -287,6 +313,23 @@ StatusOr<ClusterProfile> cluster_profile_from_json(const Json& j, const std::str
     c.host_sharing.ranks_per_host = static_cast<int>(h.integer("ranks_per_host", 1, 1 << 30));
     c.host_sharing.compute_slowdown = h.number("compute_slowdown", 1.0);
     (void)h.finish();
+  }
+  if (r.has("arrival_waits")) {
+    for (ObjectReader& wr : r.objects("arrival_waits")) {
+      ArrivalWait w;
+      w.group_size = static_cast<int>(wr.integer("group_size", 2, 1 << 30));
+      w.placement = parse_placement(wr.enumeration("placement", placements));
+      w.consecutive = wr.boolean("consecutive");
+      for (ObjectReader& sr : wr.objects("samples", 1)) {
+        WaitSample x;
+        x.load = Milliseconds(sr.number("load_ms"));
+        x.wait = Milliseconds(sr.number("wait_ms"));
+        (void)sr.finish();
+        w.samples.push_back(x);
+      }
+      (void)wr.finish();
+      c.arrival_waits.push_back(std::move(w));
+    }
   }
   PARATUNE_RETURN_IF_ERROR(r.finish());
   PARATUNE_RETURN_IF_ERROR(validate(c, file));
@@ -351,6 +394,25 @@ Json to_json(const ClusterProfile& c) {
     h["ranks_per_host"] = c.host_sharing.ranks_per_host;
     h["compute_slowdown"] = c.host_sharing.compute_slowdown;
     j["host_sharing"] = std::move(h);
+  }
+  if (!c.arrival_waits.empty()) {
+    Json waits = Json::array();
+    for (const ArrivalWait& w : c.arrival_waits) {
+      Json wj;
+      wj["group_size"] = w.group_size;
+      wj["placement"] = to_string(w.placement);
+      wj["consecutive"] = w.consecutive;
+      Json samples = Json::array();
+      for (const WaitSample& x : w.samples) {
+        Json sj;
+        sj["load_ms"] = x.load.value;
+        sj["wait_ms"] = x.wait.value;
+        samples.push_back(std::move(sj));
+      }
+      wj["samples"] = std::move(samples);
+      waits.push_back(std::move(wj));
+    }
+    j["arrival_waits"] = std::move(waits);
   }
   return j;
 }

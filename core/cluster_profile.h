@@ -93,6 +93,27 @@ struct HostSharing {
   bool shared() const { return ranks_per_host > 1 && compute_slowdown > 1.0; }
 };
 
+/// A collective called right after compute waits for the group's slowest rank to arrive. On
+/// dedicated devices that wait is small; on ranks that share a host's cores it grows with the
+/// compute before the call (a rank descheduled mid-compute arrives a scheduler slice late).
+/// Measured per group shape: the mean extra time of a tiny allreduce after `load` ms of compute
+/// on every rank, over the same allreduce without it.
+struct WaitSample {
+  Milliseconds load;  // compute before the call, at one rank's speed alone
+  Milliseconds wait;  // mean extra time of the call (>= 0)
+  bool operator==(const WaitSample& o) const { return load == o.load && wait == o.wait; }
+};
+struct ArrivalWait {
+  int group_size = 2;
+  Placement placement = Placement::kIntraIsland;
+  bool consecutive = true;
+  std::vector<WaitSample> samples;  // increasing load
+  bool operator==(const ArrivalWait& o) const {
+    return group_size == o.group_size && placement == o.placement &&
+           consecutive == o.consecutive && samples == o.samples;
+  }
+};
+
 struct ClusterProfile {
   static constexpr int kFormatVersion = 1;
   std::string name;
@@ -104,6 +125,7 @@ struct ClusterProfile {
   std::vector<P2pFit> p2p;
   OverlapCoefficients overlap;
   HostSharing host_sharing;
+  std::vector<ArrivalWait> arrival_waits;  // empty: no waits measured (none charged)
 
   int num_devices() const;
   /// Devices per island (islands are homogeneous; validate() checks it).

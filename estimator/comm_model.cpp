@@ -21,11 +21,18 @@
 // p2p lookup: p2p fit of the placement; else allreduce n = 2 of the placement (steps 1-4);
 // else the same with the other placement.
 //
+// Arrival wait (cluster.arrival_waits, optional): a collective called after c ms of compute
+// also pays wait(c), linear between the measured (load, wait) points with (0, 0) first and the
+// last wait beyond the last load (it saturates at a scheduler slice). Lookup: exact (n,
+// placement, consecutive), then !consecutive, then the nearest measured group size of the
+// placement, then the other placement; none measured: no wait.
+//
 // Group shape of a layer on stage s: the TP / DP groups of core/device_mesh.h; the placement is
 // inter-island when ANY group of the layer has ranks in two islands (cluster.island_of), since
 // a collective of the layer finishes with its slowest group.
 #include "estimator/comm_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -186,6 +193,46 @@ Milliseconds CommPricer::collective(CollectiveOp op, const GroupShape& g, Bytes 
     return Milliseconds(0);
   }
   return collective_time(*fit, op, g.size, bytes, latency_calls);
+}
+
+namespace {
+
+Milliseconds interpolate_wait(const ArrivalWait& w, Milliseconds compute) {
+  double x0 = 0, y0 = 0;
+  for (const WaitSample& p : w.samples) {
+    if (compute.value <= p.load.value) {
+      const double t = (compute.value - x0) / (p.load.value - x0);
+      return Milliseconds(y0 + (p.wait.value - y0) * std::max(0.0, t));
+    }
+    x0 = p.load.value;
+    y0 = p.wait.value;
+  }
+  return Milliseconds(y0);
+}
+
+const ArrivalWait* find_wait(const ClusterProfile& c, const GroupShape& g) {
+  for (Placement p : {g.placement, other(g.placement)}) {
+    for (bool cons : {g.consecutive, !g.consecutive})
+      for (const ArrivalWait& w : c.arrival_waits)
+        if (w.group_size == g.size && w.placement == p && w.consecutive == cons) return &w;
+    const ArrivalWait* best = nullptr;
+    for (const ArrivalWait& w : c.arrival_waits) {
+      if (w.placement != p) continue;
+      const double d = std::abs(std::log2(double(w.group_size)) - std::log2(double(g.size)));
+      if (!best || d < std::abs(std::log2(double(best->group_size)) - std::log2(double(g.size))))
+        best = &w;
+    }
+    if (best) return best;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Milliseconds CommPricer::wait(const GroupShape& g, Milliseconds compute_before) const {
+  if (g.size <= 1 || cluster_.arrival_waits.empty()) return Milliseconds(0);
+  const ArrivalWait* w = find_wait(cluster_, g);
+  return w ? interpolate_wait(*w, compute_before) : Milliseconds(0);
 }
 
 }  // namespace paratune::estimator

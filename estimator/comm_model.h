@@ -57,6 +57,9 @@ class CommPricer {
   /// collective_time() over the group `g`; 0 (and missing() set) without profile data.
   Milliseconds collective(CollectiveOp op, const GroupShape& g, Bytes bytes,
                           double latency_calls = 1.0);
+  /// What a collective over `g` called after `compute_before` of compute waits for its slowest
+  /// rank (cluster.arrival_waits, comm_model.cpp); 0 when the profile has none.
+  Milliseconds wait(const GroupShape& g, Milliseconds compute_before) const;
   /// "" when every lookup found data, else the first missing entry in words.
   const std::string& missing() const { return missing_; }
 

@@ -27,6 +27,11 @@
 //          allgather(P * k_param) (the recompute reuses the backward gather). Issued right
 //          before the layer's compute (added to it), or with overlap_zero3_gather overlapped
 //          with it: forward = overlapped_time(F, gather) (overlap.cpp).
+//   Arrival waits (cluster.arrival_waits, comm_model.cpp): each blocking collective issued right
+//   after compute also pays wait(that compute): TP's 2 (+2 ckpt) per direction (x2 with SP)
+//   after an equal share of the direction's compute; the embedding's and the head's after
+//   theirs; ZeRO's reduce-scatter after the layer's backward; ZeRO-3's gathers after the
+//   previous unit's forward / backward. DDP's end-of-iteration allreduce is not charged one.
 //   DDP's allreduce and ZeRO-2's allgather are bucketed: latency charged
 //   (P * k_grad) / grad_bucket_bytes times; the per-layer reduce-scatter is one call.
 //   grad_sync         = reduce + M * per-micro-batch reduce-scatter + after_step (reported)
@@ -124,8 +129,9 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
       fwd = overlapped_time(fwd, gather, ctx.cluster->overlap);
       bwd = overlapped_time(bwd, gather, ctx.cluster->overlap);
     } else {
-      fwd += gather;
-      bwd += gather;
+      // Issued after the previous unit's compute: the group's slowest rank is waited for.
+      fwd += gather + price.wait(dpg, parts.fwd_compute);
+      bwd += gather + price.wait(dpg, parts.bwd_compute);
     }
   }
   c.zero3_gather = (fwd - parts.fwd_compute) + (bwd - parts.bwd_compute);
@@ -155,6 +161,7 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
   // gradient right after the layer's backward (one collective per layer, blocking): it is part
   // of every micro-batch's backward, not of the iteration's end.
   if (ls.dp <= 1) per_micro_reduce = Milliseconds(0);
+  else if (ls.dp_type != DpType::kDdp) per_micro_reduce += price.wait(dpg, parts.bwd_compute);
   c.backward += per_micro_reduce;
   const int micro = std::max(ctx.micro_batches, 1);
   c.grad_sync = reduce + per_micro_reduce * micro + after_step + parts.extra_sync;
@@ -232,6 +239,11 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   p.bwd_compute = ct.backward + (ls.checkpoint ? ct.forward : Milliseconds(0));
   p.fwd_tp = tp_one * 2.0;
   p.bwd_tp = tp_one * (ls.checkpoint ? 4.0 : 2.0);
+  // Each TP collective follows its share of the compute and waits for the slowest TP rank.
+  const double per_one = ls.sp ? 2.0 : 1.0;  // collectives per tp_one
+  const double fwd_calls = 2.0 * per_one, bwd_calls = (ls.checkpoint ? 4.0 : 2.0) * per_one;
+  p.fwd_tp += price.wait(tpg, p.fwd_compute / fwd_calls) * fwd_calls;
+  p.bwd_tp += price.wait(tpg, p.bwd_compute / bwd_calls) * bwd_calls;
   p.params = static_cast<double>(m.layer_param_count()) / ls.tp;
   const Bytes full = activation_per_sample(ctx, LayerKind::kTransformer, ls.tp, ls.sp) * b;
   if (ls.checkpoint) {
@@ -265,7 +277,8 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
     p.fwd_compute += ct.forward;
     p.bwd_compute += ct.backward;
     p.fwd_tp +=
-        price.collective(ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
+        price.collective(ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act) +
+        price.wait(tpg, ct.forward);
     p.params += matrix / ls.tp + (static_cast<double>(m.embedding_param_count()) - matrix);
     p.activation += activation_per_sample(ctx, LayerKind::kEmbedding, ls.tp, ls.sp) * b;
   }
@@ -279,6 +292,9 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
                 3.0;
     p.bwd_tp +=
         price.collective(ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
+    // The loss's collectives follow the head's compute, its input gradient the backward's.
+    p.fwd_tp += price.wait(tpg, ct.forward);
+    p.bwd_tp += price.wait(tpg, ct.backward);
     // Untied: the head owns its matrix. Tied: it shares the embedding's on a single stage and
     // keeps a copy on the last stage otherwise.
     const double head_matrix = m.tied_embeddings ? (first ? 0.0 : matrix) : matrix;

@@ -93,6 +93,9 @@ struct ComputeLoad {
   }
 };
 
+// Compute before the arrival-wait allreduces, ms at one rank's speed alone.
+constexpr double kWaitLoadsMs[] = {0.5, 2.0, 8.0};
+
 double mean_of(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x;
@@ -195,7 +198,8 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
       if (!p2p_pairs(world, island, p).empty()) p2p_placements.push_back(p);
   const int sizes = int(o.sizes.size());
   const int total = int(shapes.size() * o.ops.size()) * sizes +
-                    int(p2p_placements.size()) * sizes + 3 + (o.overlap && world > 1 ? 1 : 0);
+                    int(p2p_placements.size()) * sizes + 3 + (o.overlap && world > 1 ? 1 : 0) +
+                    (o.waits ? int(shapes.size()) : 0);
   Progress bar(total, "profile-cluster", o.progress && rank == 0);
 
   // The compute load: load_ms of GEMMs at this rank's speed alone (the same count on every rank).
@@ -238,6 +242,52 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
       f.latency = ab.latency;
       f.bus_bandwidth = ab.bandwidth;
       c.collectives.push_back(std::move(f));
+    }
+  }
+
+  // Arrival waits: a 4 KiB allreduce (latency only) after compute of a few lengths on every
+  // rank, against the same allreduce without it; per shape, all groups at once.
+  if (o.waits) {
+    at::Tensor x = at::randn({128, 128}), y = at::randn({128, 128});
+    ComputeLoad unit{1, x, y};
+    unit.run();
+    std::vector<double> one;
+    for (int i = 0; i < 20; ++i) one.push_back(time_ms([&] { unit.run(); }));
+    const double gemm128 =
+        world_reduce(comms, {median(one)}, c10d::ReduceOp::MAX)[0];
+    const int reps = std::max(10, o.repeats);
+    for (const GroupShape& shape : shapes) {
+      bar.step("arrival wait " + describe(shape));
+      executor::Group& g = comms.group(group_of(shape, rank));
+      at::Tensor tiny = at::ones({1024});
+      for (int i = 0; i < 3; ++i) g.allreduce_(tiny);
+      barrier(comms);
+      std::vector<double> idle;
+      for (int i = 0; i < reps; ++i) idle.push_back(time_ms([&] { g.allreduce_(tiny); }));
+      std::vector<double> v{median(idle)};  // idle, then (load, call) per load
+      for (double target : kWaitLoadsMs) {
+        ComputeLoad load{int(std::max(1.0, std::ceil(target / std::max(gemm128, 1e-6)))), x, y};
+        barrier(comms);
+        double load_sum = 0, call_sum = 0;
+        for (int i = 0; i < reps; ++i) {
+          load_sum += time_ms([&] { load.run(); });
+          call_sum += time_ms([&] { g.allreduce_(tiny); });
+        }
+        v.push_back(load_sum / reps);
+        v.push_back(call_sum / reps);
+      }
+      v = world_reduce(comms, v, c10d::ReduceOp::SUM);
+      ArrivalWait w;
+      w.group_size = shape.size;
+      w.placement = shape.placement;
+      w.consecutive = shape.consecutive;
+      const double base = v[0] / world;
+      for (size_t i = 1; i + 1 < v.size(); i += 2) {
+        const double load_ms = v[i] / world, wait_ms = std::max(0.0, v[i + 1] / world - base);
+        if (w.samples.empty() || load_ms > w.samples.back().load.value)
+          w.samples.push_back({Milliseconds(load_ms), Milliseconds(wait_ms)});
+      }
+      c.arrival_waits.push_back(std::move(w));
     }
   }
 

@@ -13,6 +13,9 @@
 //                   (the Gloo wrapper exposes alltoall only inside reduce_scatter)
 // With load_ms > 0 every timed collective call follows load_ms of compute (GEMMs) on every rank,
 // as in training, and the shape's sample is the mean instead of the median.
+// Arrival waits (per shape, all groups at once): the mean time of a 4 KiB allreduce after
+// 0.5, 2 and 8 ms of GEMMs (side 128; the load's measured mean is recorded) on every rank, minus
+// the median of the same allreduce back to back; means over ranks.
 // p2p: ping-pong between the pairs of p2p_pairs() (all pairs at once), one-way = round trip / 2.
 // GEMM: fp32 square matmul of side gemm_size on every rank at once, 2 n^3 / mean time over a
 // window of min_time_ms (the same call count on every rank).
@@ -53,6 +56,7 @@ struct ClusterProfilerOptions {
   int gemm_size = 1024;    // GEMM side (default 1024)
   double min_time_ms = 200;  // GEMM timing window, ms (default 200)
   double load_ms = 0;        // compute before each timed collective call, ms (0: none, medians)
+  bool waits = false;        // measure arrival waits (default off: see docs/accuracy.md)
   bool progress = true;    // progress bar on rank 0's stderr (default on)
   Status validate() const;
 };

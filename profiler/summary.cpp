@@ -42,6 +42,20 @@ std::string cluster_summary(const ClusterProfile& c) {
   }
   s += fmt("\n  overlap: compute x%.3f, communication x%.3f while both run\n",
            c.overlap.compute_slowdown, c.overlap.comm_slowdown);
+  if (!c.arrival_waits.empty()) {
+    s += "\n  arrival wait (ms) of a collective after compute (load ms):\n";
+    for (const ArrivalWait& w : c.arrival_waits) {
+      char line[256];
+      int at = std::snprintf(line, sizeof line, "    n=%-3d %-5s %-11s", w.group_size,
+                             to_string(w.placement), w.consecutive ? "consecutive" : "strided");
+      for (const WaitSample& x : w.samples)
+        if (at < int(sizeof line) - 32)
+          at += std::snprintf(line + at, sizeof line - at, "  %.2f -> %.3f", x.load.value,
+                              x.wait.value);
+      s += line;
+      s += "\n";
+    }
+  }
   if (c.host_sharing.ranks_per_host > 0)
     s += fmt("  host sharing: %.0f ranks per host, compute x%.3f when all of them compute\n",
              double(c.host_sharing.ranks_per_host), c.host_sharing.compute_slowdown);

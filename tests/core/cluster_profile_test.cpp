@@ -111,6 +111,36 @@ TEST(ClusterProfile, OptionalHostSharing) {
   EXPECT_FALSE((HostSharing{8, 1.0}).shared());
 }
 
+TEST(ClusterProfile, OptionalArrivalWaits) {
+  ClusterProfile c = two_nodes();
+  EXPECT_FALSE(to_json(c).contains("arrival_waits"));
+  c.arrival_waits = {ArrivalWait{4, Placement::kIntraIsland, true,
+                                 {WaitSample{Milliseconds(0.5), Milliseconds(0.25)},
+                                  WaitSample{Milliseconds(8), Milliseconds(3)}}}};
+  Json j = to_json(c);
+  EXPECT_EQ(j["arrival_waits"][0].dump(),
+            R"({"group_size":4,"placement":"intra","consecutive":true,"samples":)"
+            R"([{"load_ms":0.5,"wait_ms":0.25},{"load_ms":8.0,"wait_ms":3.0}]})");
+  StatusOr<ClusterProfile> back = cluster_profile_from_json(j, "rt");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, c);
+  Json bad = j;
+  bad["arrival_waits"][0]["samples"][1]["load_ms"] = 0.25;  // not increasing
+  EXPECT_TRUE(error_contains(parse(bad), "arrival_waits[0].samples[1].load_ms", "increasing"));
+  bad = j;
+  bad["arrival_waits"][0]["samples"][0]["wait_ms"] = -1.0;
+  EXPECT_TRUE(error_contains(parse(bad), "arrival_waits[0].samples[0].wait_ms"));
+  bad = j;
+  bad["arrival_waits"][0]["group_size"] = 16;
+  EXPECT_TRUE(error_contains(parse(bad), "arrival_waits[0].group_size"));
+  bad = j;
+  bad["arrival_waits"][0]["samples"] = Json::array();
+  EXPECT_TRUE(error_contains(parse(bad), "arrival_waits[0].samples"));
+  bad = j;
+  bad["arrival_waits"].push_back(j["arrival_waits"][0]);
+  EXPECT_TRUE(error_contains(parse(bad), "arrival_waits[1]", "duplicate"));
+}
+
 TEST(ClusterProfile, CanonicalForm) {
   const Json j = to_json(two_nodes());
   std::vector<std::string> keys;

@@ -138,6 +138,28 @@ TEST(CommModel, GroupShapeFromIslands) {
   EXPECT_EQ(dp_group_shape(ctx2, 1, testing::strategy(1, 2)).placement, kIntra);
 }
 
+TEST(CommModel, ArrivalWaitInterpolatesAndFallsBack) {
+  ClusterProfile c = testing::two_level_cluster(2, 4);
+  CommPricer none(c);
+  EXPECT_EQ(none.wait(GroupShape{4, kIntra, true}, Milliseconds(3)).value, 0.0);  // none measured
+  using ms = Milliseconds;
+  c.arrival_waits = {ArrivalWait{4, kIntra, true, {WaitSample{ms(1), ms(2)}, WaitSample{ms(4), ms(5)}}},
+                     ArrivalWait{2, kIntra, false, {WaitSample{ms(2), ms(1)}}}};
+  CommPricer p(c);
+  const GroupShape four{4, kIntra, true};
+  EXPECT_DOUBLE_EQ(p.wait(four, ms(0)).value, 0.0);    // (0, 0) is the first point
+  EXPECT_DOUBLE_EQ(p.wait(four, ms(0.5)).value, 1.0);
+  EXPECT_DOUBLE_EQ(p.wait(four, ms(2.5)).value, 3.5);
+  EXPECT_DOUBLE_EQ(p.wait(four, ms(40)).value, 5.0);   // saturates at the last sample
+  // Other consecutiveness of the same size, then the nearest size, then the other placement.
+  EXPECT_DOUBLE_EQ(p.wait(GroupShape{4, kIntra, false}, ms(4)).value, 5.0);
+  EXPECT_DOUBLE_EQ(p.wait(GroupShape{2, kIntra, true}, ms(1)).value, 0.5);
+  EXPECT_DOUBLE_EQ(p.wait(GroupShape{8, kIntra, true}, ms(4)).value, 5.0);
+  EXPECT_DOUBLE_EQ(p.wait(GroupShape{8, kInter, true}, ms(4)).value, 5.0);
+  EXPECT_EQ(p.wait(GroupShape{1, kIntra, true}, ms(4)).value, 0.0);  // no group, no wait
+  EXPECT_TRUE(p.missing().empty());  // waits are optional data
+}
+
 TEST(CommModel, PricerReportsMissingData) {
   ClusterProfile c = empty_cluster();
   CommPricer price(c);

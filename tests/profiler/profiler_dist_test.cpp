@@ -27,7 +27,7 @@ class ProfilerDist : public ::testing::Test {
     ASSERT_FALSE(dir_.empty());
     cluster_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() + " profile-cluster -o " +
                        dir_ + "/cluster.json --sizes 64KiB,1MiB,8MiB --repeats 5 " +
-                       "--gemm-size 256");
+                       "--gemm-size 256 --waits");
     model_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() +
                      " profile-model --model configs/models/tiny.json -o " + dir_ +
                      "/tiny.profile.json --micro-batches 1,4,256 --tp 1,2 --warmup 2 --repeats 7");
@@ -56,6 +56,10 @@ TEST_F(ProfilerDist, ClusterProfileLoadsAndHasEveryOp) {
   EXPECT_EQ(c->host_sharing.ranks_per_host, 2);
   EXPECT_GE(c->host_sharing.compute_slowdown, 1.0);
   EXPECT_LT(c->host_sharing.compute_slowdown, 8.0);
+  // One group shape (n = 2): its arrival waits after 0.5, 2 and 8 ms of compute.
+  ASSERT_EQ(c->arrival_waits.size(), 1u);
+  EXPECT_EQ(c->arrival_waits[0].group_size, 2);
+  EXPECT_FALSE(c->arrival_waits[0].samples.empty());
   ASSERT_EQ(c->collectives.size(), 4u);  // n = 2, intra, consecutive: one entry per op
   for (const CollectiveFit& f : c->collectives) {
     EXPECT_EQ(f.group_size, 2);
