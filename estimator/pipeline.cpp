@@ -57,17 +57,31 @@ Milliseconds pipeline_iteration_time(const std::vector<Milliseconds>& stage_micr
   return sum + slowest * (micro_batches - 1) + sync;
 }
 
+namespace {
+
+// Ranks of stage `stage` (g consecutive ranks) on the host of ranks [host_lo, host_lo + r).
+int stage_ranks_on_host(const CostContext& ctx, StageIdx stage, int host_lo, int r) {
+  const int g = ctx.devices_per_stage();
+  return std::max(0, std::min((stage + 1) * g, host_lo + r) - std::max(stage * g, host_lo));
+}
+
+}  // namespace
+
 double solo_compute_factor(const CostContext& ctx, StageIdx stage) {
   const HostSharing& h = ctx.cluster->host_sharing;
   if (!h.shared()) return 1.0;
   const int g = ctx.devices_per_stage(), r = h.ranks_per_host;
-  // Ranks of the stage on one host: a stage of g consecutive ranks, hosts of r.
-  const int lo = stage * g, hi = lo + g;
   int on_host = 0;
-  for (int host_lo = (lo / r) * r; host_lo < hi; host_lo += r)
-    on_host = std::max(on_host, std::min(hi, host_lo + r) - std::max(lo, host_lo));
+  for (int host_lo = (stage * g / r) * r; host_lo < (stage + 1) * g; host_lo += r)
+    on_host = std::max(on_host, stage_ranks_on_host(ctx, stage, host_lo, r));
   const double k = h.compute_slowdown;
   return std::max(1.0, on_host * k / r) / k;
+}
+
+double least_solo_compute_factor(const CostContext& ctx) {
+  double f = 1.0;
+  for (StageIdx s = 0; s < ctx.pp; ++s) f = std::min(f, solo_compute_factor(ctx, s));
+  return f;
 }
 
 Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime& s) {
@@ -86,14 +100,13 @@ Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>
   const Milliseconds t1 = pipeline_iteration_time(solo, sync, ctx.micro_batches);
   const HostSharing& h = ctx.cluster->host_sharing;
   if (!h.shared()) return t1;
-  const int n = ctx.num_devices, g = ctx.devices_per_stage(), r = h.ranks_per_host;
+  const int n = ctx.num_devices, r = h.ranks_per_host;
   Milliseconds t2;
   for (int lo = 0; lo < n; lo += r) {
-    const int hi = std::min(n, lo + r);
     Milliseconds work, comm = Milliseconds(std::numeric_limits<double>::infinity());
     for (StageIdx s = 0; s < ctx.pp; ++s) {
-      const int on_host = std::min(hi, (s + 1) * g) - std::max(lo, s * g);
-      if (on_host <= 0) continue;
+      const int on_host = stage_ranks_on_host(ctx, s, lo, r);
+      if (on_host == 0) continue;
       work += stages[s].compute * (static_cast<double>(on_host) / r);
       comm = std::min(comm, stages[s].micro - stages[s].compute);
     }

@@ -32,6 +32,8 @@ struct StageTime {
 /// k(n_s) / k (pipeline.cpp): how much of a stage's profiled compute time it takes while the rest
 /// of its host waits; 1 without host sharing or when the stage fills its host.
 double solo_compute_factor(const CostContext& ctx, StageIdx stage);
+/// The smallest solo_compute_factor over ctx's stages (for lower bounds).
+double least_solo_compute_factor(const CostContext& ctx);
 /// micro - (1 - solo_compute_factor) * compute: the stage's micro-batch time while the rest of
 /// its host waits (== micro without host sharing).
 Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime& s);

@@ -93,13 +93,22 @@ struct ComputeLoad {
   }
 };
 
+// A load of about `ms` of compute at one rank's speed alone (the same call count on every rank).
+ComputeLoad load_of(double ms, double unit_ms, const at::Tensor& a, const at::Tensor& b) {
+  return ComputeLoad{int(std::min(1e5, std::max(1.0, std::ceil(ms / std::max(unit_ms, 1e-6))))),
+                     a, b};
+}
+
 // Compute before the arrival-wait allreduces, ms at one rank's speed alone.
 constexpr double kWaitLoadsMs[] = {0.5, 2.0, 8.0};
 
-double mean_of(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? 0.0 : s / double(v.size());
+// Median ms of one GEMM of side 128 (ComputeLoad's unit), the slowest rank's.
+double unit_gemm_ms(executor::Comms& comms, const at::Tensor& a, const at::Tensor& b) {
+  const ComputeLoad one{1, a, b};
+  one.run();
+  std::vector<double> t;
+  for (int i = 0; i < 20; ++i) t.push_back(time_ms([&] { one.run(); }));
+  return world_reduce(comms, {median(t)}, c10d::ReduceOp::MAX)[0];
 }
 
 // Per-rank time (ms) of one call of `op` on `g` at `numel` fp32 elements: the median of the
@@ -126,7 +135,7 @@ double measure_collective(executor::Group& g, CollectiveOp op, int64_t numel, in
     load.run();
     t.push_back(time_ms(call));
   }
-  double m = load.calls > 0 ? mean_of(t) : median(t);
+  double m = load.calls > 0 ? mean(t) : median(t);
   if (op == CollectiveOp::kAllToAll) {  // subtract the local sum of reduce_scatter
     std::vector<double> s;
     for (int i = 0; i < repeats; ++i)
@@ -202,18 +211,11 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
                     (o.waits ? int(shapes.size()) : 0);
   Progress bar(total, "profile-cluster", o.progress && rank == 0);
 
-  // The compute load: load_ms of GEMMs at this rank's speed alone (the same count on every rank).
-  ComputeLoad load;
-  if (o.load_ms > 0) {
-    load.a = at::randn({128, 128});
-    load.b = at::randn({128, 128});
-    load.calls = 1;
-    load.run();
-    std::vector<double> one;
-    for (int i = 0; i < 20; ++i) one.push_back(time_ms([&] { load.run(); }));
-    load.calls = int(std::min(1e5, world_reduce(comms, {std::ceil(o.load_ms / std::max(median(one), 1e-6))},
-                                                c10d::ReduceOp::MAX)[0]));
-  }
+  // The compute loads (--load-ms, --waits): GEMMs of side 128, calibrated once.
+  const at::Tensor load_a = at::randn({128, 128}), load_b = at::randn({128, 128});
+  const double unit_ms = o.load_ms > 0 || o.waits ? unit_gemm_ms(comms, load_a, load_b) : 0.0;
+  const ComputeLoad load =
+      o.load_ms > 0 ? load_of(o.load_ms, unit_ms, load_a, load_b) : ComputeLoad{};
 
   ClusterProfile c;
   c.name = o.name;
@@ -248,13 +250,6 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   // Arrival waits: a 4 KiB allreduce (latency only) after compute of a few lengths on every
   // rank, against the same allreduce without it; per shape, all groups at once.
   if (o.waits) {
-    at::Tensor x = at::randn({128, 128}), y = at::randn({128, 128});
-    ComputeLoad unit{1, x, y};
-    unit.run();
-    std::vector<double> one;
-    for (int i = 0; i < 20; ++i) one.push_back(time_ms([&] { unit.run(); }));
-    const double gemm128 =
-        world_reduce(comms, {median(one)}, c10d::ReduceOp::MAX)[0];
     const int reps = std::max(10, o.repeats);
     for (const GroupShape& shape : shapes) {
       bar.step("arrival wait " + describe(shape));
@@ -266,7 +261,7 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
       for (int i = 0; i < reps; ++i) idle.push_back(time_ms([&] { g.allreduce_(tiny); }));
       std::vector<double> v{median(idle)};  // idle, then (load, call) per load
       for (double target : kWaitLoadsMs) {
-        ComputeLoad load{int(std::max(1.0, std::ceil(target / std::max(gemm128, 1e-6)))), x, y};
+        const ComputeLoad load = load_of(target, unit_ms, load_a, load_b);
         barrier(comms);
         double load_sum = 0, call_sum = 0;
         for (int i = 0; i < reps; ++i) {

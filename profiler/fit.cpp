@@ -4,6 +4,12 @@
 
 namespace paratune::profiler {
 
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / double(v.size());
+}
+
 double median(std::vector<double> v) {
   PARATUNE_CHECK(!v.empty());
   std::sort(v.begin(), v.end());

@@ -24,5 +24,7 @@ struct AlphaBeta {
 AlphaBeta fit_alpha_beta(const std::vector<CommSample>& samples, double factor);
 /// Median of a non-empty vector (mean of the two middle values for even sizes).
 double median(std::vector<double> v);
+/// Arithmetic mean; 0 for an empty vector.
+double mean(const std::vector<double>& v);
 
 }  // namespace paratune::profiler

@@ -137,12 +137,6 @@ double per_sample(const Bench& bench, const std::vector<int>& mbs, bool sp, bool
   return std::max(0.0, (a_hi - a_lo) / (hi - lo));
 }
 
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? 0.0 : s / double(v.size());
-}
-
 // The largest `v` over the world.
 double need_max(executor::Comms& comms, double v) {
   if (comms.world_size() < 2) return v;

@@ -246,8 +246,7 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
   auto solo = [&](StageIdx s, double micro, double compute) {
     return micro - compute * (1.0 - est::solo_compute_factor(ctx, s));
   };
-  double least_factor = 1.0;  // over the stages, for the lower bounds
-  for (StageIdx s = 0; s < pp; ++s) least_factor = std::min(least_factor, est::solo_compute_factor(ctx, s));
+  const double least_factor = est::least_solo_compute_factor(ctx);  // for the lower bounds
   auto solo_lb = [&](double micro, double compute) { return micro - compute * (1.0 - least_factor); };
   auto solve_stage_table = [&](StageIdx s, const est::LayerCost& ec) {
     const StageCosts& sc = costs[stage_costs_index[s]];
@@ -371,13 +370,12 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
 double config_bound(const Inputs& in, const Config& cfg, bool* any_feasible) {
   const int pp = in.pps[cfg.pp_index];
   est::CostContext ctx = make_context(in, pp, cfg.micro_batches, cfg.batch);
+  const double least_factor = est::least_solo_compute_factor(ctx);  // micro-batch at solo speed
   double best = std::numeric_limits<double>::infinity();
   for (const LayerStrategy& ls : in.candidates[cfg.pp_index]) {
     est::LayerCost c = est::transformer_layer_cost(ctx, 0, ls);
     if (!c.feasible) continue;
-    double f = 1.0;
-    for (StageIdx s = 0; s < pp; ++s) f = std::min(f, est::solo_compute_factor(ctx, s));
-    best = std::min(best, c.micro_batch_time().value - c.compute.value * (1.0 - f));
+    best = std::min(best, c.micro_batch_time().value - c.compute.value * (1.0 - least_factor));
   }
   *any_feasible = std::isfinite(best);
   if (!*any_feasible) return best;

@@ -174,10 +174,11 @@ TEST(Planner, EqualsBruteForceWithOneStage) {
   EXPECT_EQ(checked, 5);
 }
 
-// With pipelines the stage DP scalarises a stage as M * micro + sync; the plan must still fit,
-// never beat brute force, and on these instances be within 5% of it.
-TEST(Planner, CloseToBruteForceWithPipelines) {
-  Fixture f = tiny(4);
+// At three limits (quantiles of the brute-force peaks): the searched plan fits, never beats
+// brute force, and is within 5% of it; `check` sees each search result.
+void expect_close_to_brute_force(const Fixture& f,
+                                 const std::function<void(const SearchResult&,
+                                                          const SearchOptions&)>& check = {}) {
   SearchOptions probe = options(1e12, 4, 2);
   std::vector<Evaluated> all = brute_force(f, probe, 2, 4, /*pp1_only=*/false);
   std::vector<double> peaks;
@@ -197,8 +198,13 @@ TEST(Planner, CloseToBruteForceWithPipelines) {
     EXPECT_LE(peak_of(r->estimate), limit);
     EXPECT_LE(r->estimate.samples_per_s, best * (1 + 1e-9));
     EXPECT_GE(r->estimate.samples_per_s, 0.95 * best_slack) << "limit quantile " << q;
+    if (check) check(*r, o);
   }
 }
+
+// With pipelines the stage DP scalarises a stage as M * micro + sync; the plan must still fit,
+// never beat brute force, and on these instances be within 5% of it.
+TEST(Planner, CloseToBruteForceWithPipelines) { expect_close_to_brute_force(tiny(4)); }
 
 // Ranks sharing a host's cores (CPU ranks): the iteration is max(T1, T2) (estimator/pipeline.cpp),
 // of which the partition search minimises T1; the plan must still fit, never beat brute force
@@ -206,35 +212,17 @@ TEST(Planner, CloseToBruteForceWithPipelines) {
 TEST(Planner, CloseToBruteForceWithHostSharing) {
   Fixture f = tiny(4);
   f.cluster.host_sharing = HostSharing{16, 4.0};
-  SearchOptions probe = options(1e12, 4, 2);
-  std::vector<Evaluated> all = brute_force(f, probe, 2, 4, /*pp1_only=*/false);
-  std::vector<double> peaks;
-  for (const auto& e : all) peaks.push_back(e.peak);
-  std::sort(peaks.begin(), peaks.end());
   int pipelined_wins = 0;
-  for (double q : {0.05, 0.3, 1.0}) {
-    const double limit = peaks[static_cast<size_t>(q * (peaks.size() - 1))] * 1.0001;
-    SearchOptions o = probe;
-    o.memory_per_device = Bytes(limit);
-    double best = 0, best_slack = 0;
-    for (const auto& e : all) {
-      if (e.peak <= limit) best = std::max(best, e.tput);
-      if (e.peak <= 0.99 * limit) best_slack = std::max(best_slack, e.tput);
-    }
-    StatusOr<SearchResult> r = search(f.model, f.cluster, f.profile, o);
-    ASSERT_TRUE(r.ok()) << r.status().message();
-    EXPECT_LE(peak_of(r->estimate), limit);
-    EXPECT_LE(r->estimate.samples_per_s, best * (1 + 1e-9));
-    EXPECT_GE(r->estimate.samples_per_s, 0.95 * best_slack) << "limit quantile " << q;
-    if (r->strategy.pp > 1) ++pipelined_wins;
+  expect_close_to_brute_force(f, [&](const SearchResult& r, const SearchOptions& o) {
+    if (r.strategy.pp > 1) ++pipelined_wins;
     // The same plan without sharing is never faster: sharing only frees cores in bubbles.
     ClusterProfile plain = f.cluster;
     plain.host_sharing = HostSharing{};
     Fixture g{f.model, plain, f.profile};
-    auto e = est::estimate_plan(context(g, r->strategy, o), r->strategy);
+    auto e = est::estimate_plan(context(g, r.strategy, o), r.strategy);
     ASSERT_TRUE(e.ok());
-    EXPECT_GE(e->iteration.value, r->estimate.iteration.value * (1 - 1e-12));
-  }
+    EXPECT_GE(e->iteration.value, r.estimate.iteration.value * (1 - 1e-12));
+  });
   std::printf("  %d of 3 limits chose a pipeline\n", pipelined_wins);
 }
 
