@@ -7,8 +7,13 @@
 //
 //   bench_accuracy --cluster cluster.json --model M.json --profile P.json
 //       [--launch "--nproc-per-node 4"] [--global-batch 8] [--steps 5] [--random 10]
-//       [--memory-per-device 512MiB] [--max-plans N] [--out DIR]
+//       [--memory-per-device 512MiB] [--max-plans N] [--repeats 3] [--out DIR]
 //
+// Every plan is trained --repeats times, interleaved (bench::interleaved_order: each round visits
+// every plan, alternating direction), and its measured time is the median of its runs. With two
+// or more runs the bench also prints the run-to-run noise: run 2 taken as a prediction of run 1,
+// scored like the estimator (mean / max error, Kendall's tau): what single measurements on this
+// machine allow any model to reach.
 // Prints a table, the mean and max absolute percentage error of time and memory, the number of
 // memory under-predictions (and of runs that hit the memory limit), Kendall's tau between the
 // predicted and the measured time ranking; writes DIR/accuracy.csv, DIR/accuracy.json and
@@ -39,7 +44,7 @@ constexpr int kWarmup = 2;
 
 struct Flags {
   std::string cluster, model, profile, launch = "--nproc-per-node 4", out = ".";
-  int global_batch = 8, steps = 5, random = 10, max_plans = 0;
+  int global_batch = 8, steps = 5, random = 10, max_plans = 0, repeats = 3;
   uint64_t seed = 1;
   double memory = 0;  // bytes; 0 = no limit
 };
@@ -48,22 +53,13 @@ struct Row {
   std::string kind, name;
   Strategy plan;
   double pred_ms = 0, pred_bytes = 0, meas_ms = 0, meas_bytes = 0;
+  std::vector<double> runs_ms = {};  // one median per run
   bool oom = false, failed = false;
 };
 
 using bench::micro_batches_for;
 using bench::plan_name;
-
-double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
-  long conc = 0, disc = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    for (size_t j = i + 1; j < a.size(); ++j) {
-      const double x = (a[i] - a[j]) * (b[i] - b[j]);
-      if (x > 0) ++conc;
-      else if (x < 0) ++disc;
-    }
-  return conc + disc ? double(conc - disc) / double(conc + disc) : 0.0;
-}
+using bench::kendall_tau;
 
 void write_svg(const std::string& path, const std::vector<Row>& rows) {
   std::ofstream f(path);
@@ -124,6 +120,7 @@ int main(int argc, char** argv) {
     else if (k == "--steps") f.steps = std::atoi(v.c_str());
     else if (k == "--random") f.random = std::atoi(v.c_str());
     else if (k == "--max-plans") f.max_plans = std::atoi(v.c_str());
+    else if (k == "--repeats") f.repeats = std::atoi(v.c_str());
     else if (k == "--seed") f.seed = std::strtoull(v.c_str(), nullptr, 10);
     else if (k == "--memory-per-device") f.memory = bench::parse_bytes_or_die(k, v);
     else {
@@ -131,9 +128,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (f.cluster.empty() || f.model.empty() || f.profile.empty() || f.steps <= kWarmup) {
+  if (f.cluster.empty() || f.model.empty() || f.profile.empty() || f.steps <= kWarmup ||
+      f.repeats < 1) {
     std::fprintf(stderr, "bench_accuracy: --cluster, --model and --profile are required, "
-                         "--steps > %d\n", kWarmup);
+                         "--steps > %d, --repeats >= 1\n", kWarmup);
     return 2;
   }
   const bench::BenchInputs in =
@@ -200,31 +198,29 @@ int main(int argc, char** argv) {
     keep.push_back(rows.back());
     rows = std::move(keep);
   }
-  std::printf("bench_accuracy: %s on %d devices (%s), global batch %d, %zu plans, %d steps each "
-              "(%d warm-up), launch %s%s\n",
-              model->name.c_str(), n, cluster->name.c_str(), B, rows.size(), f.steps, kWarmup,
-              f.launch.c_str(), f.memory > 0 ? ", memory limit on" : "");
+  std::printf("bench_accuracy: %s on %d devices (%s), global batch %d, %zu plans x %d runs "
+              "(interleaved), %d steps each (%d warm-up), launch %s%s\n",
+              model->name.c_str(), n, cluster->name.c_str(), B, rows.size(), f.repeats, f.steps,
+              kWarmup, f.launch.c_str(), f.memory > 0 ? ", memory limit on" : "");
   bench::TempDir dir;
   bench::write_or_die(dir.path() + "/model.json", to_json(*model));
+  std::vector<bench::Job> jobs;
+  for (const Row& r : rows) jobs.push_back({r.plan, f.memory, r.name});
+  const std::vector<bench::Measured> meas =
+      bench::measure_interleaved(PARATUNE_BIN, f.launch, dir.path(), dir.path() + "/model.json",
+                                 jobs, f.steps, kWarmup, f.repeats);
   for (size_t i = 0; i < rows.size(); ++i) {
     Row& r = rows[i];
-    const bench::Measured meas = bench::measure_plan(PARATUNE_BIN, f.launch, dir.path(),
-                                                     dir.path() + "/model.json", r.plan, f.steps,
-                                                     kWarmup, f.memory);
-    if (!meas.ok) {
-      r.oom = meas.oom;
+    r.runs_ms = meas[i].runs_ms;
+    if (!meas[i].ok) {
+      r.oom = meas[i].oom;
       r.failed = !r.oom;
-      std::fprintf(stderr, "[%zu/%zu] %s: train %s\n", i + 1, rows.size(), r.name.c_str(),
-                   r.oom ? "hit the memory limit" : "FAILED");
-      if (r.failed) std::fprintf(stderr, "%s\n", meas.log_tail.c_str());
       continue;
     }
-    r.meas_ms = meas.ms;
-    r.meas_bytes = meas.peak_bytes;
-    std::fprintf(stderr, "[%zu/%zu] %-40s time pred %8.1f meas %8.1f ms   peak pred %7.1f meas %7.1f MiB\n",
-                 i + 1, rows.size(), r.name.c_str(), r.pred_ms, r.meas_ms, r.pred_bytes / 1048576,
-                 r.meas_bytes / 1048576);
+    r.meas_ms = meas[i].ms;
+    r.meas_bytes = meas[i].peak_bytes;
   }
+  const bench::RunToRunNoise noise = bench::run_to_run_noise(meas);
   // Summary.
   std::vector<double> pt, mt;
   double t_sum = 0, t_max = 0, m_sum = 0, m_max = 0;
@@ -257,23 +253,32 @@ int main(int argc, char** argv) {
     std::printf("peak memory:    mean abs error %.1f%%, max %.1f%% (target mean 5%%), "
                 "under-predicted %d of %d\n", 100 * m_sum / ok, 100 * m_max, under, ok);
     std::printf("Kendall's tau (predicted vs measured time ranking): %.3f (target >= 0.8)\n", tau);
+    std::printf("%s\n", bench::describe(noise, f.repeats).c_str());
   }
   // Raw rows.
   const std::string csv = f.out + "/accuracy.csv", js = f.out + "/accuracy.json", svg = f.out + "/accuracy.svg";
   {
     std::ofstream c(csv);
-    c << "kind,plan,pred_ms,meas_ms,pred_bytes,meas_bytes,status\n";
-    for (const Row& r : rows)
+    c << "kind,plan,pred_ms,meas_ms,pred_bytes,meas_bytes,status,runs_ms\n";
+    for (const Row& r : rows) {
       c << r.kind << ",\"" << r.name << "\"," << r.pred_ms << "," << r.meas_ms << "," << r.pred_bytes
-        << "," << r.meas_bytes << "," << (r.oom ? "oom" : r.failed ? "failed" : "ok") << "\n";
+        << "," << r.meas_bytes << "," << (r.oom ? "oom" : r.failed ? "failed" : "ok") << ",\"";
+      for (size_t k = 0; k < r.runs_ms.size(); ++k) c << (k ? ";" : "") << r.runs_ms[k];
+      c << "\"\n";
+    }
   }
   Json out = Json::array();
   for (const Row& r : rows)
     out.push_back({{"kind", r.kind}, {"plan", r.name}, {"strategy", to_json(r.plan)},
                    {"pred_ms", r.pred_ms}, {"meas_ms", r.meas_ms}, {"pred_bytes", r.pred_bytes},
-                   {"meas_bytes", r.meas_bytes},
+                   {"meas_bytes", r.meas_bytes}, {"runs_ms", r.runs_ms},
                    {"status", r.oom ? "oom" : r.failed ? "failed" : "ok"}});
-  bench::write_or_die(js, Json{{"format_version", 1}, {"rows", out}, {"kendall_tau", tau}});
+  bench::write_or_die(js, Json{{"format_version", 1}, {"rows", out}, {"kendall_tau", tau},
+                               {"repeats", f.repeats},
+                               {"run_to_run", {{"plans", noise.plans}, {"mape", noise.mape},
+                                               {"max_ape", noise.max_ape}, {"tau", noise.tau},
+                                               {"median_spread", noise.median_spread},
+                                               {"max_spread", noise.max_spread}}}});
   write_svg(svg, rows);
   std::printf("wrote %s, %s, %s\n", csv.c_str(), js.c_str(), svg.c_str());
   return 0;

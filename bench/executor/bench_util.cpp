@@ -1,6 +1,7 @@
 #include "bench/executor/bench_util.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -119,6 +120,93 @@ Measured measure_plan(const std::string& paratune, const std::string& launch,
   for (const Json& v : j["peak_memory_bytes"]) r.peak_bytes = std::max(r.peak_bytes, v.get<double>());
   r.ok = true;
   return r;
+}
+
+std::vector<std::pair<int, int>> interleaved_order(int jobs, int repeats) {
+  std::vector<std::pair<int, int>> order;
+  for (int r = 0; r < repeats; ++r)
+    for (int k = 0; k < jobs; ++k) order.emplace_back(r, r % 2 == 0 ? k : jobs - 1 - k);
+  return order;
+}
+
+std::vector<Measured> measure_interleaved(const std::string& paratune, const std::string& launch,
+                                          const std::string& dir, const std::string& model_json,
+                                          const std::vector<Job>& jobs, int steps, int warmup,
+                                          int repeats) {
+  std::vector<Measured> out(jobs.size());
+  std::vector<bool> stopped(jobs.size(), false);
+  const auto order = interleaved_order(int(jobs.size()), repeats);
+  size_t done = 0;
+  for (auto [round, k] : order) {
+    ++done;
+    if (stopped[k]) continue;
+    const Job& j = jobs[k];
+    Measured m = measure_plan(paratune, launch, dir, model_json, j.plan, steps, warmup,
+                              j.memory_limit);
+    Measured& acc = out[k];
+    if (!m.ok) {
+      stopped[k] = true;
+      m.runs_ms = acc.runs_ms;
+      acc = m;
+      std::fprintf(stderr, "[%zu/%zu] run %d  %-44s %s\n", done, order.size(), round + 1,
+                   j.label.c_str(), m.oom ? "hit the memory limit" : "FAILED");
+      if (!m.oom) std::fprintf(stderr, "%s\n", m.log_tail.c_str());
+      continue;
+    }
+    acc.ok = true;
+    acc.runs_ms.push_back(m.ms);
+    acc.ms = median(acc.runs_ms);
+    acc.peak_bytes = std::max(acc.peak_bytes, m.peak_bytes);
+    std::fprintf(stderr, "[%zu/%zu] run %d  %-44s %8.1f ms  peak %7.2f MiB\n", done, order.size(),
+                 round + 1, j.label.c_str(), m.ms, m.peak_bytes / 1048576);
+  }
+  return out;
+}
+
+double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
+  long conc = 0, disc = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    for (size_t j = i + 1; j < a.size() && j < b.size(); ++j) {
+      const double x = (a[i] - a[j]) * (b[i] - b[j]);
+      if (x > 0) ++conc;
+      else if (x < 0) ++disc;
+    }
+  return conc + disc ? double(conc - disc) / double(conc + disc) : 0.0;
+}
+
+RunToRunNoise run_to_run_noise(const std::vector<Measured>& m) {
+  RunToRunNoise n;
+  std::vector<double> first, second, spreads;
+  for (const Measured& x : m) {
+    if (!x.ok || x.runs_ms.size() < 2) continue;
+    first.push_back(x.runs_ms[0]);
+    second.push_back(x.runs_ms[1]);
+    const auto [lo, hi] = std::minmax_element(x.runs_ms.begin(), x.runs_ms.end());
+    spreads.push_back((*hi - *lo) / median(x.runs_ms));
+  }
+  n.plans = int(first.size());
+  if (n.plans == 0) return n;
+  for (size_t i = 0; i < first.size(); ++i) {
+    const double e = std::fabs(second[i] - first[i]) / first[i];
+    n.mape += e / n.plans;
+    n.max_ape = std::max(n.max_ape, e);
+  }
+  n.tau = kendall_tau(first, second);
+  n.median_spread = median(spreads);
+  n.max_spread = *std::max_element(spreads.begin(), spreads.end());
+  return n;
+}
+
+std::string describe(const RunToRunNoise& n, int repeats) {
+  if (n.plans == 0) return "run-to-run noise: not measured (needs --repeats >= 2)";
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "run-to-run noise (run 2 as a prediction of run 1, %d plans): mean abs error "
+                "%.1f%%, max %.1f%%, Kendall's tau %.3f; spread (max - min) / median of %d runs: "
+                "median %.1f%%, max %.1f%%",
+                n.plans, 100 * n.mape, 100 * n.max_ape, n.tau, repeats, 100 * n.median_spread,
+                100 * n.max_spread);
+  return buf;
 }
 
 }  // namespace paratune::bench

@@ -8,11 +8,14 @@
 //
 //   bench_plan_quality --cluster cluster.json --model M.json --profile P.json
 //       [--launch "--nproc-per-node 4"] [--global-batch 8] [--steps 8]
-//       [--limits 40MiB,24MiB,12MiB] [--out DIR]
+//       [--limits 40MiB,24MiB,12MiB] [--repeats 3] [--out DIR]
 //
 // Without --limits the three limits come from the estimator: 1.1x the pure-DP plan's predicted
 // peak, halfway between that and the smallest predicted peak of any uniform plan, and 1.1x that
-// smallest peak. Every uniform plan is trained once without a limit; it counts at a limit when
+// smallest peak. All plans are planned first, then every one is trained --repeats times,
+// interleaved (bench::interleaved_order), and its time is the median of its runs; the run-to-run
+// noise of those runs is printed (bench::run_to_run_noise). Every uniform plan is trained without
+// a limit; it counts at a limit when
 // its measured peak is within the limit (the executor's limit stops a run exactly there). The
 // searched and baseline plans are trained at each limit with the executor's limit on, so a plan
 // the search marks as fitting but which does not is reported as OOM. Throughput = global batch /
@@ -43,7 +46,7 @@ constexpr int kWarmup = 2;
 
 struct Flags {
   std::string cluster, model, profile, launch = "--nproc-per-node 4", out = ".";
-  int global_batch = 8, steps = 8;
+  int global_batch = 8, steps = 8, repeats = 3;
   std::vector<double> limits;
 };
 
@@ -84,15 +87,16 @@ int main(int argc, char** argv) {
     else if (k == "--global-batch") f.global_batch = std::atoi(v.c_str());
     else if (k == "--steps") f.steps = std::atoi(v.c_str());
     else if (k == "--limits") f.limits = split_limits(v);
+    else if (k == "--repeats") f.repeats = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "bench_plan_quality: unknown flag %s\n", k.c_str());
       return 2;
     }
   }
   if (f.cluster.empty() || f.model.empty() || f.profile.empty() || f.steps <= kWarmup ||
-      f.global_batch < 1) {
+      f.global_batch < 1 || f.repeats < 1) {
     std::fprintf(stderr, "bench_plan_quality: --cluster, --model and --profile are required, "
-                         "--steps > %d, --global-batch >= 1\n", kWarmup);
+                         "--steps > %d, --global-batch >= 1, --repeats >= 1\n", kWarmup);
     return 2;
   }
   const bench::BenchInputs in =
@@ -124,44 +128,17 @@ int main(int argc, char** argv) {
     }
     f.limits = {1.1 * dp_peak, 0.5 * (dp_peak + min_peak), 1.1 * min_peak};
   }
-  std::printf("bench_plan_quality: %s on %d devices (%s), global batch %d, %zu uniform plans, "
-              "%d steps each (%d warm-up), limits", model->name.c_str(), n, cluster->name.c_str(),
-              B, uniforms.size(), f.steps, kWarmup);
-  for (double l : f.limits) std::printf(" %.1f MiB", l / kMiB);
-  std::printf("\n");
-
-  bench::TempDir dir;
-  const std::string model_json = dir.path() + "/model.json";
-  bench::write_or_die(model_json, to_json(*model));
-  for (size_t i = 0; i < uniforms.size(); ++i) {
-    Uniform& u = uniforms[i];
-    u.meas = bench::measure_plan(PARATUNE_BIN, f.launch, dir.path(), model_json, u.plan, f.steps,
-                                 kWarmup, 0);
-    std::fprintf(stderr, "[uniform %zu/%zu] %-36s %s %8.1f ms  peak %7.1f MiB\n", i + 1,
-                 uniforms.size(), u.name.c_str(), u.meas.ok ? "ok    " : "FAILED", u.meas.ms,
-                 u.meas.peak_bytes / kMiB);
-  }
-
-  Json out_limits = Json::array();
-  int regret_ok = 0, never_slower = 0, fast_limits = 0, limits_run = 0;
+  // Plan every limit first (search and baselines), then measure all plans together, interleaved.
+  struct Entry {
+    std::string who, plan;
+    Strategy strategy;
+    double pred_ms = 0, pred_bytes = 0;
+    bench::Measured meas;
+    bool planned = false;
+    std::string why_not;
+  };
+  std::vector<std::vector<Entry>> per_limit;
   for (double limit : f.limits) {
-    ++limits_run;
-    std::printf("\n== limit %.1f MiB\n", limit / kMiB);
-    // Best uniform plan that runs under the limit.
-    const Uniform* best_u = nullptr;
-    int fitting = 0;
-    for (const Uniform& u : uniforms) {
-      if (!u.meas.ok || u.meas.peak_bytes > limit) continue;
-      ++fitting;
-      if (!best_u || u.meas.ms < best_u->meas.ms) best_u = &u;
-    }
-    struct Entry {
-      std::string who, plan;
-      double pred_ms = 0, pred_bytes = 0;
-      bench::Measured meas;
-      bool planned = false;
-      std::string why_not;
-    };
     std::vector<Entry> entries;
     search::SearchOptions so;
     so.num_devices = n;
@@ -173,11 +150,10 @@ int main(int argc, char** argv) {
     se.who = "searched";
     if (found.ok()) {
       se.planned = true;
+      se.strategy = found->strategy;
       se.plan = bench::plan_name(found->strategy) + " " + to_string(found->strategy.layers[0]);
       se.pred_ms = found->estimate.iteration.value;
       se.pred_bytes = predicted_peak(found->strategy);
-      se.meas = bench::measure_plan(PARATUNE_BIN, f.launch, dir.path(), model_json,
-                                    found->strategy, f.steps, kWarmup, limit);
     } else {
       se.why_not = found.status().message();
     }
@@ -189,13 +165,58 @@ int main(int argc, char** argv) {
       e.why_not = b.why_not;
       if (b.strategy) {
         e.planned = true;
+        e.strategy = *b.strategy;
         e.plan = bench::plan_name(*b.strategy);
         e.pred_ms = b.estimate ? b.estimate->iteration.value : 0;
         e.pred_bytes = predicted_peak(*b.strategy);
-        e.meas = bench::measure_plan(PARATUNE_BIN, f.launch, dir.path(), model_json, *b.strategy,
-                                     f.steps, kWarmup, limit);
       }
       entries.push_back(e);
+    }
+    per_limit.push_back(std::move(entries));
+  }
+  std::vector<bench::Job> jobs;
+  for (const Uniform& u : uniforms) jobs.push_back({u.plan, 0, "uniform " + u.name});
+  for (size_t li = 0; li < f.limits.size(); ++li)
+    for (const Entry& e : per_limit[li])
+      if (e.planned) {
+        char lim[32];
+        std::snprintf(lim, sizeof lim, " @ %.1f MiB", f.limits[li] / kMiB);
+        jobs.push_back({e.strategy, f.limits[li], e.who + " " + e.plan + lim});
+      }
+  std::printf("bench_plan_quality: %s on %d devices (%s), global batch %d, %zu uniform plans, "
+              "%zu runs of each of %zu plans (interleaved), %d steps each (%d warm-up), limits",
+              model->name.c_str(), n, cluster->name.c_str(), B, uniforms.size(),
+              size_t(f.repeats), jobs.size(), f.steps, kWarmup);
+  for (double l : f.limits) std::printf(" %.1f MiB", l / kMiB);
+  std::printf("\n");
+
+  bench::TempDir dir;
+  const std::string model_json = dir.path() + "/model.json";
+  bench::write_or_die(model_json, to_json(*model));
+  const std::vector<bench::Measured> meas = bench::measure_interleaved(
+      PARATUNE_BIN, f.launch, dir.path(), model_json, jobs, f.steps, kWarmup, f.repeats);
+  {
+    size_t k = 0;
+    for (Uniform& u : uniforms) u.meas = meas[k++];
+    for (auto& entries : per_limit)
+      for (Entry& e : entries)
+        if (e.planned) e.meas = meas[k++];
+  }
+
+  Json out_limits = Json::array();
+  int regret_ok = 0, never_slower = 0, fast_limits = 0, limits_run = 0;
+  for (size_t li = 0; li < f.limits.size(); ++li) {
+    const double limit = f.limits[li];
+    const std::vector<Entry>& entries = per_limit[li];
+    ++limits_run;
+    std::printf("\n== limit %.1f MiB\n", limit / kMiB);
+    // Best uniform plan that runs under the limit.
+    const Uniform* best_u = nullptr;
+    int fitting = 0;
+    for (const Uniform& u : uniforms) {
+      if (!u.meas.ok || u.meas.peak_bytes > limit) continue;
+      ++fitting;
+      if (!best_u || u.meas.ms < best_u->meas.ms) best_u = &u;
     }
     std::printf("%-10s %-34s %9s %9s %9s %9s %11s\n", "planner", "plan", "pred ms", "meas ms",
                 "pred MiB", "meas MiB", "samples/s");
@@ -220,7 +241,8 @@ int main(int argc, char** argv) {
       }
       je.push_back({{"planner", e.who}, {"plan", e.plan}, {"planned", e.planned},
                     {"pred_ms", e.pred_ms}, {"pred_bytes", e.pred_bytes},
-                    {"meas_ms", e.meas.ms}, {"meas_bytes", e.meas.peak_bytes},
+                    {"meas_ms", e.meas.ms}, {"runs_ms", e.meas.runs_ms},
+                    {"meas_bytes", e.meas.peak_bytes},
                     {"status", !e.planned ? "no plan" : e.meas.ok ? "ok" : e.meas.oom ? "oom" : "failed"},
                     {"samples_per_s", tput}});
     }
@@ -246,12 +268,15 @@ int main(int argc, char** argv) {
                           {"best_baseline", best_baseline_name},
                           {"speedup_vs_best_baseline", speedup}});
   }
-  std::printf("\nsummary: regret <= 5%% at %d of %d limits; never slower than the best baseline "
+  const bench::RunToRunNoise noise = bench::run_to_run_noise(meas);
+  std::printf("\n%s\n", bench::describe(noise, f.repeats).c_str());
+  std::printf("summary: regret <= 5%% at %d of %d limits; never slower than the best baseline "
               "at %d of %d; >= 1.2x the best baseline (or no baseline fits) at %d\n",
               regret_ok, limits_run, never_slower, limits_run, fast_limits);
   Json uj = Json::array();
   for (const Uniform& u : uniforms)
     uj.push_back({{"plan", u.name}, {"pred_bytes", u.pred_bytes}, {"meas_ms", u.meas.ms},
+                  {"runs_ms", u.meas.runs_ms},
                   {"meas_bytes", u.meas.peak_bytes}, {"ok", u.meas.ok}});
   const std::string path = f.out + "/plan_quality.json";
   bench::write_or_die(path, Json{{"format_version", 1}, {"model", model->name},

@@ -1,0 +1,67 @@
+// The statistics the executor benchmarks report: the interleaved measurement order, Kendall's
+// tau and the run-to-run noise of repeated measurements.
+#include "bench/executor/bench_util.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace paratune::bench {
+namespace {
+
+TEST(InterleavedOrder, EveryJobOncePerRoundAlternatingDirection) {
+  const auto order = interleaved_order(3, 3);
+  const std::vector<std::pair<int, int>> want{{0, 0}, {0, 1}, {0, 2}, {1, 2}, {1, 1},
+                                              {1, 0}, {2, 0}, {2, 1}, {2, 2}};
+  EXPECT_EQ(order, want);
+  EXPECT_TRUE(interleaved_order(0, 3).empty());
+  EXPECT_EQ(interleaved_order(2, 1), (std::vector<std::pair<int, int>>{{0, 0}, {0, 1}}));
+}
+
+TEST(KendallTau, OrderedReversedAndTies) {
+  EXPECT_DOUBLE_EQ(kendall_tau({1, 2, 3, 4}, {10, 20, 30, 40}), 1.0);
+  EXPECT_DOUBLE_EQ(kendall_tau({1, 2, 3, 4}, {4, 3, 2, 1}), -1.0);
+  // Pairs (1,2) (1,3) (2,3): concordant, concordant, discordant -> (2 - 1) / 3.
+  EXPECT_DOUBLE_EQ(kendall_tau({1, 2, 3}, {1, 3, 2}), 1.0 / 3.0);
+  // A tie in one series leaves that pair out.
+  EXPECT_DOUBLE_EQ(kendall_tau({1, 1, 2}, {1, 2, 3}), 1.0);
+  EXPECT_DOUBLE_EQ(kendall_tau({}, {}), 0.0);
+}
+
+Measured runs(std::vector<double> ms) {
+  Measured m;
+  m.ok = true;
+  m.runs_ms = std::move(ms);
+  m.ms = median(m.runs_ms);
+  return m;
+}
+
+TEST(RunToRunNoise, SecondRunScoredAgainstTheFirst) {
+  // Run 2 vs run 1: +10%, -20%, 0%  -> mean 10%, max 20%; ranking (100, 200, 300) vs
+  // (110, 160, 300) keeps every pair: tau 1. Spreads (max - min) / median: 20/110, 40/180,
+  // 30/300.
+  std::vector<Measured> m{runs({100, 110, 120}), runs({200, 160, 180}), runs({300, 300, 330})};
+  Measured failed;  // not ok: left out
+  failed.runs_ms = {1, 2};
+  m.push_back(failed);
+  m.push_back(runs({50}));  // one run: left out
+  const RunToRunNoise n = run_to_run_noise(m);
+  EXPECT_EQ(n.plans, 3);
+  EXPECT_NEAR(n.mape, 0.10, 1e-12);
+  EXPECT_NEAR(n.max_ape, 0.20, 1e-12);
+  EXPECT_DOUBLE_EQ(n.tau, 1.0);
+  EXPECT_NEAR(n.median_spread, 20.0 / 110.0, 1e-12);
+  EXPECT_NEAR(n.max_spread, 40.0 / 180.0, 1e-12);
+  EXPECT_NE(describe(n, 3).find("3 plans"), std::string::npos);
+}
+
+TEST(RunToRunNoise, NeedsTwoRuns) {
+  const RunToRunNoise n = run_to_run_noise({runs({100}), runs({200})});
+  EXPECT_EQ(n.plans, 0);
+  EXPECT_NE(describe(n, 1).find("--repeats >= 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace paratune::bench
