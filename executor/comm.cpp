@@ -4,9 +4,27 @@
 #include <set>
 #include <string>
 
+#include <dirent.h>
+#include <sys/resource.h>
+
+#include <cstdlib>
+
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 
 namespace paratune::executor {
+
+namespace {
+// The thread ids of this process (/proc/self/task).
+std::set<long> thread_ids() {
+  std::set<long> out;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') out.insert(std::strtol(e->d_name, nullptr, 10));
+    closedir(d);
+  }
+  return out;
+}
+}  // namespace
 
 void wait_work(const c10::intrusive_ptr<c10d::Work>& w, const char* what) {
   try {
@@ -64,8 +82,15 @@ at::Tensor Group::reduce_scatter(const at::Tensor& t) {
 
 Comms::Comms(c10::intrusive_ptr<c10d::Store> store, Rank rank, int world, CommOptions opts)
     : store_(std::move(store)), rank_(rank), world_(world), opts_(opts) {
+  const std::set<long> before = thread_ids();
   device_ = opts_.loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                            : c10d::ProcessGroupGloo::createDefaultDevice();
+  int nice = opts_.loop_thread_nice;
+  if (const char* env = std::getenv("PARATUNE_GLOO_LOOP_NICE")) nice = std::atoi(env);
+  // The threads that appeared while the device was created: its event loop.
+  if (nice != 0)
+    for (long tid : thread_ids())
+      if (!before.count(tid)) (void)setpriority(PRIO_PROCESS, id_t(tid), nice);
   if (world_ > 1) p2p_ = make_pg(all_ranks(), "p2p");
 }
 

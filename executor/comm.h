@@ -29,6 +29,13 @@ namespace paratune::executor {
 struct CommOptions {
   std::chrono::milliseconds timeout{120000};  // per collective and rendezvous (default 120 s)
   bool loopback = true;  // bind Gloo to 127.0.0.1 (single node); false: the host's address
+  // Nice value of Gloo's event-loop thread (0: leave it; env PARATUNE_GLOO_LOOP_NICE overrides).
+  // That thread spins on epoll_wait while a data-ready socket's pair is locked by a sending
+  // thread (gloo/transport/tcp: Pair::handleEvents only try-locks). When ranks share cores it
+  // takes a core from the rank that holds the lock, and every small collective costs about one
+  // scheduler slice (~4 ms here). At nice 19 the spin yields to any other thread; an idle core
+  // still runs it at full speed.
+  int loop_thread_nice = 19;
 };
 
 class Group {

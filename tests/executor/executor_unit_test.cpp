@@ -1,7 +1,15 @@
 // executor/ in one process: layouts, group lists, plan checks, data, the tracking allocator,
 // the launcher, and a one-rank Trainer against the single-process reference.
+#include <dirent.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -114,6 +122,48 @@ TEST(Launcher, RunsRanksWithTorchrunEnvironmentAndReportsFailures) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   o.command.clear();
   EXPECT_FALSE(o.validate().ok());
+}
+
+// Nice values of this process's threads (/proc/self/task/T/stat, field 19).
+std::vector<int> thread_nices() {
+  std::vector<int> out;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/stat");
+      std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      const size_t close = all.rfind(')');  // the name may hold spaces
+      if (close == std::string::npos) continue;
+      std::istringstream rest(all.substr(close + 2));
+      std::string field;
+      for (int i = 3; i <= 19 && rest >> field; ++i)
+        if (i == 19) out.push_back(std::stoi(field));
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+// Gloo's event-loop thread runs at CommOptions::loop_thread_nice (19 by default), every other
+// thread keeps its priority.
+TEST(Comms, GlooEventLoopThreadIsNiced) {
+  if (std::getenv("PARATUNE_GLOO_LOOP_NICE")) GTEST_SKIP() << "PARATUNE_GLOO_LOOP_NICE is set";
+  const auto count19 = [] {
+    const std::vector<int> n = thread_nices();
+    return std::count(n.begin(), n.end(), 19);
+  };
+  const long before = count19();
+  DistEnv env;
+  auto store = connect_store(env, std::chrono::seconds(10));
+  {
+    Comms comms(store, 0, 1);
+    EXPECT_EQ(count19(), before + 1);
+    EXPECT_EQ(CommOptions{}.loop_thread_nice, 19);
+  }
+  CommOptions off;
+  off.loop_thread_nice = 0;
+  Comms comms(store, 0, 1, off);
+  EXPECT_EQ(count19(), before) << "the first device's loop thread should be gone, none niced now";
 }
 
 TEST(Trainer, OneRankMatchesReference) {
