@@ -6,12 +6,14 @@
 //     "layer_types": [ { "name": "transformer"|"embedding"|"lm_head", "param_count",
 //         "compute": [ { "micro_batch" (>= 1), "tp" (>= 1), "forward_ms", "backward_ms" } ],
 //         "activation": [ { "tp" (>= 1), "sp", "bytes_per_sample" } ],
-//         "checkpoint_bytes_per_sample" } ] }
+//         "checkpoint_bytes_per_sample" } ],
+//     optional "optimizer_step": [ { "params" (>= 1), "ms" } ] (written only when non-empty) }
 // validate(): layer type names unique, "transformer" present; tp a power of two; sp only with
 // tp > 1; no two compute points with the same (micro_batch, tp), no two activation points with
 // the same (tp, sp). Times and byte counts are finite and >= 0 (an analytic embedding on a
 // device without a known memory bandwidth is timed as 0 ms); a layer type may have no compute
-// points (the estimator then falls back to its analytic formula).
+// points (the estimator then falls back to its analytic formula). Optimizer points have
+// distinct parameter counts.
 #include "core/model_profile.h"
 
 #include <set>
@@ -30,9 +32,13 @@ bool LayerTypeProfile::operator==(const LayerTypeProfile& o) const {
   return name == o.name && param_count == o.param_count && compute == o.compute &&
          activation == o.activation && checkpoint_bytes_per_sample == o.checkpoint_bytes_per_sample;
 }
+bool OptimizerPoint::operator==(const OptimizerPoint& o) const {
+  return params == o.params && time == o.time;
+}
 bool ModelProfile::operator==(const ModelProfile& o) const {
   return model == o.model && model_fingerprint == o.model_fingerprint && source == o.source &&
-         device == o.device && seq_len == o.seq_len && layer_types == o.layer_types;
+         device == o.device && seq_len == o.seq_len && layer_types == o.layer_types &&
+         optimizer_step == o.optimizer_step;
 }
 
 const LayerTypeProfile* ModelProfile::find(const std::string& name) const {
@@ -108,6 +114,16 @@ Status validate(const ModelProfile& p, const std::string& file) {
   if (!names.count("transformer")) {
     return field_error(file, "layer_types", "needs a \"transformer\" entry");
   }
+  std::set<int64_t> seen_opt;
+  for (size_t k = 0; k < p.optimizer_step.size(); ++k) {
+    const OptimizerPoint& o = p.optimizer_step[k];
+    const std::string g = "optimizer_step[" + std::to_string(k) + "]";
+    if (o.params < 1) return field_error(file, g + ".params", "must be >= 1");
+    if (!non_negative(o.time.value)) return field_error(file, g + ".ms", "must be finite and >= 0");
+    if (!seen_opt.insert(o.params).second) {
+      return field_error(file, g, "duplicate point for params " + std::to_string(o.params));
+    }
+  }
   return Status::Ok();
 }
 
@@ -144,6 +160,15 @@ StatusOr<ModelProfile> model_profile_from_json(const Json& j, const std::string&
     l.checkpoint_bytes_per_sample = Bytes(lr.number("checkpoint_bytes_per_sample"));
     (void)lr.finish();
     p.layer_types.push_back(std::move(l));
+  }
+  if (r.has("optimizer_step")) {
+    for (ObjectReader& orr : r.objects("optimizer_step", 1)) {
+      OptimizerPoint o;
+      o.params = orr.integer("params");
+      o.time = Milliseconds(orr.number("ms"));
+      (void)orr.finish();
+      p.optimizer_step.push_back(o);
+    }
   }
   PARATUNE_RETURN_IF_ERROR(r.finish());
   PARATUNE_RETURN_IF_ERROR(validate(p, file));
@@ -191,6 +216,16 @@ Json to_json(const ModelProfile& p) {
     types.push_back(std::move(lj));
   }
   j["layer_types"] = std::move(types);
+  if (!p.optimizer_step.empty()) {
+    Json opt = Json::array();
+    for (const OptimizerPoint& o : p.optimizer_step) {
+      Json oj;
+      oj["params"] = o.params;
+      oj["ms"] = o.time.value;
+      opt.push_back(std::move(oj));
+    }
+    j["optimizer_step"] = std::move(opt);
+  }
   return j;
 }
 

@@ -5,7 +5,10 @@
 // degree (the device holds a 1/tp shard); parameter count (full layer, unsharded); activation
 // bytes kept for backward per sample per device at each tp (with and without sequence
 // parallel); with checkpointing only the layer input is kept (checkpoint_bytes_per_sample at
-// tp = 1; sequence parallel divides it by tp).
+// tp = 1; sequence parallel divides it by tp). Optionally the optimizer step of one unit as a
+// function of the fp32 parameters it updates (executor/sharded_unit.cpp: the gradient-norm
+// square sum, gradient clipping, the Adam update, zeroing the gradient), measured on every
+// local rank at once.
 //
 //   StatusOr<ModelProfile> p = load_model_profile("gpt-small.profile.json");
 #pragma once
@@ -44,6 +47,12 @@ struct LayerTypeProfile {
   bool operator==(const LayerTypeProfile& o) const;
 };
 
+struct OptimizerPoint {
+  int64_t params = 0;  // fp32 parameters updated by one unit's step on one device
+  Milliseconds time;   // that unit's step
+  bool operator==(const OptimizerPoint& o) const;
+};
+
 struct ModelProfile {
   static constexpr int kFormatVersion = 1;
   std::string model;               // model name
@@ -52,6 +61,7 @@ struct ModelProfile {
   std::string device;              // device name the numbers are for
   int seq_len = 0;
   std::vector<LayerTypeProfile> layer_types;
+  std::vector<OptimizerPoint> optimizer_step;  // optional; empty: not measured, not charged
 
   /// nullptr when absent.
   const LayerTypeProfile* find(const std::string& name) const;

@@ -113,4 +113,25 @@ ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp) 
   return analytic_compute(*ctx.model, *ctx.cluster, kind, b, tp, ctx.options.analytic_efficiency);
 }
 
+Milliseconds optimizer_step_time(const CostContext& ctx, double params) {
+  if (ctx.profile == nullptr || ctx.profile->optimizer_step.empty() || params <= 0)
+    return Milliseconds(0);
+  const std::vector<OptimizerPoint>& pts = ctx.profile->optimizer_step;
+  const double n = double(pts.size());
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const OptimizerPoint& p : pts) {
+    const double x = double(p.params), y = p.time.value;
+    sx += x, sy += y, sxx += x * x, sxy += x * y;
+  }
+  const double den = n * sxx - sx * sx;
+  double slope = 0, intercept = 0;
+  if (pts.size() < 2 || !(std::fabs(den) > 0)) {
+    slope = sxx > 0 ? sxy / sxx : 0;  // through the origin
+  } else {
+    slope = (n * sxy - sx * sy) / den;
+    intercept = (sy - slope * sx) / n;
+  }
+  return Milliseconds(std::max(0.0, intercept + slope * params));
+}
+
 }  // namespace paratune::estimator

@@ -31,4 +31,10 @@ ComputeTime analytic_compute(const ModelConfig& m, const ClusterProfile& c, Laye
 /// The profile's lookup_compute() when it has the layer type, else analytic_compute().
 ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp);
 
+/// One unit's optimizer step over `params` fp32 parameters on one device, from the model
+/// profile's optimizer_step points: the least-squares line a + b * params through them (one
+/// point: proportional), never below 0. 0 without points (no profile, an analytic or imported
+/// one): not charged.
+Milliseconds optimizer_step_time(const CostContext& ctx, double params);
+
 }  // namespace paratune::estimator

@@ -39,6 +39,9 @@
 //                       the reduction overlaps with the last micro-batch's backward, slowed by
 //                       the cluster's coefficients; the ZeRO-2 allgather follows the optimizer
 //                       step and cannot overlap)  |  reduce + after_step  (no overlap)
+//   optimizer = optimizer_step_time(P, or P / d with ZeRO over d > 1)  (compute_model.cpp; the
+//               gradient norm, clipping, Adam and zeroing of the rank's own parameters, after
+//               the sync; added to grad_sync_exposed)
 //   Tied embeddings with pp > 1: the first and last stage also allreduce the embedding matrix's
 //   gradient shard (vocab*hidden/t * k_grad) between them (2 ranks), exposed.
 //
@@ -165,10 +168,14 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
   c.backward += per_micro_reduce;
   const int micro = std::max(ctx.micro_batches, 1);
   c.grad_sync = reduce + per_micro_reduce * micro + after_step + parts.extra_sync;
+  // The optimizer step runs on the parameters this rank updates: its TP shard, and with ZeRO
+  // over d > 1 ranks 1/d of it.
+  const bool sharded_opt = ls.dp_type != DpType::kDdp && ls.dp > 1;
+  c.optimizer = optimizer_step_time(ctx, sharded_opt ? parts.params / ls.dp : parts.params);
   c.grad_sync_exposed =
       (ctx.options.overlap_grad_sync ? overlap_exposed(c.backward, reduce, ctx.cluster->overlap)
                                      : reduce) +
-      after_step + parts.extra_sync;
+      after_step + parts.extra_sync + c.optimizer;
 
   c.model_states = model_state_bytes(parts.params, ls.dp_type, ls.dp, k);
   c.activation_per_micro_batch = parts.activation;

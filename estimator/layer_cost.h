@@ -24,7 +24,10 @@ struct LayerCost {
   Milliseconds grad_sync;            // per iteration: DP allreduce / ZeRO-2 reduce_scatter +
                                      // allgather / ZeRO-3 reduce_scatter, standalone comm time
   Milliseconds grad_sync_exposed;    // per iteration: what the sync adds to the iteration after
-                                     // overlapping with the last micro-batch's backward
+                                     // overlapping with the last micro-batch's backward, plus
+                                     // the optimizer step below
+  Milliseconds optimizer;            // per iteration: this unit's optimizer step on its local
+                                     // parameters (model profile optimizer_step; 0 without)
   Bytes model_states;                // params + grads + optimizer state per device
   Bytes activation_per_micro_batch;  // kept for backward per in-flight micro-batch per device
   Bytes transient;                   // temporary peak while the layer runs (recompute, ZeRO-3

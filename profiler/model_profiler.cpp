@@ -1,6 +1,8 @@
 #include "profiler/model_profiler.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <functional>
 
 #include <ATen/Parallel.h>
@@ -8,6 +10,7 @@
 
 #include "executor/rendezvous.h"
 #include "executor/tracking_allocator.h"
+#include "models/adam.h"
 #include "models/init.h"
 #include "models/param_spec.h"
 #include "models/transformer.h"
@@ -154,6 +157,56 @@ std::vector<double> world_mean(executor::Comms& comms, const std::vector<double>
   return out;
 }
 
+// Parameter counts at which the optimizer step is timed: the largest unit's, then / 4 down to
+// 1024, at most 4 of them.
+std::vector<int64_t> optimizer_sizes(const ModelConfig& cfg) {
+  int64_t largest = 0;
+  for (UnitKind kind : {UnitKind::kLayer, UnitKind::kEmbedding, UnitKind::kHead}) {
+    int64_t n = 0;
+    for (const models::ParamSpec& s : models::unit_params(cfg, kind)) {
+      int64_t k = 1;
+      for (int64_t d : s.full_shape) k *= d;
+      n += k;
+    }
+    largest = std::max(largest, n);
+  }
+  std::vector<int64_t> out;
+  for (int64_t n = largest; n >= 1024 && out.size() < 4; n /= 4) out.push_back(n);
+  if (out.empty()) out.push_back(std::max<int64_t>(largest, 1));
+  return out;
+}
+
+// Mean ms of one unit's optimizer step over n parameters as the executor runs it
+// (executor/sharded_unit.cpp): the gradient's square sum (grad_sq), clipping (g *= c, as
+// while the norm is above max_grad_norm), the Adam update, zeroing the gradient.
+double time_optimizer_step(executor::Comms& comms, int64_t n, const ModelProfilerOptions& o) {
+  at::Tensor p = at::randn({n}), g = at::randn({n}), m = at::zeros({n}), v = at::zeros({n});
+  const models::AdamOptions adam;
+  int64_t step = 0;
+  double sink = 0;
+  auto once = [&] {
+    sink += g.pow(2).sum().item<double>();
+    g.mul_(0.5);
+    models::adam_update(p, g, m, v, ++step, adam);
+    g.zero_();
+  };
+  for (int i = 0; i < o.warmup; ++i) once();
+  barrier(comms);
+  std::vector<double> t;
+  auto timed = [&](int calls) {
+    for (int i = 0; i < calls; ++i) {
+      const auto t0 = Clock::now();
+      once();
+      t.push_back(since_ms(t0));
+    }
+  };
+  timed(o.repeats);
+  const double need = std::ceil(o.min_time_ms / std::max(mean(t), 1e-6));
+  timed(int(std::min(need_max(comms, need), 100000.0)) - o.repeats);
+  (void)sink;
+  return mean(t);
+}
+
 }  // namespace
 
 std::vector<int> allowed_tps(const ModelConfig& cfg) {
@@ -191,6 +244,8 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   for (UnitKind k : kinds)
     for (int t : tps)
       if (tp_fits(cfg, k, t)) total += int(o.micro_batches.size()) + 1;
+  const std::vector<int64_t> opt_sizes = optimizer_sizes(cfg);
+  total += int(opt_sizes.size());
   Progress bar(total, "profile-model", o.progress && comms.rank() == 0);
 
   ModelProfile p;
@@ -261,6 +316,14 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     if (has_ckpt) lt.checkpoint_bytes_per_sample = Bytes(values[ckpt.at]);
     p.layer_types.push_back(std::move(lt));
   }
+  std::vector<double> opt_ms;
+  for (int64_t n : opt_sizes) {
+    bar.step("optimizer step " + std::to_string(n) + " params");
+    opt_ms.push_back(time_optimizer_step(comms, n, o));
+  }
+  opt_ms = world_mean(comms, opt_ms);
+  for (size_t i = 0; i < opt_sizes.size(); ++i)
+    p.optimizer_step.push_back({opt_sizes[i], Milliseconds(opt_ms[i])});
   bar.done();
   return p;
 }

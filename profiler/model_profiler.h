@@ -21,6 +21,11 @@
 // scatter the sequence locally). checkpoint_bytes_per_sample: the same measure for a forward
 // under no_grad at tp = 1 (only the input stays).
 //
+// The optimizer step of one unit (optimizer_step): the executor's per-unit work after the
+// gradient sync (gradient square sum, clipping, Adam, zeroing) on n fp32 parameters, for n =
+// the largest unit's parameters and / 4 down to 1024 (at most 4 sizes), timed like a compute
+// point (all ranks at once, window means, averaged over ranks).
+//
 //   ModelProfile p = profile_model(cfg, comms, ModelProfilerOptions{});
 #pragma once
 

@@ -56,6 +56,39 @@ TEST(ModelProfile, RoundTrip) {
   EXPECT_EQ(dump_json(to_json(*loaded)), dump_json(to_json(p)));
 }
 
+TEST(ModelProfile, OptimizerStepRoundTripAndOptional) {
+  ModelProfile p = sample();
+  p.optimizer_step = {OptimizerPoint{1024, Milliseconds(0.25)},
+                      OptimizerPoint{65536, Milliseconds(3.5)}};
+  StatusOr<ModelProfile> back = model_profile_from_json(to_json(p), "rt");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, p);
+  EXPECT_EQ(to_json(p)["optimizer_step"].dump(),
+            R"([{"params":1024,"ms":0.25},{"params":65536,"ms":3.5}])");
+  // Absent when empty (files written before the field existed read the same).
+  EXPECT_FALSE(to_json(sample()).contains("optimizer_step"));
+  EXPECT_NE(back->optimizer_step, sample().optimizer_step);
+}
+
+TEST(ModelProfileErrors, OptimizerStep) {
+  ModelProfile p = sample();
+  p.optimizer_step = {OptimizerPoint{1024, Milliseconds(0.25)},
+                      OptimizerPoint{1024, Milliseconds(0.5)}};
+  EXPECT_TRUE(error_contains(validate(p, "p.json"), "p.json: field \"optimizer_step[1]\"",
+                             "duplicate point for params 1024"));
+  p.optimizer_step = {OptimizerPoint{0, Milliseconds(0.25)}};
+  EXPECT_TRUE(error_contains(validate(p, "p.json"), "field \"optimizer_step[0].params\"",
+                             ">= 1"));
+  p.optimizer_step = {OptimizerPoint{8, Milliseconds(-1)}};
+  EXPECT_TRUE(error_contains(parse(to_json(p)), "prof.json: field \"optimizer_step[0].ms\"",
+                             ">= 0"));
+  Json j = to_json(sample());
+  j["optimizer_step"] = Json::array();
+  EXPECT_TRUE(error_contains(parse(j), "prof.json: field \"optimizer_step\""));
+  j["optimizer_step"] = Json::array({Json{{"params", 8}, {"ms", 1.0}, {"when", 2}}});
+  EXPECT_TRUE(error_contains(parse(j), "field \"optimizer_step[0].when\"", "unknown field"));
+}
+
 TEST(ModelProfile, CanonicalForm) {
   const Json j = to_json(sample());
   std::vector<std::string> keys;

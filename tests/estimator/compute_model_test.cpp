@@ -83,5 +83,31 @@ TEST(ComputeModel, AnalyticEmbeddingIsMemoryBound) {
   EXPECT_NEAR(t.backward.value, 2 * t.forward.value, 1e-15);
 }
 
+TEST(OptimizerStep, LeastSquaresLineOverParamsAndZeroWithoutPoints) {
+  const ModelConfig m = testing::tiny_model();
+  const ClusterProfile c = testing::two_level_cluster(1, 2);
+  ModelProfile p = testing::tiny_profile();
+  CostContext ctx = testing::context(m, c, &p, 2, 1, 1, 2);
+  EXPECT_EQ(optimizer_step_time(ctx, 1000).value, 0.0);  // no points: not charged
+  // On the line 0.5 + 0.001 n except the middle point (+0.3): least squares over
+  // n = 1000, 2000, 3000 with y = 1.5, 2.8, 3.5: slope 2.0 / 2000 = 0.001, intercept
+  // mean y - slope * mean n = 2.6 - 2.0 = 0.6.
+  p.optimizer_step = {OptimizerPoint{1000, Milliseconds(1.5)},
+                      OptimizerPoint{2000, Milliseconds(2.8)},
+                      OptimizerPoint{3000, Milliseconds(3.5)}};
+  EXPECT_NEAR(optimizer_step_time(ctx, 2000).value, 2.6, 1e-12);
+  EXPECT_NEAR(optimizer_step_time(ctx, 10000).value, 10.6, 1e-12);
+  EXPECT_EQ(optimizer_step_time(ctx, 0).value, 0.0);
+  // A steep negative intercept never gives a negative time.
+  p.optimizer_step = {OptimizerPoint{1000, Milliseconds(0.1)},
+                      OptimizerPoint{2000, Milliseconds(5.1)}};
+  EXPECT_EQ(optimizer_step_time(ctx, 100).value, 0.0);
+  // One point: proportional.
+  p.optimizer_step = {OptimizerPoint{4000, Milliseconds(2.0)}};
+  EXPECT_NEAR(optimizer_step_time(ctx, 1000).value, 0.5, 1e-12);
+  CostContext none = testing::context(m, c, nullptr, 2, 1, 1, 2);
+  EXPECT_EQ(optimizer_step_time(none, 1000).value, 0.0);
+}
+
 }  // namespace
 }  // namespace paratune::estimator

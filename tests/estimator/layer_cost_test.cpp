@@ -39,6 +39,29 @@ TEST_F(LayerCostTest, DataParallelGolden) {
   EXPECT_DOUBLE_EQ(exposed.grad_sync_exposed.value, exposed.grad_sync.value);
 }
 
+TEST_F(LayerCostTest, OptimizerStepOnTheRanksOwnParametersIsExposed) {
+  // Proportional optimizer profile: 1 ms per 1000 parameters.
+  profile_.optimizer_step = {OptimizerPoint{1000, Milliseconds(1.0)}};
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 1, 8);
+  ModelProfile none = testing::tiny_profile();
+  CostContext base = testing::context(model_, cluster_, &none, 4, 1, 1, 8);
+  struct Case { LayerStrategy ls; double params; };
+  for (const Case& k : {Case{strategy(1, 4), params_},                       // DDP: all of it
+                        Case{strategy(2, 2), params_ / 2},                   // its TP shard
+                        Case{strategy(1, 4, DpType::kZero2), params_ / 4},   // ZeRO: 1 / d
+                        Case{strategy(2, 2, DpType::kZero3), params_ / 4}}) {
+    const LayerCost c = transformer_layer_cost(ctx, 0, k.ls);
+    const LayerCost b = transformer_layer_cost(base, 0, k.ls);
+    ASSERT_TRUE(c.feasible) << c.why_not;
+    EXPECT_NEAR(c.optimizer.value, k.params / 1000.0, 1e-9) << to_string(k.ls);
+    EXPECT_NEAR(c.grad_sync_exposed.value, b.grad_sync_exposed.value + c.optimizer.value, 1e-9);
+    EXPECT_EQ(c.grad_sync, b.grad_sync);  // communication only
+    EXPECT_EQ(c.forward, b.forward);
+    EXPECT_EQ(c.backward, b.backward);
+    EXPECT_EQ(b.optimizer.value, 0.0);
+  }
+}
+
 TEST_F(LayerCostTest, CheckpointTradesActivationForOneForward) {
   CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);
   LayerCost plain = transformer_layer_cost(ctx, 0, strategy(1, 2));

@@ -1,6 +1,8 @@
 // The profilers on 2 local ranks through `paratune launch`: the files they write load and
 // validate, have the expected entries, plausible numbers, and `paratune search` accepts them;
 // the measured activation bytes predict the executor's peak memory per extra sample.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -125,6 +127,19 @@ TEST_F(ProfilerDist, ModelProfileLoadsWithMonotoneTimesAndMeasuredMemory) {
   // Checkpointing keeps only the layer input: seq * hidden fp32 per sample.
   EXPECT_NEAR(t.checkpoint_bytes_per_sample.value, 32.0 * 64 * 4, 32.0 * 64 * 4 * 0.1);
   EXPECT_GT(a1, 4 * t.checkpoint_bytes_per_sample.value);
+  // The optimizer step: at the largest unit's parameter count, then / 4 down to 1024.
+  int64_t largest = 0;
+  for (const LayerTypeProfile& l : p->layer_types) largest = std::max(largest, l.param_count);
+  ASSERT_FALSE(p->optimizer_step.empty());
+  EXPECT_EQ(p->optimizer_step.front().params, largest);
+  for (size_t i = 0; i < p->optimizer_step.size(); ++i) {
+    const OptimizerPoint& o = p->optimizer_step[i];
+    EXPECT_GE(o.params, 1024);
+    EXPECT_GT(o.time.value, 0) << o.params;
+    if (i) {
+      EXPECT_EQ(o.params, p->optimizer_step[i - 1].params / 4);
+    }
+  }
 }
 
 TEST_F(ProfilerDist, SearchAcceptsBothFiles) {
