@@ -56,7 +56,7 @@ struct ClusterProfilerOptions {
   int gemm_size = 1024;    // GEMM side (default 1024)
   double min_time_ms = 200;  // GEMM timing window, ms (default 200)
   double load_ms = 0;        // compute before each timed collective call, ms (0: none, medians)
-  bool waits = false;        // measure arrival waits (default off: see docs/accuracy.md)
+  bool waits = true;         // measure arrival waits (default on; docs/accuracy.md, round 4)
   bool progress = true;    // progress bar on rank 0's stderr (default on)
   Status validate() const;
 };

@@ -91,8 +91,8 @@ int cmd_profile_cluster(int argc, char** argv) {
        cxxopts::value<double>()->default_value("0"))
       ("no-p2p", "skip p2p")
       ("no-overlap", "skip the overlap measurement")
-      ("waits", "also measure arrival waits (collectives after compute; experimental, "
-                "docs/accuracy.md)")
+      ("no-waits", "skip the arrival waits (what a collective right after compute waits for "
+                   "the slowest rank; docs/profilers.md)")
       ("timeout", "seconds before a collective with a dead/hung peer fails",
        cxxopts::value<int>()->default_value("120"))
       ("h,help", "show this help");
@@ -147,7 +147,7 @@ int cmd_profile_cluster(int argc, char** argv) {
     o.load_ms = r["load-ms"].as<double>();
     o.p2p = !r.count("no-p2p");
     o.overlap = !r.count("no-overlap");
-    o.waits = r.count("waits") > 0;
+    o.waits = !r.count("no-waits");
     timeout_s = r["timeout"].as<int>();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "paratune %s: %s\n", cmd, e.what());

@@ -29,7 +29,7 @@ class ProfilerDist : public ::testing::Test {
     ASSERT_FALSE(dir_.empty());
     cluster_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() + " profile-cluster -o " +
                        dir_ + "/cluster.json --sizes 64KiB,1MiB,8MiB --repeats 5 " +
-                       "--gemm-size 256 --waits");
+                       "--gemm-size 256");  // arrival waits: on by default
     model_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() +
                      " profile-model --model configs/models/tiny.json -o " + dir_ +
                      "/tiny.profile.json --micro-batches 1,4,256 --tp 1,2 --warmup 2 --repeats 7");
