@@ -82,11 +82,11 @@ at::Tensor Group::reduce_scatter(const at::Tensor& t) {
 
 Comms::Comms(c10::intrusive_ptr<c10d::Store> store, Rank rank, int world, CommOptions opts)
     : store_(std::move(store)), rank_(rank), world_(world), opts_(opts) {
-  const std::set<long> before = thread_ids();
-  device_ = opts_.loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                           : c10d::ProcessGroupGloo::createDefaultDevice();
   int nice = opts_.loop_thread_nice;
   if (const char* env = std::getenv("PARATUNE_GLOO_LOOP_NICE")) nice = std::atoi(env);
+  const std::set<long> before = nice != 0 ? thread_ids() : std::set<long>{};
+  device_ = opts_.loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                           : c10d::ProcessGroupGloo::createDefaultDevice();
   // The threads that appeared while the device was created: its event loop.
   if (nice != 0)
     for (long tid : thread_ids())

@@ -157,19 +157,23 @@ std::vector<double> world_mean(executor::Comms& comms, const std::vector<double>
   return out;
 }
 
+// Parameters of one unit, unsharded.
+int64_t unit_param_count(const ModelConfig& cfg, UnitKind kind) {
+  int64_t n = 0;
+  for (const models::ParamSpec& s : models::unit_params(cfg, kind)) {
+    int64_t k = 1;
+    for (int64_t d : s.full_shape) k *= d;
+    n += k;
+  }
+  return n;
+}
+
 // Parameter counts at which the optimizer step is timed: the largest unit's, then / 4 down to
 // 1024, at most 4 of them.
 std::vector<int64_t> optimizer_sizes(const ModelConfig& cfg) {
   int64_t largest = 0;
-  for (UnitKind kind : {UnitKind::kLayer, UnitKind::kEmbedding, UnitKind::kHead}) {
-    int64_t n = 0;
-    for (const models::ParamSpec& s : models::unit_params(cfg, kind)) {
-      int64_t k = 1;
-      for (int64_t d : s.full_shape) k *= d;
-      n += k;
-    }
-    largest = std::max(largest, n);
-  }
+  for (UnitKind kind : {UnitKind::kLayer, UnitKind::kEmbedding, UnitKind::kHead})
+    largest = std::max(largest, unit_param_count(cfg, kind));
   std::vector<int64_t> out;
   for (int64_t n = largest; n >= 1024 && out.size() < 4; n /= 4) out.push_back(n);
   if (out.empty()) out.push_back(std::max<int64_t>(largest, 1));
@@ -257,11 +261,7 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   for (UnitKind kind : kinds) {
     LayerTypeProfile lt;
     lt.name = type_name(kind);
-    for (const models::ParamSpec& s : models::unit_params(cfg, kind)) {
-      int64_t n = 1;
-      for (int64_t d : s.full_shape) n *= d;
-      lt.param_count += n;
-    }
+    lt.param_count = unit_param_count(cfg, kind);
     std::vector<double> values;  // fwd, bwd per point, then activation bytes
     struct Slot { int b, t; bool sp; size_t at; };  // where a point's values sit in `values`
     std::vector<Slot> points, acts;

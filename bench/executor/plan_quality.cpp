@@ -176,8 +176,8 @@ int main(int argc, char** argv) {
   }
   std::vector<bench::Job> jobs;
   // The uniform plans run with the executor's limit on too, at the largest limit (a plan over it
-  // fits none and stops there): a run with a limit measured about 10% slower than the same run
-  // without one on this machine (cause unknown), so all runs pay the same.
+  // fits none and stops there), so every run of the bench is made the same way (runs with and
+  // without a limit differed by about 10% once, unexplained: docs/accuracy.md).
   const double largest_limit = *std::max_element(f.limits.begin(), f.limits.end());
   for (const Uniform& u : uniforms) jobs.push_back({u.plan, largest_limit, "uniform " + u.name});
   for (size_t li = 0; li < f.limits.size(); ++li)
