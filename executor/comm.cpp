@@ -1,6 +1,7 @@
 #include "executor/comm.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <string>
 
@@ -26,13 +27,62 @@ std::set<long> thread_ids() {
 }
 }  // namespace
 
-void wait_work(const c10::intrusive_ptr<c10d::Work>& w, const char* what) {
+namespace {
+constexpr int kKinds = 7;
+struct WaitSlot {
+  double ms = 0;
+  int64_t calls = 0;
+};
+thread_local WaitSlot g_waits[kKinds][kWaitSizeSlots];
+
+int size_slot(int group_size) {
+  int slot = 0;
+  while (slot + 1 < kWaitSizeSlots && (2 << slot) < group_size) ++slot;
+  return group_size <= 1 ? 0 : slot;
+}
+}  // namespace
+
+const char* to_string(WaitKind k) {
+  switch (k) {
+    case WaitKind::kNone: return "other";
+    case WaitKind::kAllReduce: return "allreduce";
+    case WaitKind::kAllGather: return "allgather";
+    case WaitKind::kReduceScatter: return "reduce_scatter";
+    case WaitKind::kRecvForward: return "pipeline_recv_forward";
+    case WaitKind::kRecvBackward: return "pipeline_recv_backward";
+    case WaitKind::kSend: return "pipeline_send";
+  }
+  return "?";
+}
+
+void wait_work(const c10::intrusive_ptr<c10d::Work>& w, const char* what, WaitKind kind,
+               int group_size) {
+  const auto t0 = std::chrono::steady_clock::now();
   try {
     w->wait();
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("paratune: ") + what + " failed (a peer rank died, hung " +
                              "or timed out): " + e.what());
   }
+  if (kind == WaitKind::kNone) return;
+  WaitSlot& slot = g_waits[int(kind)][size_slot(group_size)];
+  slot.ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  ++slot.calls;
+}
+
+std::vector<WaitTotal> wait_totals() {
+  std::vector<WaitTotal> out;
+  for (int k = 1; k < kKinds; ++k)
+    for (int s = 0; s < kWaitSizeSlots; ++s)
+      if (g_waits[k][s].calls)
+        out.push_back({WaitKind(k), k >= int(WaitKind::kRecvForward) ? 0 : 2 << s,
+                       g_waits[k][s].ms, g_waits[k][s].calls});
+  return out;
+}
+
+void reset_wait_totals() {
+  for (auto& row : g_waits)
+    for (WaitSlot& s : row) s = WaitSlot{};
 }
 
 Group::Group(std::vector<Rank> ranks, int index, c10::intrusive_ptr<c10d::ProcessGroupGloo> pg)
@@ -43,7 +93,7 @@ void Group::allreduce_(at::Tensor& t, c10d::ReduceOp op) {
   std::vector<at::Tensor> v{t};
   c10d::AllreduceOptions o;
   o.reduceOp = op;
-  wait_work(pg_->allreduce(v, o), "allreduce");
+  wait_work(pg_->allreduce(v, o), "allreduce", WaitKind::kAllReduce, size());
 }
 
 std::vector<at::Tensor> Group::allgather(const at::Tensor& t) {
@@ -51,7 +101,7 @@ std::vector<at::Tensor> Group::allgather(const at::Tensor& t) {
   std::vector<at::Tensor> in{t.contiguous()};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int i = 0; i < size(); ++i) out[0].push_back(at::empty_like(in[0]));
-  wait_work(pg_->allgather(out, in), "allgather");
+  wait_work(pg_->allgather(out, in), "allgather", WaitKind::kAllGather, size());
   return out[0];
 }
 
@@ -64,7 +114,7 @@ void Group::allgather_into(const at::Tensor& mine, at::Tensor& out) {
   std::vector<at::Tensor> in{mine.contiguous()};
   std::vector<std::vector<at::Tensor>> outs(1);
   for (int i = 0; i < size(); ++i) outs[0].push_back(out.narrow(0, i * n, n));
-  wait_work(pg_->allgather(outs, in), "allgather");
+  wait_work(pg_->allgather(outs, in), "allgather", WaitKind::kAllGather, size());
 }
 
 at::Tensor Group::reduce_scatter(const at::Tensor& t) {
@@ -72,7 +122,8 @@ at::Tensor Group::reduce_scatter(const at::Tensor& t) {
   at::Tensor in = t.contiguous();
   at::Tensor out = at::empty_like(in);
   std::vector<int64_t> splits;  // empty: equal splits
-  wait_work(pg_->alltoall_base(out, in, splits, splits), "reduce_scatter (alltoall)");
+  wait_work(pg_->alltoall_base(out, in, splits, splits), "reduce_scatter (alltoall)",
+            WaitKind::kReduceScatter, size());
   const int64_t chunk = in.size(0) / size();
   std::vector<int64_t> shape = in.sizes().vec();
   shape[0] = chunk;

@@ -94,7 +94,27 @@ class Comms {
   int created_ = 0;
 };
 
-/// Waits for a work item; throws with `what` in the message on failure.
-void wait_work(const c10::intrusive_ptr<c10d::Work>& w, const char* what);
+/// Waits for a work item; throws with `what` in the message on failure. With `kind`, the time
+/// spent waiting is added to that kind's total (wait_totals()).
+enum class WaitKind { kNone, kAllReduce, kAllGather, kReduceScatter, kRecvForward, kRecvBackward,
+                      kSend };
+void wait_work(const c10::intrusive_ptr<c10d::Work>& w, const char* what,
+               WaitKind kind = WaitKind::kNone, int group_size = 0);
+
+/// Time this process spent blocked in communication since the last reset, per kind and group
+/// size: collectives by log2(group size) (0 for p2p). It includes waiting for the slowest peer
+/// to arrive, so step time - sum is the time this rank computed (or waited in the scheduler).
+/// `paratune train --metrics` reports it per rank ("comm_wait_ms"). Calling thread only: the
+/// executor waits on its main thread.
+struct WaitTotal {
+  WaitKind kind;
+  int group_size;  // 0 for p2p
+  double ms;
+  int64_t calls;
+};
+constexpr int kWaitSizeSlots = 8;  // group sizes 2^1 .. 2^7 (larger ones land in the last)
+std::vector<WaitTotal> wait_totals();  // only kinds with calls, in a fixed order
+void reset_wait_totals();
+const char* to_string(WaitKind k);
 
 }  // namespace paratune::executor

@@ -194,7 +194,7 @@ at::Tensor Trainer::recv_forward(int micro) {
   if (stage_ == 0) return at::Tensor();
   at::Tensor buf = at::empty(block_shape(s_, cfg_, in_blocks_[local_]), at::kFloat);
   const Rank src = stage_first_rank(s_.num_devices, s_.pp, stage_ - 1) + local_;
-  wait_work(comms_.irecv(buf, src, 2 * micro), "pipeline recv (forward)");
+  wait_work(comms_.irecv(buf, src, 2 * micro), "pipeline recv (forward)", WaitKind::kRecvForward);
   return buf.requires_grad_(true);
 }
 
@@ -206,7 +206,8 @@ void Trainer::send_forward(const at::Tensor& y, int micro) {
 at::Tensor Trainer::recv_backward(int micro) {
   at::Tensor buf = at::empty(block_shape(s_, cfg_, layer_blocks_.back()[local_]), at::kFloat);
   const Rank src = stage_first_rank(s_.num_devices, s_.pp, stage_ + 1) + local_;
-  wait_work(comms_.irecv(buf, src, 2 * micro + 1), "pipeline recv (backward)");
+  wait_work(comms_.irecv(buf, src, 2 * micro + 1), "pipeline recv (backward)",
+            WaitKind::kRecvBackward);
   return buf;
 }
 
@@ -257,7 +258,7 @@ StepResult Trainer::step(const at::Tensor& batch) {
     run_backward(b++);
   }
   while (b < M) run_backward(b++);
-  for (auto& w : pending_sends_) wait_work(w, "pipeline send");
+  for (auto& w : pending_sends_) wait_work(w, "pipeline send", WaitKind::kSend);
   pending_sends_.clear();
 
   sync_grads();

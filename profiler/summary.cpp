@@ -1,5 +1,7 @@
 #include "profiler/summary.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace paratune::profiler {
@@ -60,6 +62,119 @@ std::string cluster_summary(const ClusterProfile& c) {
     s += fmt("  host sharing: %.0f ranks per host, compute x%.3f when all of them compute\n",
              double(c.host_sharing.ranks_per_host), c.host_sharing.compute_slowdown);
   return s;
+}
+
+double AgreementRow::rel_diff() const {
+  if (a == b) return 0;
+  return std::abs(b - a) / std::max(std::abs(a), 1e-12);
+}
+
+int ProfileAgreement::within(double tol) const {
+  return int(std::count_if(times.begin(), times.end(),
+                           [&](const AgreementRow& r) { return r.rel_diff() <= tol; }));
+}
+
+double ProfileAgreement::max_rel_diff() const {
+  double m = 0;
+  for (const AgreementRow& r : times) m = std::max(m, r.rel_diff());
+  return m;
+}
+
+double ProfileAgreement::median_rel_diff() const {
+  if (times.empty()) return 0;
+  std::vector<double> d;
+  for (const AgreementRow& r : times) d.push_back(r.rel_diff());
+  std::sort(d.begin(), d.end());
+  const size_t n = d.size();
+  return n % 2 ? d[n / 2] : 0.5 * (d[n / 2 - 1] + d[n / 2]);
+}
+
+std::string ProfileAgreement::report(double tol) const {
+  std::vector<AgreementRow> rows = times;
+  std::stable_sort(rows.begin(), rows.end(), [](const AgreementRow& x, const AgreementRow& y) {
+    return x.rel_diff() > y.rel_diff();
+  });
+  std::string s = "  time                                          A ms        B ms     diff\n";
+  for (const AgreementRow& r : rows) {
+    char line[200];
+    std::snprintf(line, sizeof line, "  %-40s %11.4f %11.4f  %6.1f%%%s\n", r.what.c_str(), r.a,
+                  r.b, 100 * r.rel_diff(), r.rel_diff() > tol ? "  *" : "");
+    s += line;
+  }
+  double act_max = 0;
+  for (const AgreementRow& r : activations) act_max = std::max(act_max, r.rel_diff());
+  char line[300];
+  std::snprintf(line, sizeof line,
+                "\n  %d of %zu times within %.0f%% (median difference %.1f%%, max %.1f%%); "
+                "activation bytes: %zu points, max difference %.2f%%",
+                within(tol), times.size(), 100 * tol, 100 * median_rel_diff(),
+                100 * max_rel_diff(), activations.size(), 100 * act_max);
+  s += line;
+  if (unmatched) s += fmt("; %.0f points in only one profile", unmatched);
+  s += "\n";
+  return s;
+}
+
+StatusOr<ProfileAgreement> compare_model_profiles(const ModelProfile& a, const ModelProfile& b) {
+  if (a.model != b.model)
+    return InvalidArgument("profiles are of different models: \"" + a.model + "\" and \"" +
+                           b.model + "\"");
+  if (!a.model_fingerprint.empty() && !b.model_fingerprint.empty() &&
+      a.model_fingerprint != b.model_fingerprint)
+    return InvalidArgument("profiles of \"" + a.model +
+                           "\" were measured for different configs (model_fingerprint " +
+                           a.model_fingerprint + " vs " + b.model_fingerprint + ")");
+  ProfileAgreement g;
+  for (const LayerTypeProfile& la : a.layer_types) {
+    const LayerTypeProfile* lb = b.find(la.name);
+    if (!lb) {
+      g.unmatched += int(la.compute.size());
+      continue;
+    }
+    for (const ComputePoint& ca : la.compute) {
+      auto cb = std::find_if(lb->compute.begin(), lb->compute.end(), [&](const ComputePoint& c) {
+        return c.tp == ca.tp && c.micro_batch == ca.micro_batch;
+      });
+      if (cb == lb->compute.end()) {
+        ++g.unmatched;
+        continue;
+      }
+      const std::string at =
+          la.name + " tp " + std::to_string(ca.tp) + " mb " + std::to_string(ca.micro_batch);
+      g.times.push_back({at + " forward", ca.forward.value, cb->forward.value});
+      g.times.push_back({at + " backward", ca.backward.value, cb->backward.value});
+    }
+    for (const ActivationPoint& xa : la.activation) {
+      auto xb = std::find_if(lb->activation.begin(), lb->activation.end(),
+                             [&](const ActivationPoint& x) { return x.tp == xa.tp && x.sp == xa.sp; });
+      if (xb != lb->activation.end())
+        g.activations.push_back({la.name + " tp " + std::to_string(xa.tp) + (xa.sp ? " sp" : ""),
+                                 xa.bytes_per_sample.value, xb->bytes_per_sample.value});
+    }
+  }
+  for (const LayerTypeProfile& lb : b.layer_types) {
+    const LayerTypeProfile* la = a.find(lb.name);
+    for (const ComputePoint& cb : lb.compute)
+      if (!la || std::none_of(la->compute.begin(), la->compute.end(), [&](const ComputePoint& c) {
+            return c.tp == cb.tp && c.micro_batch == cb.micro_batch;
+          }))
+        ++g.unmatched;
+  }
+  for (const OptimizerPoint& ob : b.optimizer_step)
+    if (std::none_of(a.optimizer_step.begin(), a.optimizer_step.end(),
+                     [&](const OptimizerPoint& o) { return o.params == ob.params; }))
+      ++g.unmatched;
+  for (const OptimizerPoint& oa : a.optimizer_step) {
+    auto ob = std::find_if(b.optimizer_step.begin(), b.optimizer_step.end(),
+                           [&](const OptimizerPoint& o) { return o.params == oa.params; });
+    if (ob == b.optimizer_step.end()) {
+      ++g.unmatched;
+      continue;
+    }
+    g.times.push_back({"optimizer step " + std::to_string(oa.params) + " params", oa.time.value,
+                       ob->time.value});
+  }
+  return g;
 }
 
 }  // namespace paratune::profiler

@@ -55,6 +55,29 @@ struct TrainFlags {
   executor::CheckpointOptions ckpt;
 };
 
+// Per rank: [{kind, group_size, ms_per_step, calls_per_step}] of the waits that had calls, from
+// the allgathered fixed tables (kind x group-size slot; ms then calls).
+Json wait_json(const std::vector<at::Tensor>& all, int64_t steps) {
+  Json out = Json::array();
+  const int slots = int(all.empty() ? 0 : all[0].numel() / 2);
+  const double per = steps > 0 ? 1.0 / double(steps) : 0.0;
+  for (const at::Tensor& t : all) {
+    Json rank = Json::array();
+    for (int at = 0; at < slots; ++at) {
+      const double calls = t[at + slots].item<double>();
+      if (calls <= 0) continue;
+      const auto kind = executor::WaitKind(at / executor::kWaitSizeSlots);
+      const bool p2p = kind >= executor::WaitKind::kRecvForward;
+      rank.push_back({{"kind", executor::to_string(kind)},
+                      {"group_size", p2p ? 0 : 2 << (at % executor::kWaitSizeSlots)},
+                      {"ms_per_step", t[at].item<double>() * per},
+                      {"calls_per_step", calls * per}});
+    }
+    out.push_back(rank);
+  }
+  return out;
+}
+
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -158,6 +181,8 @@ int run(const TrainFlags& f) {
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       const double cpu_ms = process_cpu_ms() - cpu0;
       total_ms += ms;
+      // Communication waits over the steps after the first (warm-up): reset once it is done.
+      if (i == first_step) executor::reset_wait_totals();
       const double tps = tokens / (ms / 1e3);
       if (lead) {
         std::printf("step %lld/%d  loss %.6f  grad_norm %.4f  %.1f ms/iter  %.0f tokens/s\n",
@@ -186,7 +211,19 @@ int run(const TrainFlags& f) {
     const double live = double(executor::tracked_current_bytes());
     at::Tensor mine = at::tensor({double(executor::tracked_peak_bytes()),
                                   double(trainer.state_bytes()), live}, at::kDouble);
+    // Every rank's waits (taken before the allgathers below), as a fixed table (kind x group-size slot: ms, calls).
+    constexpr int kSlots = 7 * executor::kWaitSizeSlots;
+    at::Tensor waits = at::zeros({2 * kSlots}, at::kDouble);
+    for (const executor::WaitTotal& w : executor::wait_totals()) {
+      int slot = 0;
+      while (w.group_size > (2 << slot)) ++slot;
+      const int at = int(w.kind) * executor::kWaitSizeSlots + slot;
+      waits[at] = w.ms;
+      waits[kSlots + at] = double(w.calls);
+    }
     std::vector<at::Tensor> all = comms.world().allgather(mine);
+    std::vector<at::Tensor> all_waits = comms.world().allgather(waits);
+    const int64_t wait_steps = std::max<int64_t>(0, f.steps - first_step - 1);
     if (lead && !f.metrics.empty()) {
       Json peaks = Json::array(), states = Json::array(), lives = Json::array();
       for (const at::Tensor& t : all) {
@@ -207,7 +244,9 @@ int run(const TrainFlags& f) {
                 {"tokens_per_s", total_ms > 0 ? tokens * ran / (total_ms / 1e3) : 0.0},
                 {"peak_memory_bytes", peaks},
                 {"state_bytes", states},
-                {"live_bytes_after_steps", lives}};
+                {"live_bytes_after_steps", lives},
+                {"comm_wait_steps", wait_steps},
+                {"comm_wait_ms", wait_json(all_waits, wait_steps)}};
       Status w = write_file_atomic(f.metrics, dump_json(m));
       if (!w.ok()) return fail(cmd, w);
       std::printf("paratune train: metrics written to %s\n", f.metrics.c_str());

@@ -1,8 +1,11 @@
 // `paratune profile-cluster -o cluster.json [--summary FILE] ...` and
 // `paratune profile-model --model M.json -o profile.json [--micro-batches 1,2,4] [--tp 1,2,4]`:
 // run on every rank (under `paratune launch`, torchrun or srun); rank 0 writes the file.
-// `profile-cluster --summary FILE` alone prints a table of an existing profile (no ranks).
+// `profile-cluster --summary FILE` alone prints a table of an existing profile (no ranks);
+// `profile-model --compare A B` prints how far two model profiles' times differ (no ranks).
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -167,8 +170,53 @@ int cmd_profile_cluster(int argc, char** argv) {
   });
 }
 
+// `profile-model --compare A.json B.json [--tolerance PCT]`: no ranks; prints how far two
+// profiles' times differ. Exit 0 when every time is within the tolerance, 1 when not, 2 on a bad
+// file or flag.
+int compare_profiles(const char* cmd, int argc, char** argv) {
+  std::vector<std::string> files;
+  double tol_pct = 10;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--compare") continue;
+    if (a == "--tolerance" || a.rfind("--tolerance=", 0) == 0) {
+      std::string v = a == "--tolerance" ? (i + 1 < argc ? argv[++i] : "") : a.substr(12);
+      char* end = nullptr;
+      tol_pct = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(tol_pct >= 0) || !std::isfinite(tol_pct)) {
+        std::fprintf(stderr, "paratune %s: --tolerance: \"%s\" is not a percentage >= 0\n", cmd,
+                     v.c_str());
+        return 2;
+      }
+      continue;
+    }
+    if (a.rfind("-", 0) == 0) {
+      std::fprintf(stderr, "paratune %s: --compare takes two profiles and --tolerance only, not '%s'\n",
+                   cmd, a.c_str());
+      return 2;
+    }
+    files.push_back(a);
+  }
+  if (files.size() != 2) {
+    std::fprintf(stderr, "paratune %s: --compare needs two model profiles (got %zu)\n", cmd,
+                 files.size());
+    return 2;
+  }
+  auto a = load_model_profile(files[0]);
+  if (!a.ok()) return fail(cmd, a.status());
+  auto b = load_model_profile(files[1]);
+  if (!b.ok()) return fail(cmd, b.status());
+  auto g = profiler::compare_model_profiles(*a, *b);
+  if (!g.ok()) return fail(cmd, g.status());
+  std::printf("A = %s\nB = %s\n%s", files[0].c_str(), files[1].c_str(),
+              g->report(tol_pct / 100).c_str());
+  return g->within(tol_pct / 100) == int(g->times.size()) ? 0 : 1;
+}
+
 int cmd_profile_model(int argc, char** argv) {
   const char* cmd = "profile-model";
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--compare") return compare_profiles(cmd, argc, argv);
   cxxopts::Options opts("paratune profile-model",
                         "Time each layer type's forward/backward over micro-batch sizes and TP "
                         "shard shapes and measure its activation memory (run on every local "
@@ -184,6 +232,8 @@ int cmd_profile_model(int argc, char** argv) {
        cxxopts::value<double>()->default_value("300"))
       ("timeout", "seconds before a collective with a dead/hung peer fails",
        cxxopts::value<int>()->default_value("600"))
+      ("compare", "--compare A.json B.json [--tolerance PCT]: print how far two profiles' "
+       "times differ (no ranks; exit 1 when one differs by more than PCT, default 10)")
       ("h,help", "show this help");
   profiler::ModelProfilerOptions o;
   std::string model_path, out;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # `paratune train` end to end in one process (world of one) and rejection of bad input:
-# metrics JSON, the default Debian corpus, --memory-per-device OOM, world-size mismatch.
+# metrics JSON, the default Debian corpus, --memory-per-device OOM, world-size mismatch; and on 4
+# local ranks the per-rank communication waits in the metrics.
 # usage: train_cli_test.sh PARATUNE PARITY_DRIVER
 set -u
 P=$1; D=$2
@@ -32,4 +33,17 @@ check "world-size mismatch rejected" '[ $rc -ne 0 ] && grep -q "WORLD_SIZE" "$T/
 "$P" train --strategy "$T/single.json" --model "$T/tiny-gpt.json" --data /nonexistent/x \
   >"$T/out4" 2>"$T/err4"; rc=$?
 check "missing data file named" '[ $rc -ne 0 ] && grep -q "/nonexistent/x" "$T/err4"'
+# Communication waits per rank (4 ranks, pp 2 x tp 2, 2 micro-batches): over the 2 steps after
+# the first, stage 1 receives 2 activations per step and stage 0 2 gradients, and every rank
+# allreduces in its TP pair.
+"$P" launch --nproc-per-node 4 -- "$P" train --strategy "$T/pp2-tp2.json" --model "$T/tiny-gpt.json" \
+  --steps 3 --metrics "$T/m4.json" >"$T/out5" 2>"$T/err5"; rc=$?
+cat "$T/err5"
+one_line=$(tr -d ' \n' < "$T/m4.json")
+check "4-rank train exits 0" '[ $rc -eq 0 ]'
+check "waits counted over the steps after the first" 'echo "$one_line" | grep -q "\"comm_wait_steps\":2,"'
+check "pipeline receives: 2 per step per direction" \
+  '[ $(echo "$one_line" | grep -o "\"kind\":\"pipeline_recv_[a-z]*\",\"group_size\":0,\"ms_per_step\":[0-9.e+-]*,\"calls_per_step\":2.0" | wc -l) -eq 4 ]'
+check "TP allreduce over 2 ranks on every rank, no allgather counted" \
+  '[ $(echo "$one_line" | grep -o "\"kind\":\"allreduce\",\"group_size\":2," | wc -l) -eq 4 ] && ! echo "$one_line" | grep -q allgather'
 exit $fail

@@ -131,5 +131,55 @@ TEST(Summary, ListsEveryEntry) {
   EXPECT_NE(s.find("p2p"), std::string::npos);
 }
 
+ModelProfile two_point_profile(double fwd, double bwd, double opt_ms) {
+  ModelProfile p;
+  p.model = "m";
+  p.model_fingerprint = "f1";
+  LayerTypeProfile l;
+  l.name = "transformer";
+  l.compute = {{1, 1, Milliseconds(fwd), Milliseconds(bwd)}, {2, 1, Milliseconds(2 * fwd), Milliseconds(2 * bwd)}};
+  l.activation = {{1, false, Bytes(1000)}};
+  p.layer_types = {l};
+  p.optimizer_step = {{1024, Milliseconds(opt_ms)}};
+  return p;
+}
+
+TEST(CompareProfiles, HandComputedDifferences) {
+  // A: fwd 10 / bwd 20 at mb 1, 20 / 40 at mb 2, optimizer 1 ms. B: fwd 11 (+10%), bwd 16 (-20%),
+  // 22 (+10%), 32 (-20%), optimizer 1.05 (+5%).
+  auto g = compare_model_profiles(two_point_profile(10, 20, 1), two_point_profile(11, 16, 1.05));
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  ASSERT_EQ(g->times.size(), 5u);
+  EXPECT_EQ(g->unmatched, 0);
+  EXPECT_NEAR(g->max_rel_diff(), 0.20, 1e-12);
+  EXPECT_NEAR(g->median_rel_diff(), 0.10, 1e-12);
+  EXPECT_EQ(g->within(0.10 + 1e-9), 3);
+  EXPECT_EQ(g->within(0.05 + 1e-9), 1);
+  EXPECT_EQ(g->within(0.25), 5);
+  ASSERT_EQ(g->activations.size(), 1u);
+  EXPECT_EQ(g->activations[0].rel_diff(), 0.0);
+  const std::string r = g->report(0.10 + 1e-9);
+  EXPECT_NE(r.find("3 of 5 times within 10%"), std::string::npos) << r;
+  // Sorted by difference: the first row is a backward (20%) and is flagged.
+  EXPECT_LT(r.find("backward"), r.find("forward")) << r;
+  EXPECT_NE(r.find("20.0%  *"), std::string::npos) << r;
+}
+
+TEST(CompareProfiles, CountsUnmatchedPointsAndRejectsOtherModels) {
+  ModelProfile a = two_point_profile(10, 20, 1), b = two_point_profile(10, 20, 1);
+  b.layer_types[0].compute.pop_back();  // mb 2 only in A
+  b.optimizer_step[0].params = 4096;    // optimizer points differ in size
+  auto g = compare_model_profiles(a, b);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->times.size(), 2u);
+  EXPECT_EQ(g->unmatched, 3);  // A's mb 2, A's 1024 and B's 4096
+  EXPECT_EQ(g->max_rel_diff(), 0.0);
+  b = two_point_profile(10, 20, 1);
+  b.model_fingerprint = "f2";
+  EXPECT_FALSE(compare_model_profiles(a, b).ok());
+  b.model = "other";
+  EXPECT_FALSE(compare_model_profiles(a, b).ok());
+}
+
 }  // namespace
 }  // namespace paratune::profiler
