@@ -10,7 +10,8 @@
 //                        "group_size" (2 .. num_devices), "placement": "intra"|"inter",
 //                        "consecutive", "latency_ms", "bus_bandwidth_bytes_per_s" (> 0),
 //                        "samples": [ { "bytes", "time_ms" } ... ] } ... ],
-//     "p2p": [ { "placement", "latency_ms", "bandwidth_bytes_per_s" (> 0), "samples" } ... ],
+//     "p2p": [ { "placement", "latency_ms", "bandwidth_bytes_per_s" (> 0),
+//                optional "handoff_fraction" (>= 0; written when > 0), "samples" } ... ],
 //     "overlap": { "compute_slowdown" (>= 1), "comm_slowdown" (>= 1) },
 //     optional "host_sharing": { "ranks_per_host" (1 .. num_devices, divides it),
 //                                "compute_slowdown" (>= 1) } }   (absent: no sharing; written
@@ -65,7 +66,7 @@ bool CollectiveFit::operator==(const CollectiveFit& o) const {
 }
 bool P2pFit::operator==(const P2pFit& o) const {
   return placement == o.placement && latency == o.latency && bandwidth == o.bandwidth &&
-         samples == o.samples;
+         handoff_fraction == o.handoff_fraction && samples == o.samples;
 }
 
 int ClusterProfile::num_devices() const {
@@ -209,6 +210,9 @@ Status validate(const ClusterProfile& c, const std::string& file) {
     if (!(p.latency.value >= 0) || !is_finite(p.latency.value)) {
       return field_error(file, f + ".latency_ms", "must be finite and >= 0");
     }
+    if (!(p.handoff_fraction >= 0) || !is_finite(p.handoff_fraction)) {
+      return field_error(file, f + ".handoff_fraction", "must be finite and >= 0");
+    }
     if (!seen_p2p.insert(static_cast<int>(p.placement)).second) {
       return field_error(file, f + ".placement",
                          std::string("duplicate entry for \"") + to_string(p.placement) + "\"");
@@ -298,6 +302,7 @@ StatusOr<ClusterProfile> cluster_profile_from_json(const Json& j, const std::str
     p.placement = parse_placement(pr.enumeration("placement", placements));
     p.latency = Milliseconds(pr.number("latency_ms"));
     p.bandwidth = BytesPerSecond(pr.number("bandwidth_bytes_per_s"));
+    if (pr.has("handoff_fraction")) p.handoff_fraction = pr.number("handoff_fraction");
     p.samples = read_samples(pr);
     (void)pr.finish();
     c.p2p.push_back(std::move(p));
@@ -381,6 +386,7 @@ Json to_json(const ClusterProfile& c) {
     pj["placement"] = to_string(p.placement);
     pj["latency_ms"] = p.latency.value;
     pj["bandwidth_bytes_per_s"] = p.bandwidth.value;
+    if (p.handoff_fraction > 0) pj["handoff_fraction"] = p.handoff_fraction;
     pj["samples"] = samples_json(p.samples);
     p2p.push_back(std::move(pj));
   }

@@ -69,6 +69,12 @@ struct P2pFit {
   Milliseconds latency;
   BytesPerSecond bandwidth;
   std::vector<CommSample> samples;
+  // Pipeline handoff (0: not measured or none): a message sent without waiting, by a rank that
+  // then computes for c ms, reaches its waiting peer handoff_fraction * c later than an idle
+  // send would (every pair of the placement doing the same at once). Gloo on CPU progresses a
+  // send on its event-loop thread, which on ranks that share cores (at nice 19) gets a core
+  // only when the sender stops computing: about 1. Dedicated devices: about 0.
+  double handoff_fraction = 0;
   bool operator==(const P2pFit& o) const;
 };
 

@@ -25,6 +25,13 @@
 // One stage per host (pp 1, or stages the size of a host): solo_s = m_s, so T1 is the plain
 // formula and T2 <= T1. Without sharing (k = 1) T1 is the plain formula and T2 <= T1. In both
 // cases T is the plain formula.
+// Handoff delay (cluster p2p handoff_fraction h of the link's placement; 0 when not measured).
+// A send that is not waited for progresses on Gloo's event-loop thread, which on ranks that share
+// cores runs when the sender stops computing, so the message arrives up to the sender's next
+// compute segment late. Per link s -> s+1, added to stage s's micro-batch time in T1:
+//   d_s = h * (solo c_s + solo c_{s+1}) / 2
+// (the forward activation waits for a segment of s, the gradient for one of s+1; a segment is
+// on average half a micro-batch's forward + backward). It occupies no core, so T2 is unchanged.
 // p2p (per micro-batch, forward activation + backward gradient):
 //   bytes = (B / M) * seq * hidden * e / g,   p2p = 2 * (alpha + bytes / bw)
 // with the p2p fit (comm_model.cpp) of the placement of pairs (s*g + i, (s+1)*g + i).
@@ -65,7 +72,26 @@ int stage_ranks_on_host(const CostContext& ctx, StageIdx stage, int host_lo, int
   return std::max(0, std::min((stage + 1) * g, host_lo + r) - std::max(stage * g, host_lo));
 }
 
+// Placement of the p2p between stage `from_stage` and the next: inter-island when any of the
+// stage's devices sends across islands.
+Placement link_placement(const CostContext& ctx, StageIdx from_stage) {
+  const int g = ctx.devices_per_stage();
+  for (int i = 0; i < g; ++i) {
+    const Rank r = from_stage * g + i;
+    if (island_of_rank(ctx, r) != island_of_rank(ctx, r + g)) return Placement::kInterIsland;
+  }
+  return Placement::kIntraIsland;
+}
+
 }  // namespace
+
+double handoff_fraction(const ClusterProfile& c, Placement placement) {
+  for (Placement p : {placement, placement == Placement::kIntraIsland ? Placement::kInterIsland
+                                                                      : Placement::kIntraIsland})
+    for (const P2pFit& f : c.p2p)
+      if (f.placement == p) return f.handoff_fraction;
+  return 0.0;
+}
 
 double solo_compute_factor(const CostContext& ctx, StageIdx stage) {
   const HostSharing& h = ctx.cluster->host_sharing;
@@ -97,6 +123,13 @@ Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>
     sync.push_back(stages[st].sync);
     sync_max = std::max(sync_max, stages[st].sync);
   }
+  for (StageIdx st = 0; st + 1 < ctx.pp; ++st) {
+    const double h = handoff_fraction(*ctx.cluster, link_placement(ctx, st));
+    if (h <= 0) continue;
+    solo[st] += (stages[st].compute * solo_compute_factor(ctx, st) +
+                 stages[st + 1].compute * solo_compute_factor(ctx, st + 1)) *
+                (h / 2);
+  }
   const Milliseconds t1 = pipeline_iteration_time(solo, sync, ctx.micro_batches);
   const HostSharing& h = ctx.cluster->host_sharing;
   if (!h.shared()) return t1;
@@ -122,15 +155,7 @@ Milliseconds p2p_time(const CostContext& ctx, StageIdx from_stage) {
   const ModelConfig& m = *ctx.model;
   const Bytes bytes(static_cast<double>(ctx.stage_micro_batch()) * m.seq_len * m.hidden *
                     dtype_bytes(m.dtype) / g);
-  Placement placement = Placement::kIntraIsland;
-  for (int i = 0; i < g; ++i) {
-    const Rank r = from_stage * g + i;
-    if (island_of_rank(ctx, r) != island_of_rank(ctx, r + g)) {
-      placement = Placement::kInterIsland;
-      break;
-    }
-  }
-  const std::optional<CommFit> fit = find_p2p(*ctx.cluster, placement);
+  const std::optional<CommFit> fit = find_p2p(*ctx.cluster, link_placement(ctx, from_stage));
   if (!fit) return Milliseconds(std::numeric_limits<double>::infinity());
   return p2p_transfer_time(*fit, bytes) * 2.0;
 }

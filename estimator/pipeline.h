@@ -38,9 +38,15 @@ double least_solo_compute_factor(const CostContext& ctx);
 /// its host waits (== micro without host sharing).
 Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime& s);
 
+/// The cluster's p2p handoff_fraction for `placement` (the other placement's when it has no entry
+/// for it; 0 when none is measured).
+double handoff_fraction(const ClusterProfile& c, Placement placement);
+
 /// The iteration time of ctx's pipeline. Without host sharing (cluster.host_sharing.shared()
-/// false: GPUs, or one rank per core) it is pipeline_iteration_time(micro, sync, M). With it,
-/// max(T1, T2) (pipeline.cpp): the 1F1B formula at solo speed, and the host's compute capacity.
+/// false: GPUs, or one rank per core) and without handoff delays it is
+/// pipeline_iteration_time(micro, sync, M). With sharing, max(T1, T2) (pipeline.cpp): the 1F1B
+/// formula at solo speed, and the host's compute capacity. Links whose p2p has a
+/// handoff_fraction add their delay to the stage's micro-batch time in T1 (pipeline.cpp).
 Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>& stages);
 
 /// Per micro-batch: the activation sent from stage `from_stage` to from_stage + 1 in forward plus

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -99,8 +100,17 @@ ComputeLoad load_of(double ms, double unit_ms, const at::Tensor& a, const at::Te
                      a, b};
 }
 
+// " (pass 2/3)" when there is more than one pass.
+std::string pass_label(int pass, int passes) {
+  return passes > 1 ? " (pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + ")"
+                    : std::string();
+}
+
 // Compute before the arrival-wait allreduces, ms at one rank's speed alone.
 constexpr double kWaitLoadsMs[] = {0.5, 2.0, 8.0};
+// The pipeline handoff probe: the sender's compute per round (ms alone) and the message size.
+constexpr double kHandoffLoadMs = 4.0;
+constexpr int64_t kHandoffBytes = 64 << 10;
 
 // Median ms of one GEMM of side 128 (ComputeLoad's unit), the slowest rank's.
 double unit_gemm_ms(executor::Comms& comms, const at::Tensor& a, const at::Tensor& b) {
@@ -173,6 +183,53 @@ double measure_p2p(executor::Comms& comms, const std::vector<std::pair<Rank, Ran
   return peer < 0 ? 0.0 : median(t);
 }
 
+// Pipeline handoff, for the pairs of p2p_pairs() (all pairs at once). Per round the first rank
+// of a pair computes `load`, stamps a message with its clock, sends it without waiting, computes
+// `load` again (as a pipeline stage goes on to its next forward or backward after a send), then
+// waits for a tiny acknowledgement; the second waits for the message and acknowledges it. A
+// rank without a peer computes `load` twice per round. Returns this rank's {sum of arrival -
+// stamp, sum of the compute after the send} over the rounds after the first ({0, 0} for a rank
+// without a peer). Needs the pair on one clock (one kernel: the caller checks).
+std::array<double, 2> measure_handoff(executor::Comms& comms,
+                                      const std::vector<std::pair<Rank, Rank>>& pairs,
+                                      int64_t numel, const ComputeLoad& load, int rounds,
+                                      int tag) {
+  Rank peer = -1;
+  bool sender = false;
+  for (auto [a, b] : pairs) {
+    if (a == comms.rank()) peer = b, sender = true;
+    if (b == comms.rank()) peer = a, sender = false;
+  }
+  auto now_ms = [] {
+    return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+  };
+  at::Tensor buf = at::zeros({std::max<int64_t>(numel, 1)}, at::kDouble);
+  at::Tensor ack = at::zeros({1});
+  std::array<double, 2> sum{0, 0};
+  barrier(comms);
+  for (int i = 0; i < rounds; ++i) {
+    if (peer < 0) {
+      load.run();
+      load.run();
+    } else if (sender) {
+      load.run();
+      buf.data_ptr<double>()[0] = now_ms();
+      auto send = comms.isend(buf, peer, tag);
+      const double post = time_ms([&] { load.run(); });
+      executor::wait_work(comms.irecv(ack, peer, tag + 1), "p2p handoff ack");
+      executor::wait_work(send, "p2p handoff send");
+      if (i > 0) sum[1] += post;
+    } else {
+      executor::wait_work(comms.irecv(buf, peer, tag), "p2p handoff recv");
+      const double ms = now_ms() - buf.data_ptr<double>()[0];
+      executor::wait_work(comms.isend(ack, peer, tag + 1), "p2p handoff ack");
+      if (i > 0) sum[0] += ms;  // the first round includes the barrier's skew
+    }
+  }
+  barrier(comms);
+  return sum;
+}
+
 }  // namespace
 
 Status ClusterProfilerOptions::validate() const {
@@ -181,6 +238,7 @@ Status ClusterProfilerOptions::validate() const {
     if (s < 4) return InvalidArgument("--sizes: every message size must be >= 4 bytes");
   if (warmup < 0 || repeats < 1)
     return InvalidArgument("--warmup must be >= 0 and --repeats >= 1");
+  if (passes < 1 || passes > 100) return InvalidArgument("--passes must be in 1 .. 100");
   if (gemm_size < 16) return InvalidArgument("--gemm-size must be >= 16");
   if (!(min_time_ms >= 0) || !std::isfinite(min_time_ms))
     return InvalidArgument("--min-time-ms must be a finite number >= 0");
@@ -206,9 +264,10 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
     for (Placement p : {Placement::kIntraIsland, Placement::kInterIsland})
       if (!p2p_pairs(world, island, p).empty()) p2p_placements.push_back(p);
   const int sizes = int(o.sizes.size());
-  const int total = int(shapes.size() * o.ops.size()) * sizes +
-                    int(p2p_placements.size()) * sizes + 3 + (o.overlap && world > 1 ? 1 : 0) +
-                    (o.waits ? int(shapes.size()) : 0);
+  const int total = o.passes * (int(shapes.size() * o.ops.size()) * sizes +
+                                int(p2p_placements.size()) * sizes +
+                                (o.waits ? int(shapes.size() + p2p_placements.size()) : 0)) +
+                    3 + (o.overlap && world > 1 ? 1 : 0);
   Progress bar(total, "profile-cluster", o.progress && rank == 0);
 
   // The compute loads (--load-ms, --waits): GEMMs of side 128, calibrated once.
@@ -222,16 +281,44 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   c.source = "measured";
   for (int i = 0; i < world / island; ++i) c.islands.push_back({"node" + std::to_string(i), island});
 
-  for (const GroupShape& shape : shapes) {
-    executor::Group& g = comms.group(group_of(shape, rank));
-    for (CollectiveOp op : o.ops) {
-      std::vector<double> med;
-      for (int64_t bytes : o.sizes) {
-        bar.step(std::string(to_string(op)) + " " + describe(shape));
-        med.push_back(measure_collective(g, op, numel_for(bytes, shape.size), o.warmup,
-                                         o.repeats, comms, load));
+  // Every measurement below runs in o.passes passes over all of them; a sample is the median
+  // over the passes (a pass's own sample is the slowest rank's median, or mean). A slow period
+  // of the machine then moves one pass of each sample instead of every repeat of a few.
+  const int passes = o.passes;
+  auto median_of_passes = [&](const std::vector<std::vector<double>>& per_pass) {
+    std::vector<double> out(per_pass.empty() ? 0 : per_pass[0].size());
+    for (size_t k = 0; k < out.size(); ++k) {
+      std::vector<double> col;
+      for (const auto& v : per_pass) col.push_back(v[k]);
+      out[k] = median(col);
+    }
+    return out;
+  };
+
+  // Collectives: [shape][op] -> per pass, the per-size samples.
+  std::vector<std::vector<std::vector<std::vector<double>>>> coll(
+      shapes.size(), std::vector<std::vector<std::vector<double>>>(o.ops.size()));
+  for (int pass = 0; pass < passes; ++pass) {
+    for (size_t si = 0; si < shapes.size(); ++si) {
+      const GroupShape& shape = shapes[si];
+      executor::Group& g = comms.group(group_of(shape, rank));
+      for (size_t oi = 0; oi < o.ops.size(); ++oi) {
+        const CollectiveOp op = o.ops[oi];
+        std::vector<double> med;
+        for (int64_t bytes : o.sizes) {
+          bar.step(std::string(to_string(op)) + " " + describe(shape) + pass_label(pass, passes));
+          med.push_back(measure_collective(g, op, numel_for(bytes, shape.size), o.warmup,
+                                           o.repeats, comms, load));
+        }
+        coll[si][oi].push_back(world_reduce(comms, med, c10d::ReduceOp::MAX));
       }
-      med = world_reduce(comms, med, c10d::ReduceOp::MAX);
+    }
+  }
+  for (size_t si = 0; si < shapes.size(); ++si) {
+    const GroupShape& shape = shapes[si];
+    for (size_t oi = 0; oi < o.ops.size(); ++oi) {
+      const CollectiveOp op = o.ops[oi];
+      const std::vector<double> med = median_of_passes(coll[si][oi]);
       CollectiveFit f;
       f.op = op;
       f.group_size = shape.size;
@@ -251,50 +338,72 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   // rank, against the same allreduce without it; per shape, all groups at once.
   if (o.waits) {
     const int reps = std::max(10, o.repeats);
-    for (const GroupShape& shape : shapes) {
-      bar.step("arrival wait " + describe(shape));
-      executor::Group& g = comms.group(group_of(shape, rank));
-      at::Tensor tiny = at::ones({1024});
-      for (int i = 0; i < 3; ++i) g.allreduce_(tiny);
-      barrier(comms);
-      std::vector<double> idle;
-      for (int i = 0; i < reps; ++i) idle.push_back(time_ms([&] { g.allreduce_(tiny); }));
-      std::vector<double> v{median(idle)};  // idle, then (load, call) per load
-      for (double target : kWaitLoadsMs) {
-        const ComputeLoad load = load_of(target, unit_ms, load_a, load_b);
+    std::vector<std::vector<std::vector<double>>> waits(shapes.size());  // [shape] -> per pass
+    for (int pass = 0; pass < passes; ++pass) {
+      for (size_t si = 0; si < shapes.size(); ++si) {
+        const GroupShape& shape = shapes[si];
+        bar.step("arrival wait " + describe(shape) + pass_label(pass, passes));
+        executor::Group& g = comms.group(group_of(shape, rank));
+        at::Tensor tiny = at::ones({1024});
+        for (int i = 0; i < 3; ++i) g.allreduce_(tiny);
         barrier(comms);
-        double load_sum = 0, call_sum = 0;
-        for (int i = 0; i < reps; ++i) {
-          load_sum += time_ms([&] { load.run(); });
-          call_sum += time_ms([&] { g.allreduce_(tiny); });
+        std::vector<double> idle;
+        for (int i = 0; i < reps; ++i) idle.push_back(time_ms([&] { g.allreduce_(tiny); }));
+        std::vector<double> v{median(idle)};  // idle, then (load, call) per load
+        for (double target : kWaitLoadsMs) {
+          const ComputeLoad load = load_of(target, unit_ms, load_a, load_b);
+          barrier(comms);
+          double load_sum = 0, call_sum = 0;
+          for (int i = 0; i < reps; ++i) {
+            load_sum += time_ms([&] { load.run(); });
+            call_sum += time_ms([&] { g.allreduce_(tiny); });
+          }
+          v.push_back(load_sum / reps);
+          v.push_back(call_sum / reps);
         }
-        v.push_back(load_sum / reps);
-        v.push_back(call_sum / reps);
+        waits[si].push_back(world_reduce(comms, v, c10d::ReduceOp::SUM));
       }
-      v = world_reduce(comms, v, c10d::ReduceOp::SUM);
+    }
+    for (size_t si = 0; si < shapes.size(); ++si) {
+      const GroupShape& shape = shapes[si];
+      // Per pass: the wait over that pass's idle call; then the median over passes.
+      std::vector<std::vector<double>> per_pass;
+      for (const std::vector<double>& v : waits[si]) {
+        std::vector<double> lw;
+        const double base = v[0] / world;
+        for (size_t i = 1; i + 1 < v.size(); i += 2)
+          lw.insert(lw.end(), {v[i] / world, std::max(0.0, v[i + 1] / world - base)});
+        per_pass.push_back(lw);
+      }
+      const std::vector<double> lw = median_of_passes(per_pass);
       ArrivalWait w;
       w.group_size = shape.size;
       w.placement = shape.placement;
       w.consecutive = shape.consecutive;
-      const double base = v[0] / world;
-      for (size_t i = 1; i + 1 < v.size(); i += 2) {
-        const double load_ms = v[i] / world, wait_ms = std::max(0.0, v[i + 1] / world - base);
-        if (w.samples.empty() || load_ms > w.samples.back().load.value)
-          w.samples.push_back({Milliseconds(load_ms), Milliseconds(wait_ms)});
-      }
+      for (size_t i = 0; i + 1 < lw.size(); i += 2)
+        if (w.samples.empty() || lw[i] > w.samples.back().load.value)
+          w.samples.push_back({Milliseconds(lw[i]), Milliseconds(lw[i + 1])});
       c.arrival_waits.push_back(std::move(w));
     }
   }
 
+  // One clock per host (for the handoff stamps) and the host layout (host sharing, below).
+  std::vector<double> ids(world, 0.0);
+  ids[rank] = host_id();
+  ids = world_reduce(comms, ids, c10d::ReduceOp::SUM);
   int tag = 1000;
   for (Placement p : p2p_placements) {
     const auto pairs = p2p_pairs(world, island, p);
-    std::vector<double> med;
-    for (int64_t bytes : o.sizes) {
-      bar.step(std::string("p2p ") + to_string(p));
-      med.push_back(measure_p2p(comms, pairs, numel_for(bytes, 1), o.warmup, o.repeats, tag++));
+    std::vector<std::vector<double>> per_pass;
+    for (int pass = 0; pass < passes; ++pass) {
+      std::vector<double> med;
+      for (int64_t bytes : o.sizes) {
+        bar.step(std::string("p2p ") + to_string(p) + pass_label(pass, passes));
+        med.push_back(measure_p2p(comms, pairs, numel_for(bytes, 1), o.warmup, o.repeats, tag++));
+      }
+      per_pass.push_back(world_reduce(comms, med, c10d::ReduceOp::MAX));
     }
-    med = world_reduce(comms, med, c10d::ReduceOp::MAX);
+    const std::vector<double> med = median_of_passes(per_pass);
     P2pFit f;
     f.placement = p;
     for (int i = 0; i < sizes; ++i)
@@ -302,6 +411,27 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
     AlphaBeta ab = fit_alpha_beta(f.samples, 1.0);
     f.latency = ab.latency;
     f.bandwidth = ab.bandwidth;
+    // The handoff, where every pair's two ranks share one kernel's clock: the median over passes
+    // of each pass's fraction.
+    bool one_clock = true;
+    for (auto [a, b] : pairs) one_clock = one_clock && ids[a] == ids[b];
+    std::vector<double> fractions;
+    for (int pass = 0; o.waits && pass < passes; ++pass) {
+      bar.step(std::string("p2p handoff ") + to_string(p) + pass_label(pass, passes));
+      if (!one_clock) continue;
+      const ComputeLoad load = load_of(kHandoffLoadMs, unit_ms, load_a, load_b);
+      const int64_t numel = kHandoffBytes / 8;
+      const int rounds = std::max(40, 4 * o.repeats);
+      const std::array<double, 2> mine = measure_handoff(comms, pairs, numel, load, rounds, tag);
+      tag += 2;
+      const std::vector<double> sum =
+          world_reduce(comms, {mine[0], mine[1]}, c10d::ReduceOp::SUM);
+      // The delay beyond the idle one-way time of the message, over the compute after the send.
+      const double idle = f.latency.value + double(numel * 8) / f.bandwidth.value * 1e3;
+      const double n = double(pairs.size()) * (rounds - 1);
+      if (sum[1] > 0) fractions.push_back(std::max(0.0, (sum[0] - idle * n) / sum[1]));
+    }
+    if (!fractions.empty()) f.handoff_fraction = median(fractions);
     c.p2p.push_back(std::move(f));
   }
 
@@ -331,9 +461,6 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   barrier(comms);
   const double solo_ms = rank == 0 ? time_ms(gemm_loop) : 0.0;
   barrier(comms);
-  std::vector<double> ids(world, 0.0);
-  ids[rank] = host_id();
-  ids = world_reduce(comms, ids, c10d::ReduceOp::SUM);
   const std::vector<double> share =
       world_reduce(comms, {all_ms, solo_ms}, c10d::ReduceOp::SUM);
   c.host_sharing.ranks_per_host = ranks_per_host(ids);
@@ -385,7 +512,7 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   bar.done();
   c.note = std::to_string(world) + " ranks (" + std::to_string(world / island) + " x " +
            std::to_string(island) + "), Gloo on CPU, " + std::to_string(o.repeats) +
-           " repeats per size, " +
+           " repeats per size in " + std::to_string(o.passes) + " passes (median of passes), " +
            (load.calls > 0 ? "each after " + std::to_string(load.calls) +
                                  " GEMMs of side 128 on every rank, means"
                            : std::string("medians")) +

@@ -17,6 +17,11 @@
 // 0.5, 2 and 8 ms of GEMMs (side 128; the load's measured mean is recorded) on every rank, minus
 // the median of the same allreduce back to back; means over ranks.
 // p2p: ping-pong between the pairs of p2p_pairs() (all pairs at once), one-way = round trip / 2.
+// p2p handoff (with waits, where both ranks of every pair run on one kernel, so one clock): per
+// round the pair's first rank computes 4 ms (GEMMs, at one rank's speed alone), stamps a 64 KiB
+// message, sends it without waiting and computes 4 ms more; the second waits for it. fraction =
+// (mean arrival - stamp - the idle one-way time) / mean compute after the send (>= 0), over 40
+// rounds (or 4 x repeats), all pairs at once.
 // GEMM: fp32 square matmul of side gemm_size on every rank at once, 2 n^3 / mean time over a
 // window of min_time_ms (the same call count on every rank).
 // Host sharing: ranks_per_host = the size of the blocks of consecutive ranks with one boot id
@@ -25,6 +30,9 @@
 // Memory bandwidth: copy of 64 MiB, 2 * bytes / median time. Memory: physical RAM / local ranks.
 // Overlap: median GEMM time while a world allreduce (largest size) loops in a second thread,
 // over the GEMM alone = compute_slowdown; likewise for the allreduce = comm_slowdown (>= 1).
+//
+// Passes: the collectives, arrival waits, p2p and handoff run `passes` times over all of them
+// (interleaved), and each sample is the median over the passes.
 //
 // Collective: every rank calls profile_cluster() with the same options; every rank returns the
 // same profile (values are reduced over the world).
@@ -51,12 +59,13 @@ struct ClusterProfilerOptions {
                                 16 << 20};  // message bytes (default 16 KiB .. 16 MiB)
   int warmup = 1;          // untimed calls per size (default 1)
   int repeats = 5;         // timed calls per size, median kept (default 5)
+  int passes = 3;          // passes over every measurement, median of passes kept (default 3)
   bool p2p = true;         // measure p2p (default on)
   bool overlap = true;     // measure overlap slowdown (default on)
   int gemm_size = 1024;    // GEMM side (default 1024)
   double min_time_ms = 200;  // GEMM timing window, ms (default 200)
   double load_ms = 0;        // compute before each timed collective call, ms (0: none, medians)
-  bool waits = true;         // measure arrival waits (default on; docs/accuracy.md, round 4)
+  bool waits = true;         // measure arrival waits and the p2p handoff (default on)
   bool progress = true;    // progress bar on rank 0's stderr (default on)
   Status validate() const;
 };

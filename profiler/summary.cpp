@@ -34,13 +34,16 @@ std::string cluster_summary(const ClusterProfile& c) {
     s += line;
   }
   if (!c.p2p.empty()) {
-    s += "\n  p2p    placement  latency_ms   bw_GB/s\n";
+    s += "\n  p2p    placement  latency_ms   bw_GB/s  handoff\n";
     for (const P2pFit& p : c.p2p) {
       char line[160];
-      std::snprintf(line, sizeof line, "         %-9s  %10.4f  %8.4f\n", to_string(p.placement),
-                    p.latency.value, p.bandwidth.value / 1e9);
+      std::snprintf(line, sizeof line, "         %-9s  %10.4f  %8.4f  %7s\n", to_string(p.placement),
+                    p.latency.value, p.bandwidth.value / 1e9,
+                    p.handoff_fraction > 0 ? fmt("%.3f", p.handoff_fraction).c_str() : "-");
       s += line;
     }
+    s += "  (handoff: how late a pipeline send arrives, as a fraction of the compute its sender\n"
+         "   does after it; '-' = not measured)\n";
   }
   s += fmt("\n  overlap: compute x%.3f, communication x%.3f while both run\n",
            c.overlap.compute_slowdown, c.overlap.comm_slowdown);

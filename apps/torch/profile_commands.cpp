@@ -87,6 +87,9 @@ int cmd_profile_cluster(int argc, char** argv) {
        cxxopts::value<std::string>()->default_value("16KiB,256KiB,1MiB,4MiB,16MiB"))
       ("warmup", "untimed calls per size", cxxopts::value<int>()->default_value("1"))
       ("repeats", "timed calls per size (median kept)", cxxopts::value<int>()->default_value("5"))
+      ("passes", "passes over every collective, wait and p2p measurement (median of the "
+                 "passes kept, so that a slow spell of the machine moves one pass)",
+       cxxopts::value<int>()->default_value("3"))
       ("gemm-size", "side of the timed square fp32 GEMM", cxxopts::value<int>()->default_value("1024"))
       ("min-time-ms", "GEMM timing window (all ranks, then rank 0 alone), ms",
        cxxopts::value<double>()->default_value("200"))
@@ -95,7 +98,8 @@ int cmd_profile_cluster(int argc, char** argv) {
       ("no-p2p", "skip p2p")
       ("no-overlap", "skip the overlap measurement")
       ("no-waits", "skip the arrival waits (what a collective right after compute waits for "
-                   "the slowest rank; docs/profilers.md)")
+                   "the slowest rank) and the p2p handoff (how late a pipeline send arrives "
+                   "while its sender computes on); docs/profilers.md")
       ("timeout", "seconds before a collective with a dead/hung peer fails",
        cxxopts::value<int>()->default_value("120"))
       ("h,help", "show this help");
@@ -145,6 +149,7 @@ int cmd_profile_cluster(int argc, char** argv) {
     }
     o.warmup = r["warmup"].as<int>();
     o.repeats = r["repeats"].as<int>();
+    o.passes = r["passes"].as<int>();
     o.gemm_size = r["gemm-size"].as<int>();
     o.min_time_ms = r["min-time-ms"].as<double>();
     o.load_ms = r["load-ms"].as<double>();

@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
                          "--steps > %d, --repeats >= 1\n", kWarmup);
     return 2;
   }
+  bench::ensure_out_dir_or_die("bench_accuracy", f.out);
   const bench::BenchInputs in =
       bench::load_inputs_or_die("bench_accuracy", f.cluster, f.model, f.profile);
   const ModelConfig* model = &in.model;

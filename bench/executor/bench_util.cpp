@@ -35,6 +35,23 @@ void write_or_die(const std::string& path, const Json& j) {
   }
 }
 
+void ensure_out_dir_or_die(const char* bench, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string probe = dir + "/.write-test";
+  bool ok = !ec;
+  if (ok) {
+    std::ofstream f(probe);
+    ok = static_cast<bool>(f << "x");
+  }
+  std::filesystem::remove(probe, ec);
+  if (!ok) {
+    std::fprintf(stderr, "%s: --out %s: cannot create the folder or write a file in it\n", bench,
+                 dir.c_str());
+    std::exit(2);
+  }
+}
+
 int run_shell(const std::string& cmd) {
   std::fflush(stdout);
   const int rc = std::system(cmd.c_str());

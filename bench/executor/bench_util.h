@@ -26,6 +26,9 @@ class TempDir {
 
 /// Writes `j` to `path`; aborts the bench with a message on failure.
 void write_or_die(const std::string& path, const Json& j);
+/// Creates the output folder `dir` (and its parents) and checks that a file can be written there,
+/// before any plan runs; exits with code 2 and a message naming `bench` and `dir` otherwise.
+void ensure_out_dir_or_die(const char* bench, const std::string& dir);
 /// Runs `cmd` through the shell; returns its exit code.
 int run_shell(const std::string& cmd);
 /// Reads a metrics JSON written by `paratune train --metrics`; aborts on failure.

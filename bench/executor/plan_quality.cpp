@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
                          "--steps > %d, --global-batch >= 1, --repeats >= 1\n", kWarmup);
     return 2;
   }
+  bench::ensure_out_dir_or_die("bench_plan_quality", f.out);
   const bench::BenchInputs in =
       bench::load_inputs_or_die("bench_plan_quality", f.cluster, f.model, f.profile);
   const ModelConfig* model = &in.model;

@@ -84,6 +84,25 @@ TEST(ClusterProfile, OptionalRuntimeBuffer) {
   EXPECT_TRUE(error_contains(parse(j), "device.runtime_buffer_bytes"));
 }
 
+TEST(ClusterProfile, OptionalHandoffFraction) {
+  ClusterProfile c = two_nodes();
+  const std::string before = fingerprint(c);
+  EXPECT_FALSE(to_json(c)["p2p"][0].contains("handoff_fraction"));  // absent unless measured
+  c.p2p[0].handoff_fraction = 0.75;
+  Json j = to_json(c);
+  EXPECT_EQ(j["p2p"][0]["handoff_fraction"], 0.75);
+  EXPECT_FALSE(j["p2p"][1].contains("handoff_fraction"));
+  StatusOr<ClusterProfile> back = cluster_profile_from_json(j, "rt");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, c);
+  EXPECT_EQ(back->p2p[1].handoff_fraction, 0.0);
+  EXPECT_NE(fingerprint(c), before);  // it changes the pipeline model
+  j["p2p"][0]["handoff_fraction"] = -0.1;
+  EXPECT_TRUE(error_contains(parse(j), "p2p[0].handoff_fraction"));
+  j["p2p"][0]["handoff_fraction"] = "much";
+  EXPECT_TRUE(error_contains(parse(j), "handoff_fraction"));
+}
+
 TEST(ClusterProfile, OptionalHostSharing) {
   ClusterProfile c = two_nodes();
   const std::string before = fingerprint(c);

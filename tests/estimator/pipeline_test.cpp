@@ -72,6 +72,35 @@ TEST(Pipeline, IterationTimeWithHostSharingGolden) {
   EXPECT_DOUBLE_EQ(iteration_time(ctx, comm).value, 11 * 2.9);
 }
 
+TEST(Pipeline, HandoffDelayGolden) {
+  using ms = Milliseconds;
+  ModelConfig m = testing::tiny_model();
+  ClusterProfile c = testing::two_level_cluster(1, 4);  // one island of 4: intra p2p
+  CostContext ctx = testing::context(m, c, nullptr, 4, 2, 4, 16);
+  const std::vector<StageTime> st{{ms(2), ms(1.5), ms(1)}, {ms(3), ms(2), ms(0.5)}};
+  EXPECT_DOUBLE_EQ(iteration_time(ctx, st).value, 15.0);
+  // h = 0.5 on the link 0 -> 1: stage 0 waits 0.5 * (1.5 + 2) / 2 = 0.875 more per micro-batch:
+  // (2.875 + 3) + 3 * 3 + 1.
+  for (P2pFit& f : c.p2p)
+    if (f.placement == Placement::kIntraIsland) f.handoff_fraction = 0.5;
+  EXPECT_DOUBLE_EQ(handoff_fraction(c, Placement::kIntraIsland), 0.5);
+  EXPECT_DOUBLE_EQ(handoff_fraction(c, Placement::kInterIsland), 0.0);  // its own entry: none
+  EXPECT_DOUBLE_EQ(iteration_time(ctx, st).value, 15.875);
+  // The last stage sends nothing, so pp 1 has no delay.
+  CostContext one = testing::context(m, c, nullptr, 4, 1, 2, 16);
+  EXPECT_DOUBLE_EQ(iteration_time(one, {StageTime{ms(3), ms(2.5), ms(1)}}).value, 7.0);
+  // With host sharing the delay is taken at solo speed (factor 0.5 for 2 of 4 ranks):
+  // d = 0.5 * (0.75 + 1) / 2 = 0.4375; T1 = (1.25 + 0.4375) + 2 + 3 * 2 + 1 = 10.6875 > T2 = 10.
+  c.host_sharing = {4, 2.0};
+  EXPECT_DOUBLE_EQ(iteration_time(ctx, st).value, 10.6875);
+  // Without an entry for the placement, the other placement's is used.
+  ClusterProfile only_inter = testing::two_level_cluster(2, 2);
+  only_inter.p2p.erase(only_inter.p2p.begin());
+  ASSERT_EQ(only_inter.p2p.size(), 1u);
+  only_inter.p2p[0].handoff_fraction = 0.25;
+  EXPECT_DOUBLE_EQ(handoff_fraction(only_inter, Placement::kIntraIsland), 0.25);
+}
+
 TEST(Pipeline, P2pGoldenAndPlacement) {
   // 8 devices in 2 islands of 4, pp 2: stage 0 = island 0, stage 1 = island 1 -> inter p2p at
   // 1 GB/s. Micro-batch 16/2 = 8 samples of 16 x 64 fp32, 1/4 per device pair, both directions.

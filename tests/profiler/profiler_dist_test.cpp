@@ -84,6 +84,33 @@ TEST_F(ProfilerDist, ClusterProfileLoadsAndHasEveryOp) {
   EXPECT_NE(s.output.find("reduce_scatter"), std::string::npos) << s.output;
 }
 
+// The handoff probe sees the loop threads starve: 4 ranks pinned to one core, Gloo's loop thread
+// at nice 19 under the senders' compute at nice 0, so a send that is not waited for arrives
+// late (0.08 to 0.72 of the compute after it in six runs here; an idle send would be 0, a broken
+// stamp far off). Without the probe (--no-waits) there is no fraction.
+TEST(ProfilerHandoff, FractionSeesStarvedLoopThreads) {
+  if (run("taskset -c 0 true").rc != 0) GTEST_SKIP() << "taskset is not available";
+  testing::TempDir tmp;
+  const std::string flags = " --ops allreduce --sizes 16KiB,64KiB --repeats 3 --gemm-size 128"
+                            " --min-time-ms 20";
+  testing::Run r = run("env PARATUNE_GLOO_LOOP_NICE=19 taskset -c 0 " + bin() +
+                       " launch --nproc-per-node 4 -- " + bin() + " profile-cluster -o " +
+                       tmp.path() + "/c.json" + flags);
+  ASSERT_EQ(r.rc, 0) << r.output;
+  auto c = load_cluster_profile(tmp.path() + "/c.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->p2p.size(), 1u);
+  EXPECT_GT(c->p2p[0].handoff_fraction, 0.0);
+  EXPECT_LT(c->p2p[0].handoff_fraction, 3.0);
+  r = run("taskset -c 0 " + bin() + " launch --nproc-per-node 2 -- " + bin() +
+          " profile-cluster --no-waits -o " + tmp.path() + "/n.json" + flags);
+  ASSERT_EQ(r.rc, 0) << r.output;
+  auto n = load_cluster_profile(tmp.path() + "/n.json");
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  ASSERT_EQ(n->p2p.size(), 1u);
+  EXPECT_EQ(n->p2p[0].handoff_fraction, 0.0);
+}
+
 TEST_F(ProfilerDist, ModelProfileLoadsWithMonotoneTimesAndMeasuredMemory) {
   ASSERT_EQ(model_run_.rc, 0) << model_run_.output;
   auto p = load_model_profile(dir_ + "/tiny.profile.json");
