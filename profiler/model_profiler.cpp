@@ -233,6 +233,7 @@ Status ModelProfilerOptions::validate(const ModelConfig& cfg) const {
                              ": must be a power of two dividing heads, kv_heads, ffn_hidden and "
                              "seq_len of model " + cfg.name);
   if (warmup < 0 || repeats < 1) return InvalidArgument("--warmup must be >= 0, --repeats >= 1");
+  if (passes < 1 || passes > 100) return InvalidArgument("--passes must be in 1 .. 100");
   if (!(min_time_ms >= 0) || !std::isfinite(min_time_ms))
     return InvalidArgument("--min-time-ms must be a finite number >= 0");
   return Status::Ok();
@@ -244,10 +245,11 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   comms.ensure({comms.all_ranks()});  // the world group of the barriers and the final mean
   const std::vector<int> tps = o.tps.empty() ? allowed_tps(cfg) : o.tps;
   const std::vector<UnitKind> kinds = {UnitKind::kLayer, UnitKind::kEmbedding, UnitKind::kHead};
+  const int passes = o.passes;
   int total = 0;
   for (UnitKind k : kinds)
     for (int t : tps)
-      if (tp_fits(cfg, k, t)) total += int(o.micro_batches.size()) + 1;
+      if (tp_fits(cfg, k, t)) total += passes * int(o.micro_batches.size()) + 1;
   const std::vector<int64_t> opt_sizes = optimizer_sizes(cfg);
   total += int(opt_sizes.size());
   Progress bar(total, "profile-model", o.progress && comms.rank() == 0);
@@ -258,60 +260,91 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   p.source = "measured";
   p.device = "cpu-fp32 (" + std::to_string(at::get_num_threads()) + " threads/rank)";
   p.seq_len = cfg.seq_len;
+  // Times: `passes` passes over every (kind, tp, micro-batch) point; in each pass a point is the
+  // ranks' mean of their means over at least ceil(repeats / passes) calls and a window of
+  // min_time_ms / passes; the profile keeps the median of the passes (a slow spell of the
+  // machine moves one pass of every point, not every call of a few).
+  const int pass_repeats = (o.repeats + passes - 1) / passes;
+  const double pass_window = o.min_time_ms / passes;
+  std::vector<std::vector<double>> times(passes);  // per pass: fwd, bwd per point, kind by kind
+  for (int pass = 0; pass < passes; ++pass) {
+    const std::string label =
+        passes > 1 ? " (pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + ")" : "";
+    for (UnitKind kind : kinds) {
+      for (int t : tps) {
+        if (!tp_fits(cfg, kind, t)) continue;
+        Bench bench(cfg, kind, t);
+        for (int b : o.micro_batches) {
+          bar.step(std::string(type_name(kind)) + " tp=" + std::to_string(t) +
+                   " mb=" + std::to_string(b) + label);
+          at::Tensor x = bench.input(b, false);
+          for (int i = 0; i < o.warmup; ++i) bench.backward(bench.forward(x, false));
+          barrier(comms);
+          std::vector<double> fw, bw;
+          auto timed = [&](int calls) {
+            for (int i = 0; i < calls; ++i) {
+              auto t0 = Clock::now();
+              at::Tensor y = bench.forward(x, false);
+              fw.push_back(since_ms(t0));
+              t0 = Clock::now();
+              bench.backward(y);
+              bw.push_back(since_ms(t0));
+            }
+          };
+          timed(pass_repeats);
+          // Enough calls to fill the window, the same count on every rank (the slowest rank's
+          // need), so that all of them compute during the whole window.
+          const double per_call = mean(fw) + mean(bw);
+          const double need = std::ceil(pass_window / std::max(per_call, 1e-6));
+          const int calls = int(std::min(need_max(comms, need), 100000.0));
+          timed(calls - pass_repeats);
+          times[pass].push_back(mean(fw));
+          times[pass].push_back(mean(bw));
+        }
+      }
+    }
+    times[pass] = world_mean(comms, times[pass]);
+  }
+  std::vector<double> time_values(times[0].size());
+  for (size_t k = 0; k < time_values.size(); ++k) {
+    std::vector<double> col;
+    for (const auto& v : times) col.push_back(v[k]);
+    std::sort(col.begin(), col.end());
+    const size_t n = col.size();
+    time_values[k] = n % 2 ? col[n / 2] : 0.5 * (col[n / 2 - 1] + col[n / 2]);
+  }
+
+  size_t at = 0;  // next time value
   for (UnitKind kind : kinds) {
     LayerTypeProfile lt;
     lt.name = type_name(kind);
     lt.param_count = unit_param_count(cfg, kind);
-    std::vector<double> values;  // fwd, bwd per point, then activation bytes
-    struct Slot { int b, t; bool sp; size_t at; };  // where a point's values sit in `values`
-    std::vector<Slot> points, acts;
-    Slot ckpt{0, 0, false, 0};
+    std::vector<double> values;  // activation bytes
+    struct Slot { int t; bool sp; size_t at; };  // where a point's value sits in `values`
+    std::vector<Slot> acts;
+    Slot ckpt{0, false, 0};
     bool has_ckpt = false;
     for (int t : tps) {
       if (!tp_fits(cfg, kind, t)) continue;
-      Bench bench(cfg, kind, t);
       for (int b : o.micro_batches) {
-        bar.step(std::string(lt.name) + " tp=" + std::to_string(t) + " mb=" + std::to_string(b));
-        at::Tensor x = bench.input(b, false);
-        for (int i = 0; i < o.warmup; ++i) bench.backward(bench.forward(x, false));
-        barrier(comms);
-        std::vector<double> fw, bw;
-        auto timed = [&](int calls) {
-          for (int i = 0; i < calls; ++i) {
-            auto t0 = Clock::now();
-            at::Tensor y = bench.forward(x, false);
-            fw.push_back(since_ms(t0));
-            t0 = Clock::now();
-            bench.backward(y);
-            bw.push_back(since_ms(t0));
-          }
-        };
-        timed(o.repeats);
-        // Enough calls to fill min_time_ms, the same count on every rank (the slowest rank's
-        // need), so that all of them compute during the whole window.
-        const double per_call = mean(fw) + mean(bw);
-        const double need = std::ceil(o.min_time_ms / std::max(per_call, 1e-6));
-        const int calls = int(std::min(need_max(comms, need), 100000.0));
-        timed(calls - o.repeats);
-        points.push_back({b, t, false, values.size()});
-        values.push_back(mean(fw));
-        values.push_back(mean(bw));
+        lt.compute.push_back(
+            {b, t, Milliseconds(time_values[at]), Milliseconds(time_values[at + 1])});
+        at += 2;
       }
+      Bench bench(cfg, kind, t);
       bar.step(std::string(lt.name) + " tp=" + std::to_string(t) + " activations");
       for (bool sp : {false, true}) {
         if (sp && t == 1) continue;
-        acts.push_back({0, t, sp, values.size()});
+        acts.push_back({t, sp, values.size()});
         values.push_back(per_sample(bench, o.micro_batches, sp, true));
       }
       if (kind == UnitKind::kLayer && t == 1) {
-        ckpt = {0, 1, false, values.size()};
+        ckpt = {1, false, values.size()};
         has_ckpt = true;
         values.push_back(per_sample(bench, o.micro_batches, false, false));
       }
     }
     values = world_mean(comms, values);
-    for (const Slot& s : points)
-      lt.compute.push_back({s.b, s.t, Milliseconds(values[s.at]), Milliseconds(values[s.at + 1])});
     for (const Slot& s : acts) lt.activation.push_back({s.t, s.sp, Bytes(values[s.at])});
     if (has_ckpt) lt.checkpoint_bytes_per_sample = Bytes(values[ckpt.at]);
     p.layer_types.push_back(std::move(lt));

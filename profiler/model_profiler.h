@@ -10,8 +10,10 @@
 // `repeats`, and as many as fill `min_time_ms` (the same count on every rank), means. Means, not
 // medians: ranks that share cores take turns in scheduler slices, so most short calls run
 // undisturbed and their median is the speed of a rank alone; the mean over a window of many
-// slices is the speed training gets. Checkpointing's recompute is one more forward (the
-// estimator adds it).
+// slices is the speed training gets. Passes (`passes`, default 3): every point is measured once
+// per pass over all of them, each time with ceil(repeats / passes) calls at least and a window
+// of min_time_ms / passes, and the profile keeps the median of the passes' rank means.
+// Checkpointing's recompute is one more forward (the estimator adds it).
 //
 // Activation bytes kept for backward, per sample (allocator's live bytes):
 //   A(b) = live(after forward, output alive) - live(before) - output bytes + input bytes
@@ -41,7 +43,8 @@ struct ModelProfilerOptions {
   std::vector<int> micro_batches = {1, 2, 4};  // local micro-batch sizes (default 1, 2, 4)
   std::vector<int> tps;       // TP degrees; empty: 1, 2, 4, 8 where the model allows (default)
   int warmup = 1;             // untimed runs per point (default 1)
-  int repeats = 3;            // timed runs per point at least (default 3)
+  int repeats = 3;            // timed runs per point at least, over all passes (default 3)
+  int passes = 3;             // passes over every point, median of passes kept (default 3)
   double min_time_ms = 300;   // timed forward+backward per point at least, ms (default 300)
   bool progress = true;       // progress bar on rank 0 (default on)
   Status validate(const ModelConfig& cfg) const;

@@ -233,6 +233,8 @@ int cmd_profile_model(int argc, char** argv) {
       ("tp", "TP degrees (default: 1,2,4,8 where the model allows)", cxxopts::value<std::string>())
       ("warmup", "untimed runs per point", cxxopts::value<int>()->default_value("1"))
       ("repeats", "timed runs per point at least (their mean is kept)", cxxopts::value<int>()->default_value("3"))
+      ("passes", "passes over every point, each with its share of the repeats and of the "
+                 "window; the median of the passes is kept", cxxopts::value<int>()->default_value("3"))
       ("min-time-ms", "timed forward+backward per point at least, ms (more runs until then)",
        cxxopts::value<double>()->default_value("300"))
       ("timeout", "seconds before a collective with a dead/hung peer fails",
@@ -269,6 +271,7 @@ int cmd_profile_model(int argc, char** argv) {
     }
     o.warmup = r["warmup"].as<int>();
     o.repeats = r["repeats"].as<int>();
+    o.passes = r["passes"].as<int>();
     o.min_time_ms = r["min-time-ms"].as<double>();
     timeout_s = r["timeout"].as<int>();
   } catch (const std::exception& e) {
