@@ -7,8 +7,23 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 namespace paratune::bench {
+
+namespace {
+// Temporary folders still alive; removed at exit too, since the benches' *_or_die helpers call
+// std::exit, which skips destructors.
+std::set<std::string>& live_temp_dirs() {
+  static std::set<std::string> dirs;
+  return dirs;
+}
+void remove_live_temp_dirs() {
+  std::error_code ec;
+  for (const std::string& d : live_temp_dirs()) std::filesystem::remove_all(d, ec);
+  live_temp_dirs().clear();
+}
+}  // namespace
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
@@ -20,11 +35,15 @@ TempDir::TempDir() {
     std::exit(1);
   }
   path_ = buf.data();
+  static const bool registered = std::atexit(remove_live_temp_dirs) == 0;
+  (void)registered;
+  live_temp_dirs().insert(path_);
 }
 
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+  live_temp_dirs().erase(path_);
 }
 
 void write_or_die(const std::string& path, const Json& j) {
