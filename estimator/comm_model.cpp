@@ -132,6 +132,13 @@ std::optional<CommFit> find_p2p(const ClusterProfile& c, Placement placement) {
   return std::nullopt;
 }
 
+double handoff_fraction(const ClusterProfile& c, Placement placement) {
+  for (Placement p : {placement, other(placement)})
+    for (const P2pFit& f : c.p2p)
+      if (f.placement == p) return f.handoff_fraction;
+  return 0.0;
+}
+
 Milliseconds collective_time(const CommFit& fit, CollectiveOp op, int group_size, Bytes bytes,
                              double latency_calls) {
   if (group_size <= 1 || bytes.value <= 0) return Milliseconds(0);

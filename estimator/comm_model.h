@@ -30,6 +30,10 @@ std::optional<CommFit> find_collective(const ClusterProfile& c, CollectiveOp op,
 /// The fit for a point-to-point transfer (bandwidth is the link's, not a bus bandwidth).
 std::optional<CommFit> find_p2p(const ClusterProfile& c, Placement placement);
 
+/// The p2p entry's handoff_fraction for `placement` (the other placement's entry when there is
+/// none for it; 0 without p2p entries): pipeline.cpp's handoff delay.
+double handoff_fraction(const ClusterProfile& c, Placement placement);
+
 /// alpha * latency_calls + algo_factor(op, n) * bytes / bus_bandwidth, with `bytes` the full
 /// (unsharded) tensor; 0 when n <= 1 or bytes == 0.
 Milliseconds collective_time(const CommFit& fit, CollectiveOp op, int group_size, Bytes bytes,

@@ -85,14 +85,6 @@ Placement link_placement(const CostContext& ctx, StageIdx from_stage) {
 
 }  // namespace
 
-double handoff_fraction(const ClusterProfile& c, Placement placement) {
-  for (Placement p : {placement, placement == Placement::kIntraIsland ? Placement::kInterIsland
-                                                                      : Placement::kIntraIsland})
-    for (const P2pFit& f : c.p2p)
-      if (f.placement == p) return f.handoff_fraction;
-  return 0.0;
-}
-
 double solo_compute_factor(const CostContext& ctx, StageIdx stage) {
   const HostSharing& h = ctx.cluster->host_sharing;
   if (!h.shared()) return 1.0;

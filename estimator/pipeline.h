@@ -38,10 +38,6 @@ double least_solo_compute_factor(const CostContext& ctx);
 /// its host waits (== micro without host sharing).
 Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime& s);
 
-/// The cluster's p2p handoff_fraction for `placement` (the other placement's when it has no entry
-/// for it; 0 when none is measured).
-double handoff_fraction(const ClusterProfile& c, Placement placement);
-
 /// The iteration time of ctx's pipeline. Without host sharing (cluster.host_sharing.shared()
 /// false: GPUs, or one rank per core) and without handoff delays it is
 /// pipeline_iteration_time(micro, sync, M). With sharing, max(T1, T2) (pipeline.cpp): the 1F1B

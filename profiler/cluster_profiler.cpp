@@ -100,12 +100,6 @@ ComputeLoad load_of(double ms, double unit_ms, const at::Tensor& a, const at::Te
                      a, b};
 }
 
-// " (pass 2/3)" when there is more than one pass.
-std::string pass_label(int pass, int passes) {
-  return passes > 1 ? " (pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + ")"
-                    : std::string();
-}
-
 // Compute before the arrival-wait allreduces, ms at one rank's speed alone.
 constexpr double kWaitLoadsMs[] = {0.5, 2.0, 8.0};
 // The pipeline handoff probe: the sender's compute per round (ms alone) and the message size.
@@ -285,15 +279,6 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   // over the passes (a pass's own sample is the slowest rank's median, or mean). A slow period
   // of the machine then moves one pass of each sample instead of every repeat of a few.
   const int passes = o.passes;
-  auto median_of_passes = [&](const std::vector<std::vector<double>>& per_pass) {
-    std::vector<double> out(per_pass.empty() ? 0 : per_pass[0].size());
-    for (size_t k = 0; k < out.size(); ++k) {
-      std::vector<double> col;
-      for (const auto& v : per_pass) col.push_back(v[k]);
-      out[k] = median(col);
-    }
-    return out;
-  };
 
   // Collectives: [shape][op] -> per pass, the per-size samples.
   std::vector<std::vector<std::vector<std::vector<double>>>> coll(
@@ -415,14 +400,14 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
     // of each pass's fraction.
     bool one_clock = true;
     for (auto [a, b] : pairs) one_clock = one_clock && ids[a] == ids[b];
+    const ComputeLoad handoff_load = load_of(kHandoffLoadMs, unit_ms, load_a, load_b);
+    const int64_t numel = kHandoffBytes / 8;
+    const int rounds = std::max(40, 4 * o.repeats);
     std::vector<double> fractions;
     for (int pass = 0; o.waits && pass < passes; ++pass) {
       bar.step(std::string("p2p handoff ") + to_string(p) + pass_label(pass, passes));
       if (!one_clock) continue;
-      const ComputeLoad load = load_of(kHandoffLoadMs, unit_ms, load_a, load_b);
-      const int64_t numel = kHandoffBytes / 8;
-      const int rounds = std::max(40, 4 * o.repeats);
-      const std::array<double, 2> mine = measure_handoff(comms, pairs, numel, load, rounds, tag);
+      const std::array<double, 2> mine = measure_handoff(comms, pairs, numel, handoff_load, rounds, tag);
       tag += 2;
       const std::vector<double> sum =
           world_reduce(comms, {mine[0], mine[1]}, c10d::ReduceOp::SUM);

@@ -47,4 +47,14 @@ AlphaBeta fit_alpha_beta(const std::vector<CommSample>& samples, double factor) 
   return AlphaBeta{Milliseconds(a), BytesPerSecond(factor / c * 1e3)};
 }
 
+std::vector<double> median_of_passes(const std::vector<std::vector<double>>& per_pass) {
+  std::vector<double> out(per_pass.empty() ? 0 : per_pass[0].size());
+  for (size_t k = 0; k < out.size(); ++k) {
+    std::vector<double> col;
+    for (const std::vector<double>& v : per_pass) col.push_back(v[k]);
+    out[k] = median(std::move(col));
+  }
+  return out;
+}
+
 }  // namespace paratune::profiler

@@ -26,5 +26,8 @@ AlphaBeta fit_alpha_beta(const std::vector<CommSample>& samples, double factor);
 double median(std::vector<double> v);
 /// Arithmetic mean; 0 for an empty vector.
 double mean(const std::vector<double>& v);
+/// Element k of the result = median over the passes of per_pass[p][k] (every pass the same
+/// length; empty when there is no pass). The profilers' `--passes`.
+std::vector<double> median_of_passes(const std::vector<std::vector<double>>& per_pass);
 
 }  // namespace paratune::profiler

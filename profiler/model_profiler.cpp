@@ -268,8 +268,7 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   const double pass_window = o.min_time_ms / passes;
   std::vector<std::vector<double>> times(passes);  // per pass: fwd, bwd per point, kind by kind
   for (int pass = 0; pass < passes; ++pass) {
-    const std::string label =
-        passes > 1 ? " (pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + ")" : "";
+    const std::string label = pass_label(pass, passes);
     for (UnitKind kind : kinds) {
       for (int t : tps) {
         if (!tp_fits(cfg, kind, t)) continue;
@@ -305,14 +304,7 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     }
     times[pass] = world_mean(comms, times[pass]);
   }
-  std::vector<double> time_values(times[0].size());
-  for (size_t k = 0; k < time_values.size(); ++k) {
-    std::vector<double> col;
-    for (const auto& v : times) col.push_back(v[k]);
-    std::sort(col.begin(), col.end());
-    const size_t n = col.size();
-    time_values[k] = n % 2 ? col[n / 2] : 0.5 * (col[n / 2 - 1] + col[n / 2]);
-  }
+  const std::vector<double> time_values = median_of_passes(times);
 
   size_t at = 0;  // next time value
   for (UnitKind kind : kinds) {

@@ -40,4 +40,9 @@ void Progress::done() {
   if (enabled_ && tty_) std::fprintf(stderr, "\n");
 }
 
+std::string pass_label(int pass, int passes) {
+  return passes > 1 ? " (pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + ")"
+                    : std::string();
+}
+
 }  // namespace paratune::profiler

@@ -26,4 +26,7 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
+/// " (pass 2/3)" for a progress label when there is more than one pass, else "".
+std::string pass_label(int pass, int passes);
+
 }  // namespace paratune::profiler

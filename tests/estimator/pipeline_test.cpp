@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "estimator/comm_model.h"
 #include "fixtures.h"
 
 namespace paratune::estimator {
