@@ -18,6 +18,7 @@ int cmd_launch(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_profile_cluster(int argc, char** argv);
 int cmd_profile_model(int argc, char** argv);
+int cmd_calibrate(int argc, char** argv);  // apps/torch/cmd_calibrate.cpp
 #endif
 
 }  // namespace paratune::apps

@@ -33,6 +33,8 @@ const Command kCommands[] = {
      "measure collectives, p2p, compute and overlap on every rank"},
     {"profile-model", paratune::apps::cmd_profile_model,
      "measure per-layer time and memory of a model"},
+    {"calibrate", paratune::apps::cmd_calibrate,
+     "train a few plans briefly and fit the cost model's multipliers to them"},
 #endif
 };
 
@@ -43,7 +45,7 @@ void print_help() {
       "commands:\n");
   for (const Command& c : kCommands) std::printf("  %-18s %s\n", c.name, c.help);
 #ifndef PARATUNE_WITH_TORCH
-  std::printf("\n(built without libtorch: launch, train and the profilers are not available)\n");
+  std::printf("\n(built without libtorch: launch, train, the profilers and calibrate are not available)\n");
 #endif
 }
 

@@ -199,7 +199,8 @@ Milliseconds CommPricer::collective(CollectiveOp op, const GroupShape& g, Bytes 
     }
     return Milliseconds(0);
   }
-  return collective_time(*fit, op, g.size, bytes, latency_calls);
+  return collective_time(*fit, op, g.size, bytes, latency_calls) *
+         (scales_ ? scales_->collective(op, g.size) : 1.0);
 }
 
 namespace {
@@ -239,7 +240,7 @@ const ArrivalWait* find_wait(const ClusterProfile& c, const GroupShape& g) {
 Milliseconds CommPricer::wait(const GroupShape& g, Milliseconds compute_before) const {
   if (g.size <= 1 || cluster_.arrival_waits.empty()) return Milliseconds(0);
   const ArrivalWait* w = find_wait(cluster_, g);
-  return w ? interpolate_wait(*w, compute_before) : Milliseconds(0);
+  return w ? interpolate_wait(*w, compute_before) * (scales_ ? scales_->wait : 1.0) : Milliseconds(0);
 }
 
 }  // namespace paratune::estimator

@@ -57,18 +57,23 @@ int island_of_rank(const CostContext& ctx, Rank r);
 /// the caller can report the layer infeasible instead of silently pricing it at zero.
 class CommPricer {
  public:
-  explicit CommPricer(const ClusterProfile& cluster) : cluster_(cluster) {}
-  /// collective_time() over the group `g`; 0 (and missing() set) without profile data.
+  /// `scales` (may be null: all 1, else it must outlive the pricer): the calibration's
+  /// multipliers on collectives and waits (TermScales).
+  explicit CommPricer(const ClusterProfile& cluster, const TermScales* scales = nullptr)
+      : cluster_(cluster), scales_(scales) {}
+  /// collective_time() over the group `g` times the op's scale; 0 (and missing() set) without
+  /// profile data.
   Milliseconds collective(CollectiveOp op, const GroupShape& g, Bytes bytes,
                           double latency_calls = 1.0);
   /// What a collective over `g` called after `compute_before` of compute waits for its slowest
-  /// rank (cluster.arrival_waits, comm_model.cpp); 0 when the profile has none.
+  /// rank (cluster.arrival_waits, comm_model.cpp) times scales.wait; 0 when the profile has none.
   Milliseconds wait(const GroupShape& g, Milliseconds compute_before) const;
   /// "" when every lookup found data, else the first missing entry in words.
   const std::string& missing() const { return missing_; }
 
  private:
   const ClusterProfile& cluster_;
+  const TermScales* scales_;
   std::string missing_;
 };
 

@@ -105,12 +105,19 @@ ComputeTime analytic_compute(const ModelConfig& m, const ClusterProfile& c, Laye
 }
 
 ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp) {
+  ComputeTime t;
+  std::optional<ComputeTime> measured;
   if (ctx.profile != nullptr) {
     if (const LayerTypeProfile* p = ctx.profile->find(profile_name(kind))) {
-      if (auto t = lookup_compute(*p, b, tp)) return *t;
+      measured = lookup_compute(*p, b, tp);
     }
   }
-  return analytic_compute(*ctx.model, *ctx.cluster, kind, b, tp, ctx.options.analytic_efficiency);
+  t = measured ? *measured
+               : analytic_compute(*ctx.model, *ctx.cluster, kind, b, tp,
+                                  ctx.options.analytic_efficiency);
+  t.forward = t.forward * ctx.options.scales.compute;
+  t.backward = t.backward * ctx.options.scales.compute;
+  return t;
 }
 
 Milliseconds optimizer_step_time(const CostContext& ctx, double params) {
@@ -131,7 +138,7 @@ Milliseconds optimizer_step_time(const CostContext& ctx, double params) {
     slope = (n * sxy - sx * sy) / den;
     intercept = (sy - slope * sx) / n;
   }
-  return Milliseconds(std::max(0.0, intercept + slope * params));
+  return Milliseconds(std::max(0.0, intercept + slope * params) * ctx.options.scales.compute);
 }
 
 }  // namespace paratune::estimator

@@ -28,13 +28,14 @@ std::optional<ComputeTime> lookup_compute(const LayerTypeProfile& p, int b, int 
 /// device's memory bandwidth (embedding); backward = 2 x forward.
 ComputeTime analytic_compute(const ModelConfig& m, const ClusterProfile& c, LayerKind kind, int b,
                              int tp, double efficiency);
-/// The profile's lookup_compute() when it has the layer type, else analytic_compute().
+/// The profile's lookup_compute() when it has the layer type, else analytic_compute(); times
+/// ctx.options.scales.compute.
 ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp);
 
 /// One unit's optimizer step over `params` fp32 parameters on one device, from the model
 /// profile's optimizer_step points: the least-squares line a + b * params through them (one
 /// point: proportional), never below 0. 0 without points (no profile, an analytic or imported
-/// one): not charged.
+/// one): not charged. Times ctx.options.scales.compute.
 Milliseconds optimizer_step_time(const CostContext& ctx, double params);
 
 }  // namespace paratune::estimator

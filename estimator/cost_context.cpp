@@ -16,7 +16,49 @@ Status check_size(const char* field, double v) {
 
 }  // namespace
 
+double TermScales::collective(CollectiveOp op, int group_size) const {
+  for (const CollectiveScale& c : collectives)
+    if (c.op == op && c.group_size == group_size) return c.scale;
+  return 1.0;
+}
+
+bool TermScales::identity() const {
+  for (const CollectiveScale& c : collectives)
+    if (c.scale != 1) return false;
+  return compute == 1 && wait == 1 && pipeline == 1;
+}
+
+Status TermScales::validate() const {
+  auto check = [](const std::string& field, double v) {
+    if (!std::isfinite(v) || v < 1.0 / 16 || v > 16) {
+      return InvalidArgument("term scales: field \"" + field + "\" must be in [1/16, 16], got " +
+                             std::to_string(v));
+    }
+    return Status::Ok();
+  };
+  PARATUNE_RETURN_IF_ERROR(check("compute", compute));
+  PARATUNE_RETURN_IF_ERROR(check("wait", wait));
+  PARATUNE_RETURN_IF_ERROR(check("pipeline", pipeline));
+  for (size_t i = 0; i < collectives.size(); ++i) {
+    const CollectiveScale& c = collectives[i];
+    const std::string field = "collectives[" + std::to_string(i) + "]";
+    if (c.group_size < 2) {
+      return InvalidArgument("term scales: field \"" + field + ".group_size\" must be >= 2, got " +
+                             std::to_string(c.group_size));
+    }
+    PARATUNE_RETURN_IF_ERROR(check(field + ".scale", c.scale));
+    for (size_t k = 0; k < i; ++k) {
+      if (collectives[k].op == c.op && collectives[k].group_size == c.group_size) {
+        return InvalidArgument("term scales: field \"" + field + "\": " + to_string(c.op) +
+                               " over " + std::to_string(c.group_size) + " ranks is listed twice");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status EstimatorOptions::validate() const {
+  PARATUNE_RETURN_IF_ERROR(scales.validate());
   PARATUNE_RETURN_IF_ERROR(check_size("runtime_buffer_bytes", runtime_buffer_bytes));
   PARATUNE_RETURN_IF_ERROR(check_size("grad_bucket_bytes", grad_bucket_bytes));
   if (!std::isfinite(analytic_efficiency) || analytic_efficiency <= 0 || analytic_efficiency > 1) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/cluster_profile.h"
 #include "core/model_config.h"
@@ -16,6 +17,31 @@
 #include "core/units.h"
 
 namespace paratune::estimator {
+
+/// One collective's multiplier in TermScales: `op` over groups of `group_size` ranks.
+struct CollectiveScale {
+  CollectiveOp op = CollectiveOp::kAllReduce;
+  int group_size = 2;
+  double scale = 1;
+};
+
+/// Multipliers on the cost model's terms, fitted by `paratune calibrate` to short training runs
+/// of a few plans on the cluster being planned for (calibrate/calibration.h). Each one scales
+/// what the profiles say a term costs; 1 (the default) leaves the profiles as measured.
+struct TermScales {
+  double compute = 1;   // per-layer forward / backward (incl. recompute), optimizer step
+  double wait = 1;      // arrival waits before a collective (cluster.arrival_waits)
+  double pipeline = 1;  // p2p transfers between stages and the handoff delay
+  // Per collective and group size (DDP / TP allreduce, ZeRO / SP allgather and reduce-scatter);
+  // an (op, size) not listed: 1.
+  std::vector<CollectiveScale> collectives;
+
+  double collective(CollectiveOp op, int group_size) const;
+  bool identity() const;
+  /// Every scale finite and in [1/16, 16], group sizes >= 2 and listed once; errors name the
+  /// field.
+  Status validate() const;
+};
 
 /// Knobs of the cost model. Every default is what the executor does unless told otherwise.
 struct EstimatorOptions {
@@ -47,6 +73,8 @@ struct EstimatorOptions {
   // Fraction of the device's peak FLOP/s reached by the analytic compute model (used when the
   // model profile lacks a point, or with no profile at all). Default 0.5.
   double analytic_efficiency = 0.5;
+  // Per-term multipliers (all 1 unless a calibration file is given).
+  TermScales scales;
 
   /// All sizes finite and >= 0, efficiency in (0, 1].
   Status validate() const;

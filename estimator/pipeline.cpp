@@ -116,7 +116,8 @@ Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>
     sync_max = std::max(sync_max, stages[st].sync);
   }
   for (StageIdx st = 0; st + 1 < ctx.pp; ++st) {
-    const double h = handoff_fraction(*ctx.cluster, link_placement(ctx, st));
+    const double h =
+        handoff_fraction(*ctx.cluster, link_placement(ctx, st)) * ctx.options.scales.pipeline;
     if (h <= 0) continue;
     solo[st] += (stages[st].compute * solo_compute_factor(ctx, st) +
                  stages[st + 1].compute * solo_compute_factor(ctx, st + 1)) *
@@ -149,7 +150,7 @@ Milliseconds p2p_time(const CostContext& ctx, StageIdx from_stage) {
                     dtype_bytes(m.dtype) / g);
   const std::optional<CommFit> fit = find_p2p(*ctx.cluster, link_placement(ctx, from_stage));
   if (!fit) return Milliseconds(std::numeric_limits<double>::infinity());
-  return p2p_transfer_time(*fit, bytes) * 2.0;
+  return p2p_transfer_time(*fit, bytes) * (2.0 * ctx.options.scales.pipeline);
 }
 
 }  // namespace paratune::estimator

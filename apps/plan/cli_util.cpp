@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "calibrate/calibration.h"
 #include "estimator/analytic_profile.h"
 
 namespace paratune::apps {
@@ -144,6 +145,19 @@ void print_plan(const Strategy& s, const estimator::PlanEstimate& e, bool per_la
 int fail(const std::string& cmd, const Status& st) {
   std::fprintf(stderr, "paratune %s: %s\n", cmd.c_str(), st.message().c_str());
   return 1;
+}
+
+Status apply_calibration(const std::string& path, const PlanInputs& in,
+                         estimator::EstimatorOptions& options) {
+  if (path.empty()) return Status::Ok();
+  StatusOr<calibrate::Calibration> c = calibrate::load_calibration(path);
+  if (!c.ok()) return c.status();
+  PARATUNE_RETURN_IF_ERROR(calibrate::check_matches(*c, in.cluster, in.profile, path));
+  options.scales = c->scales;
+  std::printf("calibration %s: %s (fitted on %zu runs, log-rms error %.3f -> %.3f)\n",
+              path.c_str(), calibrate::describe(c->scales).c_str(), c->runs.size(),
+              c->log_rms_before, c->log_rms_after);
+  return Status::Ok();
 }
 
 }  // namespace paratune::apps

@@ -29,6 +29,12 @@ struct PlanInputs {
 StatusOr<PlanInputs> load_plan_inputs(const std::string& cluster, const std::string& model,
                                       const std::string& profile);
 
+/// `--calibration` (a `paratune calibrate` file): when `path` is not empty, loads it, checks that
+/// it was fitted on in.cluster and in.profile, and sets options.scales; prints one line saying
+/// what was applied.
+Status apply_calibration(const std::string& path, const PlanInputs& in,
+                         estimator::EstimatorOptions& options);
+
 /// Human-readable plan: per stage, per layer (runs of equal layers collapsed), predicted
 /// iteration time, samples/s, peak memory per stage.
 void print_plan(const Strategy& s, const estimator::PlanEstimate& e, bool per_layer);

@@ -23,6 +23,7 @@ int cmd_estimate(int argc, char** argv) {
       ("devices", "world size for a Galvatron config (default: all devices of the cluster)", cxxopts::value<int>()->default_value("0"))
       ("memory-per-device", "also say whether the plan fits this limit", cxxopts::value<std::string>()->default_value(""))
       ("per-layer", "print every layer instead of runs of equal layers")
+      ("calibration", "term multipliers fitted by `paratune calibrate` on these cluster and model profiles", cxxopts::value<std::string>()->default_value(""))
       ("h,help", "print this help");
   cxxopts::ParseResult r;
   try {
@@ -65,6 +66,8 @@ int cmd_estimate(int argc, char** argv) {
   ctx.micro_batches = s->micro_batches;
   ctx.global_batch = s->global_batch;
   ctx.options.mixed_precision = in->model.dtype != DType::kFp32;
+  Status cal = apply_calibration(r["calibration"].as<std::string>(), *in, ctx.options);
+  if (!cal.ok()) return fail("estimate", cal);
   StatusOr<estimator::PlanEstimate> e = estimator::estimate_plan(ctx, *s);
   if (!e.ok()) return fail("estimate", e.status());
   std::printf("paratune estimate: %s on %d x %s (%s), profile: %s\n", in->model.name.c_str(),

@@ -35,6 +35,7 @@ int cmd_search(int argc, char** argv) {
       ("no-baselines", "do not evaluate the baseline planners")
       ("baselines-dir", "also write each fitting baseline's strategy to DIR/baseline-NAME.json (NAME: pure-dp, zero3, megatron), e.g. to train and compare them", cxxopts::value<std::string>()->default_value(""))
       ("per-layer", "print every layer instead of runs of equal layers")
+      ("calibration", "term multipliers fitted by `paratune calibrate` on these cluster and model profiles", cxxopts::value<std::string>()->default_value(""))
       ("h,help", "print this help");
   cxxopts::ParseResult r;
   try {
@@ -84,6 +85,8 @@ int cmd_search(int argc, char** argv) {
   }
   o.tree.max_tp = r["max-tp"].as<int>();
   o.estimator.mixed_precision = in->model.dtype != DType::kFp32;
+  Status cal = apply_calibration(r["calibration"].as<std::string>(), *in, o.estimator);
+  if (!cal.ok()) return fail("search", cal);
 
   const std::string out_path = r["output"].as<std::string>();
   const auto t0 = std::chrono::steady_clock::now();

@@ -8,7 +8,12 @@
 //   bench_accuracy --cluster cluster.json --model M.json --profile P.json
 //       [--launch "--nproc-per-node 4"] [--global-batch 8] [--steps 5] [--random 10]
 //       [--memory-per-device 512MiB] [--max-plans N] [--repeats 3] [--out DIR]
+//       [--calibration calibration.json]
 //
+// With --calibration (a `paratune calibrate` file fitted on the same two profiles) every
+// prediction, and the search, use its term multipliers. The plans that the calibration trained
+// are marked "calib" and the summary is printed twice: over every plan and over the held-out
+// ones only (the plans the fit never saw).
 // Every plan is trained --repeats times, interleaved (bench::interleaved_order: each round visits
 // every plan, alternating direction), and its measured time is the median of its runs. With two
 // or more runs the bench also prints the run-to-run noise: run 2 taken as a prediction of run 1,
@@ -30,6 +35,7 @@
 
 #include "bench/executor/bench_util.h"
 #include "bench/executor/plan_inputs.h"
+#include "calibrate/calibration.h"
 #include "core/cluster_profile.h"
 #include "core/model_profile.h"
 #include "estimator/plan_estimate.h"
@@ -43,7 +49,7 @@ namespace {
 constexpr int kWarmup = 2;
 
 struct Flags {
-  std::string cluster, model, profile, launch = "--nproc-per-node 4", out = ".";
+  std::string cluster, model, profile, launch = "--nproc-per-node 4", out = ".", calibration;
   int global_batch = 8, steps = 5, random = 10, max_plans = 0, repeats = 3;
   uint64_t seed = 1;
   double memory = 0;  // bytes; 0 = no limit
@@ -55,6 +61,7 @@ struct Row {
   double pred_ms = 0, pred_bytes = 0, meas_ms = 0, meas_bytes = 0;
   std::vector<double> runs_ms = {};  // one median per run
   bool oom = false, failed = false;
+  bool calib = false;  // one of the plans the calibration was fitted on
 };
 
 using bench::micro_batches_for;
@@ -116,6 +123,7 @@ int main(int argc, char** argv) {
     else if (k == "--profile") f.profile = v;
     else if (k == "--launch") f.launch = v;
     else if (k == "--out") f.out = v;
+    else if (k == "--calibration") f.calibration = v;
     else if (k == "--global-batch") f.global_batch = std::atoi(v.c_str());
     else if (k == "--steps") f.steps = std::atoi(v.c_str());
     else if (k == "--random") f.random = std::atoi(v.c_str());
@@ -135,8 +143,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   bench::ensure_out_dir_or_die("bench_accuracy", f.out);
-  const bench::BenchInputs in =
+  bench::BenchInputs in =
       bench::load_inputs_or_die("bench_accuracy", f.cluster, f.model, f.profile);
+  if (!f.calibration.empty()) bench::load_calibration_or_die("bench_accuracy", f.calibration, in);
   const ModelConfig* model = &in.model;
   const ClusterProfile* cluster = &in.cluster;
   const int n = cluster->num_devices(), B = f.global_batch;
@@ -153,6 +162,7 @@ int main(int argc, char** argv) {
     s.micro_batches = micro_batches_for(s, B);
     if (s.micro_batches == 0 || !validate(s, *model, "plan").ok()) return;
     Row r{kind, plan_name(s), s};
+    r.calib = bench::is_calibration_plan(in, s);
     if (predict(r)) rows.push_back(std::move(r));
   };
   for (const Strategy& s : bench::uniform_plans(in, B)) add("uniform", s);
@@ -183,9 +193,11 @@ int main(int argc, char** argv) {
     so.memory_per_device = Bytes(f.memory > 0 ? f.memory : 1e15);
     so.global_batches = {B};
     so.estimator.runtime_buffer_bytes = 0;
+    so.estimator.scales = in.scales;
     auto found = search::search(in.model, in.cluster, in.profile, so);
     if (found.ok()) {
       Row r{"searched", "searched " + plan_name(found->strategy), found->strategy};
+      r.calib = bench::is_calibration_plan(in, r.plan);
       if (predict(r)) rows.push_back(std::move(r));
     } else {
       std::printf("search found no plan: %s\n", found.status().message().c_str());
@@ -223,47 +235,76 @@ int main(int argc, char** argv) {
   }
   const bench::RunToRunNoise noise = bench::run_to_run_noise(meas);
   // Summary.
-  std::vector<double> pt, mt;
-  double t_sum = 0, t_max = 0, m_sum = 0, m_max = 0;
-  int ok = 0, under = 0, ooms = 0, fails = 0;
   std::printf("%-48s %10s %10s %7s %10s %10s %7s\n", "plan", "pred ms", "meas ms", "err",
               "pred MiB", "meas MiB", "err");
+  int ooms = 0, fails = 0;
   for (const Row& r : rows) {
+    const std::string name = r.name + (r.calib ? " [calib]" : "");
     if (r.failed || r.oom) {
-      std::printf("%-48s %10.1f %10s %7s %10.1f %10s\n", r.name.c_str(), r.pred_ms,
+      std::printf("%-48s %10.1f %10s %7s %10.1f %10s\n", name.c_str(), r.pred_ms,
                   r.oom ? "OOM" : "FAILED", "", r.pred_bytes / 1048576, "");
       ooms += r.oom;
       fails += r.failed;
       continue;
     }
     const double te = (r.pred_ms - r.meas_ms) / r.meas_ms, me = (r.pred_bytes - r.meas_bytes) / r.meas_bytes;
-    std::printf("%-48s %10.1f %10.1f %+6.1f%% %10.1f %10.1f %+6.1f%%\n", r.name.c_str(), r.pred_ms,
+    std::printf("%-48s %10.1f %10.1f %+6.1f%% %10.1f %10.1f %+6.1f%%\n", name.c_str(), r.pred_ms,
                 r.meas_ms, 100 * te, r.pred_bytes / 1048576, r.meas_bytes / 1048576, 100 * me);
-    ++ok;
-    t_sum += std::fabs(te), t_max = std::max(t_max, std::fabs(te));
-    m_sum += std::fabs(me), m_max = std::max(m_max, std::fabs(me));
-    under += r.pred_bytes < r.meas_bytes;
-    pt.push_back(r.pred_ms);
-    mt.push_back(r.meas_ms);
   }
-  const double tau = kendall_tau(pt, mt);
-  std::printf("\n%d plans measured (%d hit the memory limit, %d failed)\n", ok, ooms, fails);
-  if (ok) {
+  struct Score {
+    int ok = 0, under = 0;
+    double t_mape = 0, t_max = 0, m_mape = 0, m_max = 0, tau = 0;
+  };
+  auto score = [&](bool held_out_only) {
+    Score sc;
+    std::vector<double> pt, mt;
+    for (const Row& r : rows) {
+      if (r.failed || r.oom || (held_out_only && r.calib)) continue;
+      const double te = std::fabs(r.pred_ms - r.meas_ms) / r.meas_ms;
+      const double me = std::fabs(r.pred_bytes - r.meas_bytes) / r.meas_bytes;
+      ++sc.ok;
+      sc.t_mape += te, sc.t_max = std::max(sc.t_max, te);
+      sc.m_mape += me, sc.m_max = std::max(sc.m_max, me);
+      sc.under += r.pred_bytes < r.meas_bytes;
+      pt.push_back(r.pred_ms);
+      mt.push_back(r.meas_ms);
+    }
+    if (sc.ok) sc.t_mape /= sc.ok, sc.m_mape /= sc.ok;
+    sc.tau = kendall_tau(pt, mt);
+    return sc;
+  };
+  auto print_score = [&](const Score& sc) {
     std::printf("iteration time: mean abs error %.1f%%, max %.1f%% (targets 10%% / 20%%)\n",
-                100 * t_sum / ok, 100 * t_max);
+                100 * sc.t_mape, 100 * sc.t_max);
     std::printf("peak memory:    mean abs error %.1f%%, max %.1f%% (target mean 5%%), "
-                "under-predicted %d of %d\n", 100 * m_sum / ok, 100 * m_max, under, ok);
-    std::printf("Kendall's tau (predicted vs measured time ranking): %.3f (target >= 0.8)\n", tau);
+                "under-predicted %d of %d\n", 100 * sc.m_mape, 100 * sc.m_max, sc.under, sc.ok);
+    std::printf("Kendall's tau (predicted vs measured time ranking): %.3f (target >= 0.8)\n",
+                sc.tau);
+  };
+  const Score all = score(false), held = score(true);
+  const double tau = all.tau;
+  std::printf("\n%d plans measured (%d hit the memory limit, %d failed)\n", all.ok, ooms, fails);
+  if (all.ok) {
+    if (!f.calibration.empty()) {
+      std::printf("calibration %s: %s\n", f.calibration.c_str(),
+                  calibrate::describe(in.scales).c_str());
+      std::printf("over all %d plans (%d of them calibration plans):\n", all.ok, all.ok - held.ok);
+    }
+    print_score(all);
+    if (!f.calibration.empty() && held.ok) {
+      std::printf("over the %d held-out plans (not used by the calibration):\n", held.ok);
+      print_score(held);
+    }
     std::printf("%s\n", bench::describe(noise, f.repeats).c_str());
   }
   // Raw rows.
   const std::string csv = f.out + "/accuracy.csv", js = f.out + "/accuracy.json", svg = f.out + "/accuracy.svg";
   {
     std::ofstream c(csv);
-    c << "kind,plan,pred_ms,meas_ms,pred_bytes,meas_bytes,status,runs_ms\n";
+    c << "kind,plan,pred_ms,meas_ms,pred_bytes,meas_bytes,status,calibration_plan,runs_ms\n";
     for (const Row& r : rows) {
       c << r.kind << ",\"" << r.name << "\"," << r.pred_ms << "," << r.meas_ms << "," << r.pred_bytes
-        << "," << r.meas_bytes << "," << (r.oom ? "oom" : r.failed ? "failed" : "ok") << ",\"";
+        << "," << r.meas_bytes << "," << (r.oom ? "oom" : r.failed ? "failed" : "ok") << "," << (r.calib ? 1 : 0) << ",\"";
       for (size_t k = 0; k < r.runs_ms.size(); ++k) c << (k ? ";" : "") << r.runs_ms[k];
       c << "\"\n";
     }
@@ -273,8 +314,16 @@ int main(int argc, char** argv) {
     out.push_back({{"kind", r.kind}, {"plan", r.name}, {"strategy", to_json(r.plan)},
                    {"pred_ms", r.pred_ms}, {"meas_ms", r.meas_ms}, {"pred_bytes", r.pred_bytes},
                    {"meas_bytes", r.meas_bytes}, {"runs_ms", r.runs_ms},
+                   {"calibration_plan", r.calib},
                    {"status", r.oom ? "oom" : r.failed ? "failed" : "ok"}});
+  auto score_json = [](const Score& sc) {
+    return Json{{"plans", sc.ok}, {"time_mape", sc.t_mape}, {"time_max_ape", sc.t_max},
+                {"kendall_tau", sc.tau}, {"memory_mape", sc.m_mape},
+                {"memory_max_ape", sc.m_max}, {"memory_under", sc.under}};
+  };
   bench::write_or_die(js, Json{{"format_version", 1}, {"rows", out}, {"kendall_tau", tau},
+                               {"all", score_json(all)}, {"held_out", score_json(held)},
+                               {"calibration", f.calibration.empty() ? "" : calibrate::describe(in.scales)},
                                {"repeats", f.repeats},
                                {"run_to_run", {{"plans", noise.plans}, {"mape", noise.mape},
                                                {"max_ape", noise.max_ape}, {"tau", noise.tau},

@@ -1,85 +1,37 @@
-// Small helpers shared by the executor benchmarks: temp folders, writing configs and plans,
-// running `paratune` as a child process and reading its metrics JSON. Torch-free.
+// Small helpers shared by the executor benchmarks: the output folder, sizes on the command line,
+// Kendall's tau and the run-to-run noise. Running plans is calibrate/plan_runner.h, whose names
+// are brought in here. Torch-free.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "calibrate/plan_runner.h"
 #include "core/json_reader.h"
 #include "core/model_config.h"
 #include "core/strategy.h"
 
 namespace paratune::bench {
 
-/// A fresh folder under $TMPDIR (or /tmp), removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
+using runner::interleaved_order;
+using runner::Job;
+using runner::measure_interleaved;
+using runner::measure_plan;
+using runner::Measured;
+using runner::median;
+using runner::micro_batches_for;
+using runner::plan_name;
+using runner::read_metrics;
+using runner::run_shell;
+using runner::TempDir;
+using runner::write_or_die;
 
- private:
-  std::string path_;
-};
-
-/// Writes `j` to `path`; aborts the bench with a message on failure.
-void write_or_die(const std::string& path, const Json& j);
 /// Creates the output folder `dir` (and its parents) and checks that a file can be written there,
 /// before any plan runs; exits with code 2 and a message naming `bench` and `dir` otherwise.
 void ensure_out_dir_or_die(const char* bench, const std::string& dir);
-/// Runs `cmd` through the shell; returns its exit code.
-int run_shell(const std::string& cmd);
-/// Reads a metrics JSON written by `paratune train --metrics`; aborts on failure.
-Json read_metrics(const std::string& path);
-/// Median of `v` (v non-empty).
-double median(std::vector<double> v);
 
 /// "12MiB", "1.5GiB", "4096" (bytes) -> bytes; aborts the bench naming `flag` on a bad unit.
 double parse_bytes_or_die(const std::string& flag, const std::string& text);
-
-/// Largest of {2pp, pp, 1} micro-batches for which every layer's local micro-batch is whole
-/// (0: none).
-int micro_batches_for(const Strategy& s, int batch);
-
-/// "pp2-m4 tp2-dp2-zero3" for uniform plans, "pp2-m4 mixed" otherwise.
-std::string plan_name(const Strategy& s);
-
-/// One measured training run of a plan.
-struct Measured {
-  bool ok = false;       // trained to the end
-  bool oom = false;      // stopped by the executor's memory limit
-  double ms = 0;         // median step time after `warmup` steps
-  double peak_bytes = 0; // max over ranks of the per-rank peak
-  std::string log_tail;  // last 2000 characters of the output when not ok
-  std::vector<double> runs_ms;  // per run, its median step time (measure_interleaved)
-};
-
-/// `paratune launch <launch> -- paratune train` of `plan` on synthetic data for `steps` steps
-/// (`memory_limit` > 0: the executor's limit on) in `dir`; `paratune` is the binary's path.
-Measured measure_plan(const std::string& paratune, const std::string& launch,
-                      const std::string& dir, const std::string& model_json, const Strategy& plan,
-                      int steps, int warmup, double memory_limit);
-
-/// One plan to measure: `memory_limit` > 0 turns the executor's limit on.
-struct Job {
-  Strategy plan;
-  double memory_limit = 0;
-  std::string label;  // for the progress lines
-};
-
-/// The order of `jobs` x `repeats` runs: round r visits every job, forwards on even rounds and
-/// backwards on odd ones, so slow drift of the machine hits every plan alike. Pairs (round, job).
-std::vector<std::pair<int, int>> interleaved_order(int jobs, int repeats);
-
-/// Measures every job `repeats` times in interleaved_order. A job's result: ms = median of its
-/// runs' medians (runs_ms), peak_bytes = max over runs; a job that fails or hits the memory limit
-/// once is not run again and reports that run. Prints one progress line per run on stderr.
-std::vector<Measured> measure_interleaved(const std::string& paratune, const std::string& launch,
-                                          const std::string& dir, const std::string& model_json,
-                                          const std::vector<Job>& jobs, int steps, int warmup,
-                                          int repeats);
 
 /// Kendall's tau-a between two equally long series (0 when no pair is ordered in both).
 double kendall_tau(const std::vector<double>& a, const std::vector<double>& b);

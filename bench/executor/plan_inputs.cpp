@@ -5,7 +5,7 @@
 #include <cstdlib>
 
 #include "bench/executor/bench_util.h"
-#include "search/decision_tree.h"
+#include "calibrate/calibration.h"
 
 namespace paratune::bench {
 
@@ -20,7 +20,26 @@ BenchInputs load_inputs_or_die(const std::string& bench, const std::string& clus
       std::exit(1);
     }
   }
-  return BenchInputs{std::move(*c), std::move(*m), std::move(*p)};
+  return BenchInputs{std::move(*c), std::move(*m), std::move(*p), {}};
+}
+
+void load_calibration_or_die(const std::string& bench, const std::string& path, BenchInputs& in) {
+  StatusOr<calibrate::Calibration> c = calibrate::load_calibration(path);
+  Status st = c.ok() ? calibrate::check_matches(*c, in.cluster, in.profile, path) : c.status();
+  if (!st.ok()) {
+    std::fprintf(stderr, "%s: %s\n", bench.c_str(), st.message().c_str());
+    std::exit(1);
+  }
+  in.scales = c->scales;
+  in.calibration_plans.clear();
+  for (const calibrate::CalibrationRun& r : c->runs) in.calibration_plans.push_back(r.strategy);
+}
+
+bool is_calibration_plan(const BenchInputs& in, const Strategy& s) {
+  const Json j = to_json(s);
+  for (const Strategy& c : in.calibration_plans)
+    if (to_json(c) == j) return true;
+  return false;
 }
 
 std::optional<estimator::PlanEstimate> estimate_for_executor(const BenchInputs& in,
@@ -34,6 +53,7 @@ std::optional<estimator::PlanEstimate> estimate_for_executor(const BenchInputs& 
   ctx.micro_batches = plan.micro_batches;
   ctx.global_batch = batch;
   ctx.options.runtime_buffer_bytes = 0;
+  ctx.options.scales = in.scales;
   auto e = estimator::estimate_plan(ctx, plan);
   if (!e.ok()) return std::nullopt;
   return std::move(*e);
@@ -46,20 +66,7 @@ double peak_bytes(const estimator::PlanEstimate& e) {
 }
 
 std::vector<Strategy> uniform_plans(const BenchInputs& in, int batch) {
-  const int n = in.cluster.num_devices();
-  std::vector<Strategy> out;
-  for (const auto& [pp, cands] :
-       search::enumerate_by_pp(n, 0, search::DecisionTreeOptions{}, in.model)) {
-    for (const LayerStrategy& ls : cands) {
-      Strategy s = uniform_strategy(n, pp, ls, in.model.num_layers, batch, 1);
-      if (ls.tp > 1 && in.model.vocab % ls.tp) s.embedding.tp = 1, s.embedding.dp = n / pp;
-      s.embedding.sp = false;
-      s.micro_batches = micro_batches_for(s, batch);
-      if (s.micro_batches == 0 || !validate(s, in.model, "plan").ok()) continue;
-      out.push_back(std::move(s));
-    }
-  }
-  return out;
+  return calibrate::uniform_plans(in.model, in.cluster.num_devices(), batch);
 }
 
 }  // namespace paratune::bench

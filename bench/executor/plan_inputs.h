@@ -19,14 +19,23 @@ struct BenchInputs {
   ClusterProfile cluster;
   ModelConfig model;
   ModelProfile profile;
+  estimator::TermScales scales;  // from --calibration; all 1 without
+  std::vector<Strategy> calibration_plans = {};  // the plans that calibration was fitted on
 };
 
 /// Loads the three files; on an error prints "<bench>: <message>" and exits with 1.
 BenchInputs load_inputs_or_die(const std::string& bench, const std::string& cluster,
                                const std::string& model, const std::string& profile);
 
+/// Reads a `paratune calibrate` file into in.scales and in.calibration_plans; it must have been
+/// fitted on in.cluster and in.profile (calibrate::check_matches). Exits with 1 otherwise.
+void load_calibration_or_die(const std::string& bench, const std::string& path, BenchInputs& in);
+/// True when `s` is one of the plans that the calibration was fitted on.
+bool is_calibration_plan(const BenchInputs& in, const Strategy& s);
+
 /// The estimator's figures for `plan` at global batch `batch` on every device of the cluster,
-/// with no runtime buffer (the CPU executor's allocator sees only tensors); nullopt when the
+/// with no runtime buffer (the CPU executor's allocator sees only tensors) and in.scales;
+/// nullopt when the
 /// estimator rejects the plan.
 std::optional<estimator::PlanEstimate> estimate_for_executor(const BenchInputs& in,
                                                              const Strategy& plan, int batch);

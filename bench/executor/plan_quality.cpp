@@ -8,7 +8,10 @@
 //
 //   bench_plan_quality --cluster cluster.json --model M.json --profile P.json
 //       [--launch "--nproc-per-node 4"] [--global-batch 8] [--steps 8]
-//       [--limits 40MiB,24MiB,12MiB] [--repeats 3] [--out DIR]
+//       [--limits 40MiB,24MiB,12MiB] [--repeats 3] [--out DIR] [--calibration F]
+//
+// With --calibration (a `paratune calibrate` file fitted on the same two profiles) the search,
+// the baselines and every prediction use its term multipliers.
 //
 // Without --limits the three limits come from the estimator: 1.1x the pure-DP plan's predicted
 // peak, halfway between that and the smallest predicted peak of any uniform plan, and 1.1x that
@@ -31,6 +34,7 @@
 
 #include "bench/executor/bench_util.h"
 #include "bench/executor/plan_inputs.h"
+#include "calibrate/calibration.h"
 #include "core/cluster_profile.h"
 #include "core/model_profile.h"
 #include "estimator/plan_estimate.h"
@@ -45,7 +49,7 @@ namespace {
 constexpr int kWarmup = 2;
 
 struct Flags {
-  std::string cluster, model, profile, launch = "--nproc-per-node 4", out = ".";
+  std::string cluster, model, profile, launch = "--nproc-per-node 4", out = ".", calibration;
   int global_batch = 8, steps = 8, repeats = 3;
   std::vector<double> limits;
 };
@@ -84,6 +88,7 @@ int main(int argc, char** argv) {
     else if (k == "--profile") f.profile = v;
     else if (k == "--launch") f.launch = v;
     else if (k == "--out") f.out = v;
+    else if (k == "--calibration") f.calibration = v;
     else if (k == "--global-batch") f.global_batch = std::atoi(v.c_str());
     else if (k == "--steps") f.steps = std::atoi(v.c_str());
     else if (k == "--limits") f.limits = split_limits(v);
@@ -100,8 +105,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   bench::ensure_out_dir_or_die("bench_plan_quality", f.out);
-  const bench::BenchInputs in =
+  bench::BenchInputs in =
       bench::load_inputs_or_die("bench_plan_quality", f.cluster, f.model, f.profile);
+  if (!f.calibration.empty()) {
+    bench::load_calibration_or_die("bench_plan_quality", f.calibration, in);
+    std::printf("calibration %s: %s\n", f.calibration.c_str(),
+                calibrate::describe(in.scales).c_str());
+  }
   const ModelConfig* model = &in.model;
   const ClusterProfile* cluster = &in.cluster;
   const int n = cluster->num_devices(), B = f.global_batch;
@@ -146,6 +156,7 @@ int main(int argc, char** argv) {
     so.memory_per_device = Bytes(limit);
     so.global_batches = {B};
     so.estimator.runtime_buffer_bytes = 0;
+    so.estimator.scales = in.scales;
     auto found = search::search(in.model, in.cluster, in.profile, so);
     Entry se;
     se.who = "searched";

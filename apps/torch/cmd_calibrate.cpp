@@ -1,0 +1,146 @@
+// paratune calibrate: trains a few plans for some steps (one of each family,
+// calibrate::calibration_plans), then fits the estimator's term multipliers to those runs and
+// writes them (calibrate/calibration.h). `paratune search --calibration F` and the benches use
+// the file; it belongs to the cluster and model profiles it was fitted on.
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <cxxopts.hpp>
+
+#include "apps/commands.h"
+#include "apps/plan/cli_util.h"
+#include "calibrate/calibration.h"
+#include "calibrate/plan_runner.h"
+#include "core/json_reader.h"
+
+namespace paratune::apps {
+
+namespace {
+
+std::string self_exe() {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "paratune";
+  buf[n] = '\0';
+  return buf;
+}
+
+}  // namespace
+
+int cmd_calibrate(int argc, char** argv) {
+  cxxopts::Options opts(
+      "paratune calibrate",
+      "Train one plan of each family for a few steps on this cluster and fit the cost model's "
+      "multipliers (compute, arrival waits, pipeline links, each collective by group size) to "
+      "the measured step times. Run it as a plain command (not under launch): it launches the "
+      "ranks itself.");
+  opts.add_options()
+      ("cluster", "cluster profile JSON measured on this machine (paratune profile-cluster)", cxxopts::value<std::string>())
+      ("model", "model config JSON", cxxopts::value<std::string>())
+      ("profile", "model profile JSON measured on this machine (paratune profile-model)", cxxopts::value<std::string>())
+      ("o,output", "where to write the calibration (required)", cxxopts::value<std::string>())
+      ("launch", "flags for `paratune launch` that start the cluster's ranks; default: --nproc-per-node <devices of the cluster profile>", cxxopts::value<std::string>()->default_value(""))
+      ("global-batch", "global batch of the calibration runs (use the one you will search for)", cxxopts::value<int>()->default_value("8"))
+      ("steps", "training steps per run (the first 2 are warm-up)", cxxopts::value<int>()->default_value("6"))
+      ("repeats", "runs per plan, interleaved; the median is fitted", cxxopts::value<int>()->default_value("2"))
+      ("dry-run", "print the calibration plans and exit")
+      ("h,help", "print this help");
+  cxxopts::ParseResult r;
+  try {
+    r = opts.parse(argc, argv);
+  } catch (const std::exception& e) {
+    return fail("calibrate", InvalidArgument(e.what()));
+  }
+  if (r.count("help")) {
+    std::cout << opts.help()
+              << "\nexample:\n  paratune calibrate --cluster cluster.json --model "
+                 "configs/models/gpt-mini.json --profile gpt-mini.profile.json -o calibration.json\n"
+                 "  paratune search ... --calibration calibration.json\n";
+    return 0;
+  }
+  for (const char* req : {"cluster", "model", "profile", "output"})
+    if (!r.count(req))
+      return fail("calibrate", InvalidArgument(std::string("--") + req + " is required (see --help)"));
+  const int batch = r["global-batch"].as<int>(), steps = r["steps"].as<int>(),
+            repeats = r["repeats"].as<int>();
+  constexpr int kWarmup = 2;
+  if (batch < 1) return fail("calibrate", InvalidArgument("--global-batch must be >= 1"));
+  if (steps <= kWarmup) return fail("calibrate", InvalidArgument("--steps must be > 2 (2 are warm-up)"));
+  if (repeats < 1) return fail("calibrate", InvalidArgument("--repeats must be >= 1"));
+
+  StatusOr<PlanInputs> in = load_plan_inputs(r["cluster"].as<std::string>(),
+                                             r["model"].as<std::string>(),
+                                             r["profile"].as<std::string>());
+  if (!in.ok()) return fail("calibrate", in.status());
+  const int n = in->cluster.num_devices();
+  std::string launch = r["launch"].as<std::string>();
+  if (launch.empty()) launch = "--nproc-per-node " + std::to_string(n);
+  const std::vector<Strategy> plans = calibrate::calibration_plans(in->model, n, batch);
+  if (plans.size() < 2) {
+    return fail("calibrate", InvalidArgument("only " + std::to_string(plans.size()) +
+                                             " calibration plan(s) exist for " + in->model.name +
+                                             " on " + std::to_string(n) +
+                                             " devices at global batch " + std::to_string(batch) +
+                                             "; at least 2 are needed"));
+  }
+  std::fprintf(stderr, "paratune calibrate: %s on %d devices (%s), global batch %d: %zu plans x %d "
+                       "runs, %d steps each, launch %s\n",
+               in->model.name.c_str(), n, in->cluster.name.c_str(), batch, plans.size(), repeats,
+               steps, launch.c_str());
+  for (const Strategy& s : plans) std::fprintf(stderr, "  %s\n", runner::plan_name(s).c_str());
+  if (r.count("dry-run")) return 0;
+
+  // Fail on an unwritable output before the runs, not after them.
+  const std::string out_path = r["output"].as<std::string>();
+  {
+    Status w = write_file_atomic(out_path + ".probe", "x");
+    if (!w.ok()) return fail("calibrate", w);
+    std::remove((out_path + ".probe").c_str());
+  }
+
+  runner::TempDir dir;
+  runner::write_or_die(dir.path() + "/model.json", to_json(in->model));
+  std::vector<runner::Job> jobs;
+  for (const Strategy& s : plans) jobs.push_back({s, 0, runner::plan_name(s)});
+  const std::vector<runner::Measured> meas = runner::measure_interleaved(
+      self_exe(), launch, dir.path(), dir.path() + "/model.json", jobs, steps, kWarmup, repeats);
+  std::vector<std::pair<Strategy, double>> measured;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    if (!meas[i].ok) {
+      return fail("calibrate", Internal("training " + runner::plan_name(plans[i]) +
+                                        " failed; its output ended with:\n" + meas[i].log_tail));
+    }
+    measured.emplace_back(plans[i], meas[i].ms);
+  }
+  calibrate::FitInputs fit;
+  fit.model = &in->model;
+  fit.cluster = &in->cluster;
+  fit.profile = &in->profile;
+  fit.global_batch = batch;
+  fit.options.runtime_buffer_bytes = 0;
+  fit.options.mixed_precision = in->model.dtype != DType::kFp32;
+  StatusOr<calibrate::Calibration> c = calibrate::fit_calibration(fit, measured);
+  if (!c.ok()) return fail("calibrate", c.status());
+  Status w = write_file_atomic(out_path, dump_json(calibrate::to_json(*c)));
+  if (!w.ok()) return fail("calibrate", w);
+
+  std::printf("%-36s %10s %10s %7s %10s %7s\n", "plan", "meas ms", "pred ms", "err", "calib ms",
+              "err");
+  for (const calibrate::CalibrationRun& run : c->runs) {
+    std::printf("%-36s %10.1f %10.1f %+6.1f%% %10.1f %+6.1f%%\n", run.plan.c_str(),
+                run.measured_ms, run.predicted_ms,
+                100 * (run.predicted_ms / run.measured_ms - 1), run.calibrated_ms,
+                100 * (run.calibrated_ms / run.measured_ms - 1));
+  }
+  std::printf("scales: %s\n", calibrate::describe(c->scales).c_str());
+  std::printf("log-rms error of these runs: %.3f before, %.3f after (wrote %s)\n",
+              c->log_rms_before, c->log_rms_after, out_path.c_str());
+  return 0;
+}
+
+}  // namespace paratune::apps

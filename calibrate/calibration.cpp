@@ -1,0 +1,371 @@
+#include "calibrate/calibration.h"
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+
+#include "calibrate/plan_runner.h"
+#include "estimator/plan_estimate.h"
+#include "search/decision_tree.h"
+
+namespace paratune::calibrate {
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+constexpr const char* kKind = "paratune-calibration";
+
+CollectiveOp op_from(const std::string& s) {
+  if (s == "allgather") return CollectiveOp::kAllGather;
+  if (s == "reduce_scatter") return CollectiveOp::kReduceScatter;
+  if (s == "all2all") return CollectiveOp::kAllToAll;
+  return CollectiveOp::kAllReduce;
+}
+
+double log_rms(const std::vector<double>& pred, const std::vector<double>& meas) {
+  double s = 0;
+  for (size_t i = 0; i < pred.size(); ++i) s += std::pow(std::log(pred[i] / meas[i]), 2);
+  return pred.empty() ? 0 : std::sqrt(s / double(pred.size()));
+}
+
+}  // namespace
+
+std::string describe(const estimator::TermScales& s) {
+  std::string out;
+  auto add = [&](const std::string& name, double v) {
+    if (v == 1) return;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s x%.2f", name.c_str(), v);
+    out += (out.empty() ? "" : ", ") + std::string(buf);
+  };
+  add("compute", s.compute);
+  add("wait", s.wait);
+  add("pipeline", s.pipeline);
+  for (const estimator::CollectiveScale& c : s.collectives)
+    add(std::string(to_string(c.op)) + "/" + std::to_string(c.group_size), c.scale);
+  return out.empty() ? "all 1" : out;
+}
+
+std::string digest(const Json& j) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : dump_json(j)) {
+    h ^= ch;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, h);
+  return buf;
+}
+
+Json to_json(const Calibration& c) {
+  Json cols = Json::array();
+  for (const estimator::CollectiveScale& s : c.scales.collectives)
+    cols.push_back({{"op", to_string(s.op)}, {"group_size", s.group_size}, {"scale", s.scale}});
+  Json runs = Json::array();
+  for (const CalibrationRun& r : c.runs)
+    runs.push_back({{"plan", r.plan}, {"strategy", paratune::to_json(r.strategy)},
+                    {"measured_ms", r.measured_ms}, {"predicted_ms", r.predicted_ms},
+                    {"calibrated_ms", r.calibrated_ms}});
+  return Json{{"format_version", kFormatVersion},
+              {"kind", kKind},
+              {"cluster", c.cluster},
+              {"model", c.model},
+              {"cluster_digest", c.cluster_digest},
+              {"profile_digest", c.profile_digest},
+              {"global_batch", c.global_batch},
+              {"scales",
+               {{"compute", c.scales.compute},
+                {"wait", c.scales.wait},
+                {"pipeline", c.scales.pipeline},
+                {"collectives", cols}}},
+              {"fit", {{"log_rms_before", c.log_rms_before}, {"log_rms_after", c.log_rms_after}}},
+              {"runs", runs}};
+}
+
+StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& file) {
+  if (!j.is_object()) return InvalidArgument(file + ": expected a JSON object");
+  ObjectReader r(j, file);
+  r.format_version(kFormatVersion);
+  r.enumeration("kind", {kKind});
+  Calibration c;
+  c.cluster = r.string("cluster");
+  c.model = r.string("model");
+  c.cluster_digest = r.string("cluster_digest");
+  c.profile_digest = r.string("profile_digest");
+  c.global_batch = static_cast<int>(r.integer("global_batch", 1));
+  {
+    ObjectReader s = r.object("scales");
+    const double lo = 1.0 / 16, hi = 16;
+    c.scales.compute = s.number("compute", lo, hi);
+    c.scales.wait = s.number("wait", lo, hi);
+    c.scales.pipeline = s.number("pipeline", lo, hi);
+    for (ObjectReader& cr : s.objects("collectives")) {
+      estimator::CollectiveScale cs;
+      cs.op = op_from(cr.enumeration("op", {"allreduce", "allgather", "reduce_scatter", "all2all"}));
+      cs.group_size = static_cast<int>(cr.integer("group_size", 2));
+      cs.scale = cr.number("scale", lo, hi);
+      (void)cr.finish();
+      c.scales.collectives.push_back(cs);
+    }
+    (void)s.finish();
+  }
+  {
+    ObjectReader f = r.object("fit");
+    c.log_rms_before = f.number("log_rms_before");
+    c.log_rms_after = f.number("log_rms_after");
+    (void)f.finish();
+  }
+  std::vector<ObjectReader> runs = r.objects("runs");
+  for (size_t i = 0; i < runs.size(); ++i) {
+    ObjectReader& rr = runs[i];
+    CalibrationRun run;
+    run.plan = rr.string("plan");
+    const Json& sj = rr.raw("strategy");
+    run.measured_ms = rr.number("measured_ms", 1e-9);
+    run.predicted_ms = rr.number("predicted_ms");
+    run.calibrated_ms = rr.number("calibrated_ms");
+    (void)rr.finish();
+    if (!r.ok()) break;
+    StatusOr<Strategy> s = strategy_from_json(sj, file + " runs[" + std::to_string(i) + "].strategy");
+    if (!s.ok()) return s.status();
+    run.strategy = std::move(*s);
+    c.runs.push_back(std::move(run));
+  }
+  PARATUNE_RETURN_IF_ERROR(r.finish());
+  Status st = c.scales.validate();
+  if (!st.ok()) return InvalidArgument(file + ": " + st.message());
+  return c;
+}
+
+StatusOr<Calibration> load_calibration(const std::string& path) {
+  StatusOr<Json> j = read_json_file(path);
+  if (!j.ok()) return j.status();
+  return calibration_from_json(*j, path);
+}
+
+Status check_matches(const Calibration& c, const ClusterProfile& cluster,
+                     const ModelProfile& profile, const std::string& file) {
+  const std::string cd = digest(paratune::to_json(cluster));
+  if (cd != c.cluster_digest) {
+    return InvalidArgument(file + ": field \"cluster_digest\": fitted on another cluster profile (" +
+                           c.cluster_digest + ", \"" + c.cluster + "\"), this one is " + cd +
+                           " (\"" + cluster.name +
+                           "\"); run `paratune calibrate` again with this profile");
+  }
+  const std::string pd = digest(paratune::to_json(profile));
+  if (pd != c.profile_digest) {
+    return InvalidArgument(file + ": field \"profile_digest\": fitted on another model profile (" +
+                           c.profile_digest + ", model \"" + c.model + "\"), this one is " + pd +
+                           " (model \"" + profile.model + "\"); run `paratune calibrate` again");
+  }
+  return Status::Ok();
+}
+
+std::vector<Strategy> uniform_plans(const ModelConfig& model, int n, int batch) {
+  std::vector<Strategy> out;
+  for (const auto& [pp, cands] : search::enumerate_by_pp(n, 0, search::DecisionTreeOptions{}, model)) {
+    for (const LayerStrategy& ls : cands) {
+      Strategy s = uniform_strategy(n, pp, ls, model.num_layers, batch, 1);
+      if (ls.tp > 1 && model.vocab % ls.tp) s.embedding.tp = 1, s.embedding.dp = n / pp;
+      s.embedding.sp = false;
+      s.micro_batches = runner::micro_batches_for(s, batch);
+      if (s.micro_batches == 0 || !validate(s, model, "plan").ok()) continue;
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+std::vector<Strategy> calibration_plans(const ModelConfig& model, int n, int batch) {
+  const std::vector<Strategy> all = uniform_plans(model, n, batch);
+  int max_pp = 1, max_tp = 1;
+  for (const Strategy& s : all) {
+    max_pp = std::max(max_pp, s.pp);
+    if (s.pp == 1) max_tp = std::max(max_tp, s.layers[0].tp);
+  }
+  using Pred = std::function<bool(int pp, const LayerStrategy&)>;
+  auto plain = [](const LayerStrategy& l) { return !l.checkpoint && !l.sp && l.tp_consecutive; };
+  const std::vector<Pred> families = {
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 1 && l.tp == 1 && l.dp_type == DpType::kDdp && plain(l);
+      },
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 1 && l.tp == 1 && l.dp > 1 && l.dp_type == DpType::kZero2 && plain(l);
+      },
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 1 && l.tp == 1 && l.dp > 1 && l.dp_type == DpType::kZero3 && plain(l);
+      },
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 1 && l.tp == 1 && l.dp_type == DpType::kDdp && l.checkpoint && !l.sp;
+      },
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 1 && l.tp == max_tp && max_tp > 2 && plain(l);
+      },
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 1 && l.tp == 2 && l.dp_type == DpType::kDdp && plain(l);
+      },
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 1 && l.tp == 2 && l.dp > 1 && l.dp_type == DpType::kZero2 && plain(l);
+      },
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 1 && l.tp == 2 && l.sp && !l.checkpoint && l.dp_type == DpType::kDdp;
+      },
+      [&](int pp, const LayerStrategy& l) {
+        return pp == max_pp && max_pp > 1 && l.tp == 1 && l.dp_type == DpType::kDdp && plain(l);
+      },
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 2 && max_pp > 2 && l.tp == 1 && l.dp_type == DpType::kDdp && plain(l);
+      },
+  };
+  std::vector<Strategy> out;
+  for (const Pred& want : families) {
+    for (const Strategy& s : all) {
+      if (!want(s.pp, s.layers[0])) continue;
+      bool seen = false;
+      for (const Strategy& o : out) seen = seen || paratune::to_json(o) == paratune::to_json(s);
+      if (!seen) out.push_back(s);
+      break;
+    }
+  }
+  return out;
+}
+
+StatusOr<double> predict_ms(const FitInputs& in, const Strategy& plan,
+                            const estimator::TermScales& scales) {
+  estimator::CostContext ctx;
+  ctx.model = in.model;
+  ctx.cluster = in.cluster;
+  ctx.profile = in.profile;
+  ctx.num_devices = in.cluster->num_devices();
+  ctx.pp = plan.pp;
+  ctx.micro_batches = plan.micro_batches;
+  ctx.global_batch = in.global_batch;
+  ctx.options = in.options;
+  ctx.options.scales = scales;
+  StatusOr<estimator::PlanEstimate> e = estimator::estimate_plan(ctx, plan);
+  if (!e.ok()) return e.status();
+  return e->iteration.value;
+}
+
+StatusOr<Calibration> fit_calibration(const FitInputs& in,
+                                      const std::vector<std::pair<Strategy, double>>& measured) {
+  if (measured.size() < 2) {
+    return InvalidArgument("calibration: needs at least 2 measured plans, got " +
+                           std::to_string(measured.size()));
+  }
+  std::vector<double> meas;
+  for (const auto& [plan, ms] : measured) {
+    if (!(ms > 0) || !std::isfinite(ms)) {
+      return InvalidArgument("calibration: plan " + runner::plan_name(plan) +
+                             " has a measured time of " + std::to_string(ms) + " ms");
+    }
+    meas.push_back(ms);
+  }
+  auto predict_all = [&](const estimator::TermScales& s) -> StatusOr<std::vector<double>> {
+    std::vector<double> p;
+    for (const auto& [plan, ms] : measured) {
+      StatusOr<double> t = predict_ms(in, plan, s);
+      if (!t.ok()) return InvalidArgument("calibration: plan " + runner::plan_name(plan) + ": " +
+                                          t.status().message());
+      if (!(*t > 0)) return InvalidArgument("calibration: plan " + runner::plan_name(plan) +
+                                            " is predicted to take no time");
+      p.push_back(*t);
+    }
+    return p;
+  };
+  estimator::TermScales s;
+  StatusOr<std::vector<double>> before = predict_all(s);
+  if (!before.ok()) return before.status();
+
+  // Candidate collective scales: every op the executor issues, every power-of-two group size.
+  for (CollectiveOp op :
+       {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
+    for (int g = 2; g <= in.cluster->num_devices(); g *= 2) s.collectives.push_back({op, g, 1.0});
+  }
+  std::vector<double*> params = {&s.compute, &s.wait, &s.pipeline};
+  for (estimator::CollectiveScale& c : s.collectives) params.push_back(&c.scale);
+  // A scale that no calibration plan's prediction depends on stays 1 and is not written.
+  std::vector<double*> used;
+  for (double* p : params) {
+    *p = 2.0;
+    StatusOr<std::vector<double>> moved = predict_all(s);
+    *p = 1.0;
+    if (!moved.ok()) return moved.status();
+    bool changes = false;
+    for (size_t i = 0; i < meas.size(); ++i)
+      changes = changes || std::fabs((*moved)[i] - (*before)[i]) > 1e-9 * (*before)[i];
+    if (changes) used.push_back(p);
+  }
+  auto objective = [&]() {
+    StatusOr<std::vector<double>> p = predict_all(s);
+    if (!p.ok()) return std::numeric_limits<double>::infinity();
+    double j = 0;
+    for (size_t i = 0; i < meas.size(); ++i) j += std::pow(std::log((*p)[i] / meas[i]), 2);
+    j /= double(meas.size());
+    for (double* q : used) j += kPenalty * std::pow(std::log(*q), 2);
+    return j;
+  };
+  const double lo_bound = std::log(1.0 / 16), hi_bound = std::log(16.0);
+  const double phi = (std::sqrt(5.0) - 1) / 2;
+  double best = objective();
+  for (int sweep = 0; sweep < 12; ++sweep) {
+    const double start = best;
+    for (double* p : used) {
+      const double keep = *p;
+      double a = lo_bound, b = hi_bound;
+      auto at = [&](double x) {
+        *p = std::exp(x);
+        return objective();
+      };
+      double x1 = b - phi * (b - a), x2 = a + phi * (b - a);
+      double f1 = at(x1), f2 = at(x2);
+      for (int it = 0; it < 40; ++it) {
+        if (f1 < f2) {
+          b = x2, x2 = x1, f2 = f1;
+          x1 = b - phi * (b - a);
+          f1 = at(x1);
+        } else {
+          a = x1, x1 = x2, f1 = f2;
+          x2 = a + phi * (b - a);
+          f2 = at(x2);
+        }
+      }
+      const double x = (a + b) / 2;
+      const double fx = at(x);
+      if (fx < best) {
+        best = fx;
+      } else {
+        *p = keep;  // golden section is local; never accept a worse point
+      }
+    }
+    if (start - best < 1e-9) break;
+  }
+  // Drop the collective scales that nothing constrains.
+  std::vector<estimator::CollectiveScale> kept;
+  for (estimator::CollectiveScale& c : s.collectives) {
+    bool is_used = false;
+    for (double* q : used) is_used = is_used || q == &c.scale;
+    if (is_used) kept.push_back(c);
+  }
+  s.collectives = std::move(kept);
+  StatusOr<std::vector<double>> after = predict_all(s);
+  if (!after.ok()) return after.status();
+
+  Calibration c;
+  c.cluster = in.cluster->name;
+  c.model = in.model->name;
+  c.cluster_digest = digest(paratune::to_json(*in.cluster));
+  c.profile_digest = digest(paratune::to_json(*in.profile));
+  c.global_batch = in.global_batch;
+  c.scales = s;
+  c.log_rms_before = log_rms(*before, meas);
+  c.log_rms_after = log_rms(*after, meas);
+  for (size_t i = 0; i < measured.size(); ++i) {
+    c.runs.push_back({runner::plan_name(measured[i].first), measured[i].first, meas[i],
+                      (*before)[i], (*after)[i]});
+  }
+  return c;
+}
+
+}  // namespace paratune::calibrate

@@ -1,0 +1,111 @@
+// Calibration: the estimator's term multipliers (estimator::TermScales) fitted to short training
+// runs of a few plans, on the cluster and model profiles that the search will use.
+//
+// The profiles measure each term alone (a GEMM, a collective with idle ranks, one p2p). On
+// shared cores a real step also pays what the terms do to each other (Gloo's threads taking
+// cores from compute, collectives waiting longer under load). `paratune calibrate` trains one
+// plan of each family (calibration_plans), and fit_calibration() picks the multipliers on
+// compute, arrival waits, the pipeline links and each collective by group size that bring the
+// predictions of those runs closest to what was measured (least squares on log(pred / meas),
+// with a penalty that keeps a multiplier at 1 unless the runs move it).
+//
+//   StatusOr<Calibration> c = load_calibration("calibration.json");
+//   PARATUNE_RETURN_IF_ERROR(check_matches(*c, cluster, profile, "calibration.json"));
+//   options.scales = c->scales;
+//
+// File format (format_version 1):
+//   {"format_version": 1, "kind": "paratune-calibration", "cluster": NAME, "model": NAME,
+//    "cluster_digest": HEX, "profile_digest": HEX, "global_batch": 8,
+//    "scales": {"compute": 1.2, "wait": 1.0, "pipeline": 1.4,
+//               "collectives": [{"op": "allreduce", "group_size": 4, "scale": 1.3}, ...]},
+//    "fit": {"log_rms_before": 0.41, "log_rms_after": 0.09},
+//    "runs": [{"plan": "pp1-m2 tp1-dp4", "strategy": {...}, "measured_ms": 58.1,
+//              "predicted_ms": 41.0, "calibrated_ms": 55.2}, ...]}
+// The digests are FNV-1a 64 of the canonical JSON of the cluster and model profiles the fit used:
+// a calibration belongs to that pair of profiles (check_matches).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/cluster_profile.h"
+#include "core/json_reader.h"
+#include "core/model_config.h"
+#include "core/model_profile.h"
+#include "core/status.h"
+#include "core/strategy.h"
+#include "estimator/cost_context.h"
+
+namespace paratune::calibrate {
+
+struct CalibrationRun {
+  std::string plan;  // runner::plan_name
+  Strategy strategy;
+  double measured_ms = 0;    // median step time of the training runs
+  double predicted_ms = 0;   // the estimator with every scale at 1
+  double calibrated_ms = 0;  // the estimator with the fitted scales
+};
+
+struct Calibration {
+  std::string cluster, model;  // names from the profiles
+  std::string cluster_digest, profile_digest;
+  int global_batch = 0;
+  estimator::TermScales scales;
+  double log_rms_before = 0, log_rms_after = 0;  // sqrt(mean log(pred / meas)^2) over runs
+  std::vector<CalibrationRun> runs;
+};
+
+Json to_json(const Calibration& c);
+StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& file);
+StatusOr<Calibration> load_calibration(const std::string& path);
+
+/// "compute x1.21, wait x0.90, pipeline x1.35, allreduce/4 x1.40, ..." (only scales != 1;
+/// "all 1" when none).
+std::string describe(const estimator::TermScales& s);
+
+/// FNV-1a 64 of dump_json(j), as 16 hex digits.
+std::string digest(const Json& j);
+/// OK when `c` was fitted on exactly these profiles (by digest); otherwise an error naming
+/// `file` and saying which profile differs.
+Status check_matches(const Calibration& c, const ClusterProfile& cluster,
+                     const ModelProfile& profile, const std::string& file);
+
+/// Every uniform strategy of the default search space on `num_devices` devices (each pp, each
+/// per-layer candidate of the decision tree on every layer; the embedding falls back to tp 1 when
+/// the vocabulary does not split), micro-batches = runner::micro_batches_for; only plans that
+/// validate against the model.
+std::vector<Strategy> uniform_plans(const ModelConfig& model, int num_devices, int batch);
+
+/// The plans `paratune calibrate` trains: one uniform plan of each family that exists for this
+/// model and device count, in this order: DDP over all devices, ZeRO-2 and ZeRO-3 over all
+/// devices, DDP with checkpointing, the widest TP, TP 2 with DDP, TP 2 with ZeRO-2, TP 2 with
+/// sequence parallelism, the deepest pipeline, a 2-stage pipeline with DDP. Duplicates dropped.
+std::vector<Strategy> calibration_plans(const ModelConfig& model, int num_devices, int batch);
+
+/// What the fit reads: the profiles and the estimator options every other figure uses
+/// (options.scales is ignored: the fit starts from all 1).
+struct FitInputs {
+  const ModelConfig* model = nullptr;
+  const ClusterProfile* cluster = nullptr;
+  const ModelProfile* profile = nullptr;
+  int global_batch = 1;
+  estimator::EstimatorOptions options;
+};
+
+/// The estimator's iteration time (ms) of `plan` on every device of the cluster with `scales`;
+/// an error when the estimator rejects the plan.
+StatusOr<double> predict_ms(const FitInputs& in, const Strategy& plan,
+                            const estimator::TermScales& scales);
+
+/// Fits the scales to `measured` (plan, median step ms; at least 2 runs, every ms > 0).
+/// Minimises mean(log(pred / meas)^2) + kPenalty * sum(log(scale)^2) by coordinate descent
+/// (golden section on each log-scale in [log 1/16, log 16]). The scales: compute, wait, pipeline
+/// and every collective by group size (2, 4, .. devices) that the plans use.
+StatusOr<Calibration> fit_calibration(const FitInputs& in,
+                                      const std::vector<std::pair<Strategy, double>>& measured);
+
+/// Weight of the penalty that keeps an unconstrained scale at 1.
+inline constexpr double kPenalty = 0.01;
+
+}  // namespace paratune::calibrate
