@@ -43,7 +43,9 @@ std::string describe(const estimator::TermScales& s) {
   add("wait", s.wait);
   add("pipeline", s.pipeline);
   for (const estimator::CollectiveScale& c : s.collectives)
-    add(std::string(to_string(c.op)) + "/" + std::to_string(c.group_size), c.scale);
+    add(std::string(estimator::to_string(c.use)) + " " + to_string(c.op) + "/" +
+            std::to_string(c.group_size),
+        c.scale);
   return out.empty() ? "all 1" : out;
 }
 
@@ -61,11 +63,16 @@ std::string digest(const Json& j) {
 Json to_json(const Calibration& c) {
   Json cols = Json::array();
   for (const estimator::CollectiveScale& s : c.scales.collectives)
-    cols.push_back({{"op", to_string(s.op)}, {"group_size", s.group_size}, {"scale", s.scale}});
+    cols.push_back({{"use", estimator::to_string(s.use)},
+                    {"op", to_string(s.op)},
+                    {"group_size", s.group_size},
+                    {"scale", s.scale}});
   Json runs = Json::array();
   for (const CalibrationRun& r : c.runs)
-    runs.push_back({{"plan", r.plan}, {"strategy", paratune::to_json(r.strategy)},
-                    {"measured_ms", r.measured_ms}, {"predicted_ms", r.predicted_ms},
+    runs.push_back({{"plan", r.plan},
+                    {"strategy", paratune::to_json(r.strategy)},
+                    {"measured_ms", r.measured_ms},
+                    {"predicted_ms", r.predicted_ms},
                     {"calibrated_ms", r.calibrated_ms}});
   return Json{{"format_version", kFormatVersion},
               {"kind", kKind},
@@ -102,7 +109,10 @@ StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& fi
     c.scales.pipeline = s.number("pipeline", lo, hi);
     for (ObjectReader& cr : s.objects("collectives")) {
       estimator::CollectiveScale cs;
-      cs.op = op_from(cr.enumeration("op", {"allreduce", "allgather", "reduce_scatter", "all2all"}));
+      cs.use = cr.enumeration("use", {"tp", "dp"}) == "tp" ? estimator::CommUse::kTensor
+                                                           : estimator::CommUse::kData;
+      cs.op =
+          op_from(cr.enumeration("op", {"allreduce", "allgather", "reduce_scatter", "all2all"}));
       cs.group_size = static_cast<int>(cr.integer("group_size", 2));
       cs.scale = cr.number("scale", lo, hi);
       (void)cr.finish();
@@ -127,7 +137,8 @@ StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& fi
     run.calibrated_ms = rr.number("calibrated_ms");
     (void)rr.finish();
     if (!r.ok()) break;
-    StatusOr<Strategy> s = strategy_from_json(sj, file + " runs[" + std::to_string(i) + "].strategy");
+    StatusOr<Strategy> s =
+        strategy_from_json(sj, file + " runs[" + std::to_string(i) + "].strategy");
     if (!s.ok()) return s.status();
     run.strategy = std::move(*s);
     c.runs.push_back(std::move(run));
@@ -148,10 +159,10 @@ Status check_matches(const Calibration& c, const ClusterProfile& cluster,
                      const ModelProfile& profile, const std::string& file) {
   const std::string cd = digest(paratune::to_json(cluster));
   if (cd != c.cluster_digest) {
-    return InvalidArgument(file + ": field \"cluster_digest\": fitted on another cluster profile (" +
-                           c.cluster_digest + ", \"" + c.cluster + "\"), this one is " + cd +
-                           " (\"" + cluster.name +
-                           "\"); run `paratune calibrate` again with this profile");
+    return InvalidArgument(
+        file + ": field \"cluster_digest\": fitted on another cluster profile (" +
+        c.cluster_digest + ", \"" + c.cluster + "\"), this one is " + cd + " (\"" + cluster.name +
+        "\"); run `paratune calibrate` again with this profile");
   }
   const std::string pd = digest(paratune::to_json(profile));
   if (pd != c.profile_digest) {
@@ -164,7 +175,8 @@ Status check_matches(const Calibration& c, const ClusterProfile& cluster,
 
 std::vector<Strategy> uniform_plans(const ModelConfig& model, int n, int batch) {
   std::vector<Strategy> out;
-  for (const auto& [pp, cands] : search::enumerate_by_pp(n, 0, search::DecisionTreeOptions{}, model)) {
+  for (const auto& [pp, cands] :
+       search::enumerate_by_pp(n, 0, search::DecisionTreeOptions{}, model)) {
     for (const LayerStrategy& ls : cands) {
       Strategy s = uniform_strategy(n, pp, ls, model.num_layers, batch, 1);
       if (ls.tp > 1 && model.vocab % ls.tp) s.embedding.tp = 1, s.embedding.dp = n / pp;
@@ -210,6 +222,9 @@ std::vector<Strategy> calibration_plans(const ModelConfig& model, int n, int bat
       },
       [&](int pp, const LayerStrategy& l) {
         return pp == 1 && l.tp == 2 && l.sp && !l.checkpoint && l.dp_type == DpType::kDdp;
+      },
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 1 && l.tp == max_tp && max_tp > 2 && l.sp && !l.checkpoint;
       },
       [&](int pp, const LayerStrategy& l) {
         return pp == max_pp && max_pp > 1 && l.tp == 1 && l.dp_type == DpType::kDdp && plain(l);
@@ -266,10 +281,12 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
     std::vector<double> p;
     for (const auto& [plan, ms] : measured) {
       StatusOr<double> t = predict_ms(in, plan, s);
-      if (!t.ok()) return InvalidArgument("calibration: plan " + runner::plan_name(plan) + ": " +
-                                          t.status().message());
-      if (!(*t > 0)) return InvalidArgument("calibration: plan " + runner::plan_name(plan) +
-                                            " is predicted to take no time");
+      if (!t.ok())
+        return InvalidArgument("calibration: plan " + runner::plan_name(plan) + ": " +
+                               t.status().message());
+      if (!(*t > 0))
+        return InvalidArgument("calibration: plan " + runner::plan_name(plan) +
+                               " is predicted to take no time");
       p.push_back(*t);
     }
     return p;
@@ -278,10 +295,14 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   StatusOr<std::vector<double>> before = predict_all(s);
   if (!before.ok()) return before.status();
 
-  // Candidate collective scales: every op the executor issues, every power-of-two group size.
-  for (CollectiveOp op :
-       {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
-    for (int g = 2; g <= in.cluster->num_devices(); g *= 2) s.collectives.push_back({op, g, 1.0});
+  // Candidate collective scales: both uses, every op the executor issues, every power-of-two
+  // group size.
+  for (estimator::CommUse use : {estimator::CommUse::kTensor, estimator::CommUse::kData}) {
+    for (CollectiveOp op :
+         {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
+      for (int g = 2; g <= in.cluster->num_devices(); g *= 2)
+        s.collectives.push_back({use, op, g, 1.0});
+    }
   }
   std::vector<double*> params = {&s.compute, &s.wait, &s.pipeline};
   for (estimator::CollectiveScale& c : s.collectives) params.push_back(&c.scale);
@@ -309,7 +330,7 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   const double lo_bound = std::log(1.0 / 16), hi_bound = std::log(16.0);
   const double phi = (std::sqrt(5.0) - 1) / 2;
   double best = objective();
-  for (int sweep = 0; sweep < 12; ++sweep) {
+  for (int sweep = 0; sweep < 60; ++sweep) {
     const double start = best;
     for (double* p : used) {
       const double keep = *p;

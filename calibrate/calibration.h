@@ -17,7 +17,8 @@
 //   {"format_version": 1, "kind": "paratune-calibration", "cluster": NAME, "model": NAME,
 //    "cluster_digest": HEX, "profile_digest": HEX, "global_batch": 8,
 //    "scales": {"compute": 1.2, "wait": 1.0, "pipeline": 1.4,
-//               "collectives": [{"op": "allreduce", "group_size": 4, "scale": 1.3}, ...]},
+//               "collectives": [{"use": "dp", "op": "allreduce", "group_size": 4,
+//                                "scale": 1.3}, ...]},
 //    "fit": {"log_rms_before": 0.41, "log_rms_after": 0.09},
 //    "runs": [{"plan": "pp1-m2 tp1-dp4", "strategy": {...}, "measured_ms": 58.1,
 //              "predicted_ms": 41.0, "calibrated_ms": 55.2}, ...]}
@@ -60,7 +61,7 @@ Json to_json(const Calibration& c);
 StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& file);
 StatusOr<Calibration> load_calibration(const std::string& path);
 
-/// "compute x1.21, wait x0.90, pipeline x1.35, allreduce/4 x1.40, ..." (only scales != 1;
+/// "compute x1.21, wait x0.90, pipeline x1.35, dp allreduce/4 x1.40, ..." (only scales != 1;
 /// "all 1" when none).
 std::string describe(const estimator::TermScales& s);
 
@@ -80,7 +81,8 @@ std::vector<Strategy> uniform_plans(const ModelConfig& model, int num_devices, i
 /// The plans `paratune calibrate` trains: one uniform plan of each family that exists for this
 /// model and device count, in this order: DDP over all devices, ZeRO-2 and ZeRO-3 over all
 /// devices, DDP with checkpointing, the widest TP, TP 2 with DDP, TP 2 with ZeRO-2, TP 2 with
-/// sequence parallelism, the deepest pipeline, a 2-stage pipeline with DDP. Duplicates dropped.
+/// sequence parallelism, the widest TP with sequence parallelism, the deepest pipeline, a 2-stage
+/// pipeline with DDP. Duplicates dropped.
 std::vector<Strategy> calibration_plans(const ModelConfig& model, int num_devices, int batch);
 
 /// What the fit reads: the profiles and the estimator options every other figure uses
@@ -101,11 +103,11 @@ StatusOr<double> predict_ms(const FitInputs& in, const Strategy& plan,
 /// Fits the scales to `measured` (plan, median step ms; at least 2 runs, every ms > 0).
 /// Minimises mean(log(pred / meas)^2) + kPenalty * sum(log(scale)^2) by coordinate descent
 /// (golden section on each log-scale in [log 1/16, log 16]). The scales: compute, wait, pipeline
-/// and every collective by group size (2, 4, .. devices) that the plans use.
+/// and every collective by use (tp / dp) and group size (2, 4, .. devices) that the plans use.
 StatusOr<Calibration> fit_calibration(const FitInputs& in,
                                       const std::vector<std::pair<Strategy, double>>& measured);
 
 /// Weight of the penalty that keeps an unconstrained scale at 1.
-inline constexpr double kPenalty = 0.01;
+inline constexpr double kPenalty = 0.001;
 
 }  // namespace paratune::calibrate

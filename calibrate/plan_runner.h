@@ -50,11 +50,11 @@ std::string plan_name(const Strategy& s);
 
 /// One measured training run of a plan.
 struct Measured {
-  bool ok = false;       // trained to the end
-  bool oom = false;      // stopped by the executor's memory limit
-  double ms = 0;         // median step time after `warmup` steps
-  double peak_bytes = 0; // max over ranks of the per-rank peak
-  std::string log_tail;  // last 2000 characters of the output when not ok
+  bool ok = false;              // trained to the end
+  bool oom = false;             // stopped by the executor's memory limit
+  double ms = 0;                // median step time after `warmup` steps
+  double peak_bytes = 0;        // max over ranks of the per-rank peak
+  std::string log_tail;         // last 2000 characters of the output when not ok
   std::vector<double> runs_ms;  // per run, its median step time (measure_interleaved)
 };
 

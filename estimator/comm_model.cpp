@@ -187,7 +187,7 @@ GroupShape dp_group_shape(const CostContext& ctx, StageIdx stage, const LayerStr
   return shape_of(ctx, dp_groups(ctx.num_devices, ctx.pp, stage, ls));
 }
 
-Milliseconds CommPricer::collective(CollectiveOp op, const GroupShape& g, Bytes bytes,
+Milliseconds CommPricer::collective(CommUse use, CollectiveOp op, const GroupShape& g, Bytes bytes,
                                     double latency_calls) {
   if (g.size <= 1 || bytes.value <= 0) return Milliseconds(0);
   std::optional<CommFit> fit = find_collective(cluster_, op, g.size, g.placement, g.consecutive);
@@ -200,7 +200,7 @@ Milliseconds CommPricer::collective(CollectiveOp op, const GroupShape& g, Bytes 
     return Milliseconds(0);
   }
   return collective_time(*fit, op, g.size, bytes, latency_calls) *
-         (scales_ ? scales_->collective(op, g.size) : 1.0);
+         (scales_ ? scales_->collective(use, op, g.size) : 1.0);
 }
 
 namespace {

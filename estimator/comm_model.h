@@ -63,7 +63,7 @@ class CommPricer {
       : cluster_(cluster), scales_(scales) {}
   /// collective_time() over the group `g` times the op's scale; 0 (and missing() set) without
   /// profile data.
-  Milliseconds collective(CollectiveOp op, const GroupShape& g, Bytes bytes,
+  Milliseconds collective(CommUse use, CollectiveOp op, const GroupShape& g, Bytes bytes,
                           double latency_calls = 1.0);
   /// What a collective over `g` called after `compute_before` of compute waits for its slowest
   /// rank (cluster.arrival_waits, comm_model.cpp) times scales.wait; 0 when the profile has none.

@@ -16,9 +16,11 @@ Status check_size(const char* field, double v) {
 
 }  // namespace
 
-double TermScales::collective(CollectiveOp op, int group_size) const {
+const char* to_string(CommUse u) { return u == CommUse::kTensor ? "tp" : "dp"; }
+
+double TermScales::collective(CommUse use, CollectiveOp op, int group_size) const {
   for (const CollectiveScale& c : collectives)
-    if (c.op == op && c.group_size == group_size) return c.scale;
+    if (c.use == use && c.op == op && c.group_size == group_size) return c.scale;
   return 1.0;
 }
 
@@ -48,9 +50,11 @@ Status TermScales::validate() const {
     }
     PARATUNE_RETURN_IF_ERROR(check(field + ".scale", c.scale));
     for (size_t k = 0; k < i; ++k) {
-      if (collectives[k].op == c.op && collectives[k].group_size == c.group_size) {
-        return InvalidArgument("term scales: field \"" + field + "\": " + to_string(c.op) +
-                               " over " + std::to_string(c.group_size) + " ranks is listed twice");
+      if (collectives[k].use == c.use && collectives[k].op == c.op &&
+          collectives[k].group_size == c.group_size) {
+        return InvalidArgument("term scales: field \"" + field + "\": " + to_string(c.use) + " " +
+                               to_string(c.op) + " over " + std::to_string(c.group_size) +
+                               " ranks is listed twice");
       }
     }
   }

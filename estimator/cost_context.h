@@ -18,8 +18,16 @@
 
 namespace paratune::estimator {
 
-/// One collective's multiplier in TermScales: `op` over groups of `group_size` ranks.
+/// What a collective is for: tensor parallelism (TP / SP activations, the vocab-parallel loss)
+/// or data parallelism (gradient sync, ZeRO parameter gathers, the tied-embedding allreduce).
+/// The same op and group size cost differently in the two: a ZeRO step's reduce-scatters come
+/// with work around them that an activation's do not.
+enum class CommUse { kTensor, kData };
+const char* to_string(CommUse u);  // "tp" | "dp"
+
+/// One collective's multiplier in TermScales: `op` for `use` over groups of `group_size` ranks.
 struct CollectiveScale {
+  CommUse use = CommUse::kData;
   CollectiveOp op = CollectiveOp::kAllReduce;
   int group_size = 2;
   double scale = 1;
@@ -32,11 +40,10 @@ struct TermScales {
   double compute = 1;   // per-layer forward / backward (incl. recompute), optimizer step
   double wait = 1;      // arrival waits before a collective (cluster.arrival_waits)
   double pipeline = 1;  // p2p transfers between stages and the handoff delay
-  // Per collective and group size (DDP / TP allreduce, ZeRO / SP allgather and reduce-scatter);
-  // an (op, size) not listed: 1.
+  // Per use, collective and group size; a (use, op, size) not listed: 1.
   std::vector<CollectiveScale> collectives;
 
-  double collective(CollectiveOp op, int group_size) const;
+  double collective(CommUse use, CollectiveOp op, int group_size) const;
   bool identity() const;
   /// Every scale finite and in [1/16, 16], group sizes >= 2 and listed once; errors name the
   /// field.

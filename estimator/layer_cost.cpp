@@ -126,8 +126,8 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
 
   Milliseconds fwd = parts.fwd_compute, bwd = parts.bwd_compute;
   if (zero3) {
-    const Milliseconds gather =
-        price.collective(CollectiveOp::kAllGather, dpg, Bytes(parts.params * k.param));
+    const Milliseconds gather = price.collective(CommUse::kData, CollectiveOp::kAllGather, dpg,
+                                                 Bytes(parts.params * k.param));
     if (ctx.options.overlap_zero3_gather) {
       fwd = overlapped_time(fwd, gather, ctx.cluster->overlap);
       bwd = overlapped_time(bwd, gather, ctx.cluster->overlap);
@@ -149,15 +149,17 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
   Milliseconds reduce, after_step, per_micro_reduce;
   switch (ls.dp_type) {
     case DpType::kDdp:
-      reduce = price.collective(CollectiveOp::kAllReduce, dpg, grad_bytes, calls);
+      reduce = price.collective(CommUse::kData, CollectiveOp::kAllReduce, dpg, grad_bytes, calls);
       break;
     case DpType::kZero2:
-      per_micro_reduce = price.collective(CollectiveOp::kReduceScatter, dpg, grad_bytes);
-      after_step =
-          price.collective(CollectiveOp::kAllGather, dpg, Bytes(parts.params * k.param), calls);
+      per_micro_reduce =
+          price.collective(CommUse::kData, CollectiveOp::kReduceScatter, dpg, grad_bytes);
+      after_step = price.collective(CommUse::kData, CollectiveOp::kAllGather, dpg,
+                                    Bytes(parts.params * k.param), calls);
       break;
     case DpType::kZero3:
-      per_micro_reduce = price.collective(CollectiveOp::kReduceScatter, dpg, grad_bytes);
+      per_micro_reduce =
+          price.collective(CommUse::kData, CollectiveOp::kReduceScatter, dpg, grad_bytes);
       break;
   }
   // ZeRO-2/3 keep only the gradient shard, so the executor reduce-scatters each micro-batch's
@@ -211,7 +213,7 @@ Milliseconds tied_embedding_sync(const CostContext& ctx, const LayerStrategy& ls
     }
   }
   const double matrix = static_cast<double>(m.vocab) * m.hidden / ls.tp;
-  return price.collective(CollectiveOp::kAllReduce, pair,
+  return price.collective(CommUse::kData, CollectiveOp::kAllReduce, pair,
                           Bytes(matrix * state_bytes_per_param(ctx).grad));
 }
 
@@ -236,9 +238,10 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   CommPricer price(*ctx.cluster, &ctx.options.scales);
   const GroupShape tpg = tp_group_shape(ctx, stage, ls);
   const Bytes act(static_cast<double>(b) * m.seq_len * m.hidden * dtype_bytes(m.dtype));
-  const Milliseconds tp_one = ls.sp ? price.collective(CollectiveOp::kAllGather, tpg, act) +
-                                          price.collective(CollectiveOp::kReduceScatter, tpg, act)
-                                    : price.collective(CollectiveOp::kAllReduce, tpg, act);
+  const Milliseconds tp_one =
+      ls.sp ? price.collective(CommUse::kTensor, CollectiveOp::kAllGather, tpg, act) +
+                  price.collective(CommUse::kTensor, CollectiveOp::kReduceScatter, tpg, act)
+            : price.collective(CommUse::kTensor, CollectiveOp::kAllReduce, tpg, act);
   const ComputeTime ct = compute_time(ctx, LayerKind::kTransformer, b, ls.tp);
 
   Parts p;
@@ -283,9 +286,10 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
     const ComputeTime ct = compute_time(ctx, LayerKind::kEmbedding, b, ls.tp);
     p.fwd_compute += ct.forward;
     p.bwd_compute += ct.backward;
-    p.fwd_tp +=
-        price.collective(ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act) +
-        price.wait(tpg, ct.forward);
+    p.fwd_tp += price.collective(CommUse::kTensor,
+                                 ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce,
+                                 tpg, act) +
+                price.wait(tpg, ct.forward);
     p.params += matrix / ls.tp + (static_cast<double>(m.embedding_param_count()) - matrix);
     p.activation += activation_per_sample(ctx, LayerKind::kEmbedding, ls.tp, ls.sp) * b;
   }
@@ -293,12 +297,13 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
     const ComputeTime ct = compute_time(ctx, LayerKind::kLmHead, b, ls.tp);
     p.fwd_compute += ct.forward;
     p.bwd_compute += ct.backward;
-    if (ls.sp) p.fwd_tp += price.collective(CollectiveOp::kAllGather, tpg, act);
-    p.fwd_tp += price.collective(CollectiveOp::kAllReduce, tpg,
+    if (ls.sp) p.fwd_tp += price.collective(CommUse::kTensor, CollectiveOp::kAllGather, tpg, act);
+    p.fwd_tp += price.collective(CommUse::kTensor, CollectiveOp::kAllReduce, tpg,
                                  Bytes(static_cast<double>(b) * m.seq_len * 4)) *
                 3.0;
     p.bwd_tp +=
-        price.collective(ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
+        price.collective(CommUse::kTensor,
+                         ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
     // The loss's collectives follow the head's compute, its input gradient the backward's.
     p.fwd_tp += price.wait(tpg, ct.forward);
     p.bwd_tp += price.wait(tpg, ct.backward);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build, then
 #   1. profile this machine as a cluster of 4 local ranks, and the gpt-mini model on it
-#   2. search a plan for gpt-mini on those 4 ranks under a memory limit that rules out plain DP
+#   2. calibrate: train one plan of each family for a few steps and fit the cost model's
+#      multipliers to them (paratune calibrate; CALIBRATE=0 skips it), then search a plan for
+#      gpt-mini on those 4 ranks under a memory limit that rules out plain DP
 #   3. train it and the baseline plans that fit (pure DP, ZeRO-3, Megatron rule) for a few dozen
 #      steps on 4 local ranks (the memory limit enforced), and report predicted vs measured time
 #      and memory and the measured speed-up over the fastest baseline
@@ -30,11 +32,19 @@ $pt profile-cluster --summary "$out/cluster.json"
 echo "== [1/4] profiling gpt-mini's layers on $ranks ranks at once"
 $pt launch --nproc-per-node "$ranks" -- $pt profile-model --model "$model" \
     -o "$out/gpt-mini.profile.json" --micro-batches 1,2,4
+calibration=()
+if [[ ${CALIBRATE:-1} != 0 ]]; then
+  echo "== [2/4] calibrate: train one plan of each family for 6 steps, fit the cost model to them"
+  $pt calibrate --cluster "$out/cluster.json" --model "$model" \
+      --profile "$out/gpt-mini.profile.json" --global-batch 8 --launch "--nproc-per-node $ranks" \
+      -o "$out/calibration.json"
+  calibration=(--calibration "$out/calibration.json")
+fi
 echo "== [2/4] search: gpt-mini on $ranks ranks, $mem per rank, global batch 8"
 rm -f "$out"/baseline-*.json
 $pt search --cluster "$out/cluster.json" --model "$model" --profile "$out/gpt-mini.profile.json" \
     --memory-per-device "$mem" --global-batch 8 -o "$out/gpt-mini.strategy.json" \
-    --baselines-dir "$out"
+    --baselines-dir "$out" "${calibration[@]}"
 echo "== [3/4] train the searched plan for $steps steps on $ranks local ranks (limit $mem enforced)"
 $pt launch --nproc-per-node "$ranks" -- $pt train --strategy "$out/gpt-mini.strategy.json" \
     --model "$model" --steps "$steps" --memory-per-device "$mem" --metrics "$out/gpt-mini.metrics.json"

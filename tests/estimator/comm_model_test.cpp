@@ -163,9 +163,9 @@ TEST(CommModel, ArrivalWaitInterpolatesAndFallsBack) {
 TEST(CommModel, PricerReportsMissingData) {
   ClusterProfile c = empty_cluster();
   CommPricer price(c);
-  EXPECT_EQ(price.collective(kAR, GroupShape{1, kIntra, true}, Bytes(1e6)).value, 0.0);
+  EXPECT_EQ(price.collective(CommUse::kData, kAR, GroupShape{1, kIntra, true}, Bytes(1e6)).value, 0.0);
   EXPECT_TRUE(price.missing().empty());  // a group of one never needs data
-  EXPECT_EQ(price.collective(kAR, GroupShape{4, kInter, true}, Bytes(1e6)).value, 0.0);
+  EXPECT_EQ(price.collective(CommUse::kData, kAR, GroupShape{4, kInter, true}, Bytes(1e6)).value, 0.0);
   EXPECT_NE(price.missing().find("allreduce over 4 inter-island"), std::string::npos)
       << price.missing();
 }

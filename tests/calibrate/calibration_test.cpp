@@ -1,0 +1,169 @@
+// The calibration file, the choice of calibration plans, and the fit of the term multipliers.
+#include "calibrate/calibration.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "calibrate/plan_runner.h"
+#include "core/model_config.h"
+#include "tests/estimator/fixtures.h"
+
+namespace paratune::calibrate {
+namespace {
+
+namespace et = estimator::testing;
+
+class CalibrationTest : public ::testing::Test {
+ protected:
+  ModelConfig model_ = et::tiny_model();
+  ClusterProfile cluster_ = et::two_level_cluster(1, 4);
+  ModelProfile profile_ = et::tiny_profile();
+
+  CalibrationTest() {
+    // ZeRO needs allgather and reduce-scatter data; p2p is already there.
+    for (int n : {2, 4})
+      for (CollectiveOp op : {CollectiveOp::kAllGather, CollectiveOp::kReduceScatter})
+        for (bool cons : {true, false})
+          cluster_.collectives.push_back(et::fit(op, n, Placement::kIntraIsland, cons, 5, 0.1));
+    // Slow links, so that communication is a real share of each plan's step and every term
+    // can be told apart by the fit.
+    for (CollectiveFit& f : cluster_.collectives) f.bus_bandwidth = BytesPerSecond(2e7);
+    for (P2pFit& f : cluster_.p2p) f.bandwidth = BytesPerSecond(2e6);
+  }
+  FitInputs inputs() const {
+    FitInputs in;
+    in.model = &model_;
+    in.cluster = &cluster_;
+    in.profile = &profile_;
+    in.global_batch = 8;
+    in.options.runtime_buffer_bytes = 0;
+    return in;
+  }
+};
+
+TEST_F(CalibrationTest, PlansCoverEveryFamilyOnce) {
+  const std::vector<Strategy> plans = calibration_plans(model_, 4, 8);
+  std::set<std::string> names;
+  bool ddp4 = false, zero2 = false, zero3 = false, tp4 = false, pp4 = false, pp2 = false,
+       ckpt = false, sp = false;
+  for (const Strategy& s : plans) {
+    EXPECT_TRUE(validate(s, model_, "plan").ok()) << runner::plan_name(s);
+    EXPECT_TRUE(names.insert(to_json(s).dump()).second) << "listed twice: " << runner::plan_name(s);
+    const LayerStrategy& l = s.layers[0];
+    for (const LayerStrategy& o : s.layers) EXPECT_EQ(o, l) << "not uniform";
+    ddp4 |= s.pp == 1 && l.dp == 4 && l.dp_type == DpType::kDdp && !l.checkpoint;
+    zero2 |= s.pp == 1 && l.dp == 4 && l.dp_type == DpType::kZero2;
+    zero3 |= s.pp == 1 && l.dp == 4 && l.dp_type == DpType::kZero3;
+    ckpt |= l.checkpoint;
+    tp4 |= l.tp == 4;
+    sp |= l.sp;
+    pp4 |= s.pp == 4;
+    pp2 |= s.pp == 2;
+  }
+  EXPECT_TRUE(ddp4 && zero2 && zero3 && tp4 && pp4 && pp2 && ckpt && sp);
+  EXPECT_GE(plans.size(), 8u);
+  EXPECT_LE(plans.size(), 11u);
+  // Two devices: fewer families, still more than one plan.
+  EXPECT_GE(calibration_plans(model_, 2, 8).size(), 2u);
+}
+
+TEST_F(CalibrationTest, FitRecoversKnownScales) {
+  // "Measurements" made by the estimator itself with known multipliers: the fit must bring the
+  // predictions back to them.
+  estimator::TermScales truth;
+  truth.compute = 1.4;
+  truth.pipeline = 1.8;
+  truth.collectives = {{estimator::CommUse::kData, CollectiveOp::kAllReduce, 4, 1.6},
+                       {estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, 2.0}};
+  const FitInputs in = inputs();
+  std::vector<std::pair<Strategy, double>> measured;
+  for (const Strategy& s : calibration_plans(model_, 4, 8)) {
+    StatusOr<double> ms = predict_ms(in, s, truth);
+    ASSERT_TRUE(ms.ok()) << ms.status().message();
+    measured.emplace_back(s, *ms);
+  }
+  StatusOr<Calibration> c = fit_calibration(in, measured);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_GT(c->log_rms_before, 0.1) << describe(c->scales);
+  EXPECT_LT(c->log_rms_after, 0.03);
+  for (const CalibrationRun& r : c->runs)
+    EXPECT_NEAR(r.calibrated_ms / r.measured_ms, 1.0, 0.06) << r.plan;
+  EXPECT_NEAR(c->scales.compute, 1.4, 0.15);
+  EXPECT_NEAR(c->scales.pipeline, 1.8, 0.3);
+  EXPECT_NEAR(c->scales.collective(estimator::CommUse::kData, CollectiveOp::kAllReduce, 4), 1.6,
+              0.3);
+  EXPECT_NEAR(c->scales.collective(estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4), 2.0,
+              0.4);
+  EXPECT_EQ(c->cluster_digest, digest(to_json(cluster_)));
+  EXPECT_TRUE(check_matches(*c, cluster_, profile_, "cal.json").ok());
+}
+
+TEST_F(CalibrationTest, FitRejectsTooFewOrBadRuns) {
+  const std::vector<Strategy> plans = calibration_plans(model_, 4, 8);
+  EXPECT_FALSE(fit_calibration(inputs(), {{plans[0], 10.0}}).ok());
+  StatusOr<Calibration> bad = fit_calibration(inputs(), {{plans[0], 10.0}, {plans[1], 0.0}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("measured time"), std::string::npos);
+}
+
+TEST_F(CalibrationTest, FileRoundTripAndErrors) {
+  const std::vector<Strategy> plans = calibration_plans(model_, 4, 8);
+  StatusOr<Calibration> c = fit_calibration(inputs(), {{plans[0], 12.0}, {plans[1], 30.0}});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const Json j = to_json(*c);
+  StatusOr<Calibration> back = calibration_from_json(j, "cal.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(to_json(*back), j);
+  EXPECT_EQ(back->runs.size(), 2u);
+
+  Json bad = j;
+  bad["scales"]["compute"] = -1;
+  StatusOr<Calibration> e = calibration_from_json(bad, "cal.json");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("cal.json"), std::string::npos);
+  EXPECT_NE(e.status().message().find("scales.compute"), std::string::npos);
+  bad = j;
+  bad["scales"]["collectives"] =
+      Json::array({{{"use", "dp"}, {"op", "allreduce"}, {"group_size", 4}, {"scale", 2}},
+                   {{"use", "dp"}, {"op", "allreduce"}, {"group_size", 4}, {"scale", 3}}});
+  e = calibration_from_json(bad, "cal.json");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("listed twice"), std::string::npos);
+  bad = j;
+  bad["kind"] = "cluster";
+  EXPECT_FALSE(calibration_from_json(bad, "cal.json").ok());
+  bad = j;
+  bad["extra"] = 1;
+  e = calibration_from_json(bad, "cal.json");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("extra"), std::string::npos);
+}
+
+TEST_F(CalibrationTest, BelongsToItsProfiles) {
+  const std::vector<Strategy> plans = calibration_plans(model_, 4, 8);
+  StatusOr<Calibration> c = fit_calibration(inputs(), {{plans[0], 12.0}, {plans[1], 30.0}});
+  ASSERT_TRUE(c.ok());
+  ClusterProfile other = cluster_;
+  other.p2p[0].latency = Milliseconds(0.5);
+  Status st = check_matches(*c, other, profile_, "cal.json");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("cluster_digest"), std::string::npos);
+  ModelProfile p = profile_;
+  p.layer_types[0].compute[0].forward = Milliseconds(9);
+  st = check_matches(*c, cluster_, p, "cal.json");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("profile_digest"), std::string::npos);
+}
+
+TEST(Describe, ListsOnlyScalesThatMove) {
+  estimator::TermScales s;
+  EXPECT_EQ(describe(s), "all 1");
+  s.compute = 1.25;
+  s.collectives = {{estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, 2.0}};
+  EXPECT_EQ(describe(s), "compute x1.25, dp reduce_scatter/4 x2.00");
+}
+
+}  // namespace
+}  // namespace paratune::calibrate

@@ -1,0 +1,108 @@
+// TermScales: each multiplier moves exactly its term, and 1 leaves every figure as it was.
+#include <gtest/gtest.h>
+
+#include "estimator/comm_model.h"
+#include "estimator/layer_cost.h"
+#include "estimator/pipeline.h"
+#include "fixtures.h"
+
+namespace paratune::estimator {
+namespace {
+
+using testing::strategy;
+
+class TermScalesTest : public ::testing::Test {
+ protected:
+  ModelConfig model_ = testing::tiny_model();
+  ClusterProfile cluster_ = testing::two_level_cluster(2, 4);
+  ModelProfile profile_ = testing::tiny_profile();
+};
+
+TEST_F(TermScalesTest, ComputeScaleMultipliesComputeOnly) {
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);
+  const LayerCost base = transformer_layer_cost(ctx, 0, strategy(1, 2));
+  ctx.options.scales.compute = 2.0;
+  const LayerCost c = transformer_layer_cost(ctx, 0, strategy(1, 2));
+  ASSERT_TRUE(c.feasible) << c.why_not;
+  EXPECT_DOUBLE_EQ(base.forward.value, 3.0);  // 1 + b/tp at b = 2
+  EXPECT_DOUBLE_EQ(c.forward.value, 6.0);
+  EXPECT_DOUBLE_EQ(c.backward.value, 12.0);
+  EXPECT_DOUBLE_EQ(c.grad_sync.value, base.grad_sync.value);  // collectives untouched
+}
+
+TEST_F(TermScalesTest, CollectiveScaleMatchesOpAndGroupSize) {
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 1, 8);
+  const LayerCost base = transformer_layer_cost(ctx, 0, strategy(1, 4));
+  ASSERT_GT(base.grad_sync.value, 0);
+  // The allreduce over 2 ranks and the reduce-scatter over 4 do not apply to DDP over 4.
+  // Nor does a TP allreduce over 4.
+  ctx.options.scales.collectives = {{CommUse::kData, CollectiveOp::kAllReduce, 2, 3.0},
+                                    {CommUse::kData, CollectiveOp::kReduceScatter, 4, 3.0},
+                                    {CommUse::kTensor, CollectiveOp::kAllReduce, 4, 3.0}};
+  EXPECT_DOUBLE_EQ(transformer_layer_cost(ctx, 0, strategy(1, 4)).grad_sync.value,
+                   base.grad_sync.value);
+  ctx.options.scales.collectives.push_back({CommUse::kData, CollectiveOp::kAllReduce, 4, 1.5});
+  const LayerCost c = transformer_layer_cost(ctx, 0, strategy(1, 4));
+  EXPECT_DOUBLE_EQ(c.grad_sync.value, 1.5 * base.grad_sync.value);
+  EXPECT_DOUBLE_EQ(c.forward.value, base.forward.value);
+  EXPECT_DOUBLE_EQ(ctx.options.scales.collective(CommUse::kData, CollectiveOp::kAllGather, 4), 1.0);
+}
+
+TEST_F(TermScalesTest, TensorParallelScaleLeavesGradientSyncAlone) {
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 1, 8);
+  const LayerCost base = transformer_layer_cost(ctx, 0, strategy(2, 2));
+  ASSERT_GT(base.tp_comm.value, 0);
+  ctx.options.scales.collectives = {{CommUse::kTensor, CollectiveOp::kAllReduce, 2, 2.0}};
+  const LayerCost c = transformer_layer_cost(ctx, 0, strategy(2, 2));
+  EXPECT_DOUBLE_EQ(c.tp_comm.value, 2.0 * base.tp_comm.value);  // no waits in this cluster
+  EXPECT_DOUBLE_EQ(c.grad_sync.value, base.grad_sync.value);    // the DP allreduce over 2
+}
+
+TEST_F(TermScalesTest, WaitScaleMultipliesArrivalWaits) {
+  ArrivalWait w;
+  w.group_size = 2;
+  w.placement = Placement::kIntraIsland;
+  w.samples = {WaitSample{Milliseconds(2), Milliseconds(0.5)},
+               WaitSample{Milliseconds(20), Milliseconds(2.0)}};
+  cluster_.arrival_waits.push_back(w);
+  CommPricer plain(cluster_);
+  GroupShape g{2, Placement::kIntraIsland, true};
+  const double base = plain.wait(g, Milliseconds(2)).value;
+  ASSERT_DOUBLE_EQ(base, 0.5);
+  TermScales s;
+  s.wait = 3.0;
+  CommPricer scaled(cluster_, &s);
+  EXPECT_DOUBLE_EQ(scaled.wait(g, Milliseconds(2)).value, 1.5);
+}
+
+TEST_F(TermScalesTest, PipelineScaleMultipliesLinks) {
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 2, 2, 4);
+  const double base = p2p_time(ctx, 0).value;
+  ASSERT_GT(base, 0);
+  ctx.options.scales.pipeline = 2.5;
+  EXPECT_DOUBLE_EQ(p2p_time(ctx, 0).value, 2.5 * base);
+  EXPECT_EQ(p2p_time(ctx, 1).value, 0.0);  // the last stage sends nothing
+}
+
+TEST(TermScales, ValidateNamesTheField) {
+  TermScales s;
+  EXPECT_TRUE(s.validate().ok());
+  EXPECT_TRUE(s.identity());
+  s.pipeline = 0;
+  EXPECT_NE(s.validate().message().find("\"pipeline\""), std::string::npos);
+  s.pipeline = 1;
+  s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 4, 2.0},
+                   {CommUse::kData, CollectiveOp::kAllGather, 4, 1.0}};
+  EXPECT_FALSE(s.identity());
+  EXPECT_NE(s.validate().message().find("listed twice"), std::string::npos);
+  s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 1, 2.0}};
+  EXPECT_NE(s.validate().message().find("collectives[0].group_size"), std::string::npos);
+  s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 2, 100.0}};
+  EXPECT_NE(s.validate().message().find("collectives[0].scale"), std::string::npos);
+  EstimatorOptions o;
+  o.scales = s;
+  EXPECT_FALSE(o.validate().ok());
+}
+
+}  // namespace
+}  // namespace paratune::estimator
