@@ -59,6 +59,7 @@ struct Row {
   std::string kind, name;
   Strategy plan;
   double pred_ms = 0, pred_bytes = 0, meas_ms = 0, meas_bytes = 0;
+  double raw_pred_ms = 0;  // with every term multiplier at 1 (= pred_ms without --calibration)
   std::vector<double> runs_ms = {};  // one median per run
   bool oom = false, failed = false;
   bool calib = false;  // one of the plans the calibration was fitted on
@@ -149,10 +150,13 @@ int main(int argc, char** argv) {
   const ModelConfig* model = &in.model;
   const ClusterProfile* cluster = &in.cluster;
   const int n = cluster->num_devices(), B = f.global_batch;
+  const bench::BenchInputs raw_in{in.cluster, in.model, in.profile, {}};  // multipliers all 1
   auto predict = [&](Row& r) {
     auto e = bench::estimate_for_executor(in, r.plan, B);
     if (!e) return false;
     r.pred_ms = e->iteration.value;
+    auto raw = bench::estimate_for_executor(raw_in, r.plan, B);
+    r.raw_pred_ms = raw ? raw->iteration.value : 0;
     r.pred_bytes = bench::peak_bytes(*e);
     return true;
   };
@@ -255,18 +259,19 @@ int main(int argc, char** argv) {
     int ok = 0, under = 0;
     double t_mape = 0, t_max = 0, m_mape = 0, m_max = 0, tau = 0;
   };
-  auto score = [&](bool held_out_only) {
+  auto score = [&](bool held_out_only, bool raw = false) {
     Score sc;
     std::vector<double> pt, mt;
     for (const Row& r : rows) {
       if (r.failed || r.oom || (held_out_only && r.calib)) continue;
-      const double te = std::fabs(r.pred_ms - r.meas_ms) / r.meas_ms;
+      const double pred_ms = raw ? r.raw_pred_ms : r.pred_ms;
+      const double te = std::fabs(pred_ms - r.meas_ms) / r.meas_ms;
       const double me = std::fabs(r.pred_bytes - r.meas_bytes) / r.meas_bytes;
       ++sc.ok;
       sc.t_mape += te, sc.t_max = std::max(sc.t_max, te);
       sc.m_mape += me, sc.m_max = std::max(sc.m_max, me);
       sc.under += r.pred_bytes < r.meas_bytes;
-      pt.push_back(r.pred_ms);
+      pt.push_back(pred_ms);
       mt.push_back(r.meas_ms);
     }
     if (sc.ok) sc.t_mape /= sc.ok, sc.m_mape /= sc.ok;
@@ -294,6 +299,11 @@ int main(int argc, char** argv) {
     if (!f.calibration.empty() && held.ok) {
       std::printf("over the %d held-out plans (not used by the calibration):\n", held.ok);
       print_score(held);
+      const Score raw_all = score(false, true), raw_held = score(true, true);
+      std::printf("the same runs without the calibration (every multiplier 1): time mean abs "
+                  "error %.1f%% (held-out %.1f%%), max %.1f%% (%.1f%%), tau %.3f (%.3f)\n",
+                  100 * raw_all.t_mape, 100 * raw_held.t_mape, 100 * raw_all.t_max,
+                  100 * raw_held.t_max, raw_all.tau, raw_held.tau);
     }
     std::printf("%s\n", bench::describe(noise, f.repeats).c_str());
   }
@@ -314,7 +324,7 @@ int main(int argc, char** argv) {
     out.push_back({{"kind", r.kind}, {"plan", r.name}, {"strategy", to_json(r.plan)},
                    {"pred_ms", r.pred_ms}, {"meas_ms", r.meas_ms}, {"pred_bytes", r.pred_bytes},
                    {"meas_bytes", r.meas_bytes}, {"runs_ms", r.runs_ms},
-                   {"calibration_plan", r.calib},
+                   {"calibration_plan", r.calib}, {"raw_pred_ms", r.raw_pred_ms},
                    {"status", r.oom ? "oom" : r.failed ? "failed" : "ok"}});
   auto score_json = [](const Score& sc) {
     return Json{{"plans", sc.ok}, {"time_mape", sc.t_mape}, {"time_max_ape", sc.t_max},
