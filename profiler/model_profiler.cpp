@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <functional>
+#include <thread>
+
+#include <time.h>
 
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -118,6 +122,22 @@ double since_ms(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+// CPU time of the calling thread, ms (the compute thread when a rank has one).
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+}
+
+// One timed call: wall and CPU ms.
+struct Stopwatch {
+  Clock::time_point wall0 = Clock::now();
+  double cpu0 = thread_cpu_ms();
+  double wall_ms() const { return since_ms(wall0); }
+  double cpu_ms() const { return thread_cpu_ms() - cpu0; }
+};
+
+
 // Bytes kept for backward by one forward of b samples (see the header).
 double kept_bytes(const Bench& bench, int b, bool sp, bool grad) {
   at::Tensor x = bench.input(b, sp);
@@ -180,10 +200,12 @@ std::vector<int64_t> optimizer_sizes(const ModelConfig& cfg) {
   return out;
 }
 
-// Mean ms of one unit's optimizer step over n parameters as the executor runs it
+// One unit's optimizer step over n parameters as the executor runs it
 // (executor/sharded_unit.cpp): the gradient's square sum (grad_sq), clipping (g *= c, as
-// while the norm is above max_grad_norm), the Adam update, zeroing the gradient.
-double time_optimizer_step(executor::Comms& comms, int64_t n, const ModelProfilerOptions& o) {
+// while the norm is above max_grad_norm), the Adam update, zeroing the gradient. Mean wall and
+// CPU ms of the calls.
+struct TimedMean { double wall = 0, cpu = 0; };
+TimedMean time_optimizer_step(executor::Comms& comms, int64_t n, const ModelProfilerOptions& o) {
   at::Tensor p = at::randn({n}), g = at::randn({n}), m = at::zeros({n}), v = at::zeros({n});
   const models::AdamOptions adam;
   int64_t step = 0;
@@ -196,22 +218,35 @@ double time_optimizer_step(executor::Comms& comms, int64_t n, const ModelProfile
   };
   for (int i = 0; i < o.warmup; ++i) once();
   barrier(comms);
-  std::vector<double> t;
+  std::vector<double> t, c;
   auto timed = [&](int calls) {
     for (int i = 0; i < calls; ++i) {
-      const auto t0 = Clock::now();
+      const Stopwatch w;
       once();
-      t.push_back(since_ms(t0));
+      t.push_back(w.wall_ms());
+      c.push_back(w.cpu_ms());
     }
   };
   timed(o.repeats);
   const double need = std::ceil(o.min_time_ms / std::max(mean(t), 1e-6));
   timed(int(std::min(need_max(comms, need), 100000.0)) - o.repeats);
   (void)sink;
-  return mean(t);
+  return {mean(t), mean(c)};
 }
 
 }  // namespace
+
+StatusOr<ProfileClock> parse_clock(const std::string& s) {
+  if (s == "auto") return ProfileClock::kAuto;
+  if (s == "wall") return ProfileClock::kWall;
+  if (s == "cpu") return ProfileClock::kCpu;
+  return InvalidArgument("--clock '" + s + "': must be auto, wall or cpu");
+}
+
+ProfileClock resolve_clock(ProfileClock c, int local_ranks, int threads, int cores) {
+  if (c != ProfileClock::kAuto) return c;
+  return int64_t(local_ranks) * threads > cores ? ProfileClock::kCpu : ProfileClock::kWall;
+}
 
 std::vector<int> allowed_tps(const ModelConfig& cfg) {
   std::vector<int> out;
@@ -236,6 +271,7 @@ Status ModelProfilerOptions::validate(const ModelConfig& cfg) const {
   if (passes < 1 || passes > 100) return InvalidArgument("--passes must be in 1 .. 100");
   if (!(min_time_ms >= 0) || !std::isfinite(min_time_ms))
     return InvalidArgument("--min-time-ms must be a finite number >= 0");
+  if (local_ranks < 1) return InvalidArgument("local ranks must be >= 1");
   return Status::Ok();
 }
 
@@ -258,7 +294,10 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   p.model = cfg.name;
   p.model_fingerprint = fingerprint(cfg);
   p.source = "measured";
-  p.device = "cpu-fp32 (" + std::to_string(at::get_num_threads()) + " threads/rank)";
+  const int threads = at::get_num_threads();
+  const bool cpu_clock =
+      resolve_clock(o.clock, o.local_ranks, threads,
+                    std::max(1, int(std::thread::hardware_concurrency()))) == ProfileClock::kCpu;
   p.seq_len = cfg.seq_len;
   // Times: `passes` passes over every (kind, tp, micro-batch) point; in each pass a point is the
   // ranks' mean of their means over at least ceil(repeats / passes) calls and a window of
@@ -267,8 +306,11 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   const int pass_repeats = (o.repeats + passes - 1) / passes;
   const double pass_window = o.min_time_ms / passes;
   std::vector<std::vector<double>> times(passes);  // per pass: fwd, bwd per point, kind by kind
+  std::vector<double> ratios;                       // per pass: R (cpu clock)
   for (int pass = 0; pass < passes; ++pass) {
     const std::string label = pass_label(pass, passes);
+    std::vector<double> wall_pass, cpu_pass;  // this rank's means per point
+    double wall_total = 0, cpu_total = 0;      // spans of the pass's timed loops
     for (UnitKind kind : kinds) {
       for (int t : tps) {
         if (!tp_fits(cfg, kind, t)) continue;
@@ -279,16 +321,21 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
           at::Tensor x = bench.input(b, false);
           for (int i = 0; i < o.warmup; ++i) bench.backward(bench.forward(x, false));
           barrier(comms);
-          std::vector<double> fw, bw;
+          std::vector<double> fw, bw, fw_cpu, bw_cpu;
           auto timed = [&](int calls) {
+            const Stopwatch span;
             for (int i = 0; i < calls; ++i) {
-              auto t0 = Clock::now();
+              const Stopwatch fs;
               at::Tensor y = bench.forward(x, false);
-              fw.push_back(since_ms(t0));
-              t0 = Clock::now();
+              fw.push_back(fs.wall_ms());
+              fw_cpu.push_back(fs.cpu_ms());
+              const Stopwatch bs;
               bench.backward(y);
-              bw.push_back(since_ms(t0));
+              bw.push_back(bs.wall_ms());
+              bw_cpu.push_back(bs.cpu_ms());
             }
+            wall_total += span.wall_ms();
+            cpu_total += span.cpu_ms();
           };
           timed(pass_repeats);
           // Enough calls to fill the window, the same count on every rank (the slowest rank's
@@ -297,14 +344,35 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
           const double need = std::ceil(pass_window / std::max(per_call, 1e-6));
           const int calls = int(std::min(need_max(comms, need), 100000.0));
           timed(calls - pass_repeats);
-          times[pass].push_back(mean(fw));
-          times[pass].push_back(mean(bw));
+          wall_pass.push_back(mean(fw));
+          wall_pass.push_back(mean(bw));
+          cpu_pass.push_back(mean(fw_cpu));
+          cpu_pass.push_back(mean(bw_cpu));
         }
       }
     }
-    times[pass] = world_mean(comms, times[pass]);
+    if (!cpu_clock) {
+      times[pass] = world_mean(comms, wall_pass);
+      continue;
+    }
+    cpu_pass.push_back(wall_total);
+    cpu_pass.push_back(cpu_total);
+    cpu_pass = world_mean(comms, cpu_pass);
+    const double r = cpu_pass.back() > 0 ? cpu_pass[cpu_pass.size() - 2] / cpu_pass.back() : 1.0;
+    cpu_pass.resize(cpu_pass.size() - 2);
+    for (double& v : cpu_pass) v *= r;
+    times[pass] = cpu_pass;
+    ratios.push_back(r);
   }
   const std::vector<double> time_values = median_of_passes(times);
+  const double ratio = cpu_clock ? median(ratios) : 1.0;
+  char clock_note[96];
+  if (cpu_clock)
+    std::snprintf(clock_note, sizeof clock_note, "; times: CPU time x %.3f (ranks time-share cores)",
+                  ratio);
+  else
+    clock_note[0] = 0;
+  p.device = "cpu-fp32 (" + std::to_string(threads) + " threads/rank" + clock_note + ")";
 
   size_t at = 0;  // next time value
   for (UnitKind kind : kinds) {
@@ -344,7 +412,8 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   std::vector<double> opt_ms;
   for (int64_t n : opt_sizes) {
     bar.step("optimizer step " + std::to_string(n) + " params");
-    opt_ms.push_back(time_optimizer_step(comms, n, o));
+    const TimedMean t = time_optimizer_step(comms, n, o);
+    opt_ms.push_back(cpu_clock ? t.cpu * ratio : t.wall);
   }
   opt_ms = world_mean(comms, opt_ms);
   for (size_t i = 0; i < opt_sizes.size(); ++i)

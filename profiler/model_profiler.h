@@ -15,6 +15,17 @@
 // of min_time_ms / passes, and the profile keeps the median of the passes' rank means.
 // Checkpointing's recompute is one more forward (the estimator adds it).
 //
+// Clock (`clock`): kWall keeps the wall-clock means above. kCpu, for ranks that outnumber their
+// host's cores (time-shared; one compute thread each), times every call twice, by the wall clock
+// and by the calling thread's CPU clock, and keeps per point
+//   time = CPU-time mean x R,  R = (sum of all wall times) / (sum of all CPU times) of the pass
+// (ranks' means; the optimizer step uses the median of the passes' R). What a call computes, and
+// the memory-bandwidth and cache contention of the ranks running beside it, is in its CPU time;
+// which rank the scheduler runs in which slice is not, and that share is R, one figure over the
+// whole pass. With 4 ranks on 2 cores the wall means of a point moved 10-70% between runs while
+// its CPU time moves a few percent (docs/profilers.md). The profile's `device` names the clock
+// and R. kAuto (default): kCpu when local_ranks x compute threads > cores, else kWall.
+//
 // Activation bytes kept for backward, per sample (allocator's live bytes):
 //   A(b) = live(after forward, output alive) - live(before) - output bytes + input bytes
 // (the input counts: the layer's norm keeps it; the output is the next layer's input), and
@@ -31,6 +42,7 @@
 //   ModelProfile p = profile_model(cfg, comms, ModelProfilerOptions{});
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "core/model_config.h"
@@ -38,6 +50,8 @@
 #include "executor/comm.h"
 
 namespace paratune::profiler {
+
+enum class ProfileClock { kAuto, kWall, kCpu };
 
 struct ModelProfilerOptions {
   std::vector<int> micro_batches = {1, 2, 4};  // local micro-batch sizes (default 1, 2, 4)
@@ -47,8 +61,16 @@ struct ModelProfilerOptions {
   int passes = 3;             // passes over every point, median of passes kept (default 3)
   double min_time_ms = 300;   // timed forward+backward per point at least, ms (default 300)
   bool progress = true;       // progress bar on rank 0 (default on)
+  ProfileClock clock = ProfileClock::kAuto;  // see above (default auto)
+  int local_ranks = 1;        // ranks on this host, for ProfileClock::kAuto (default 1)
   Status validate(const ModelConfig& cfg) const;
 };
+
+/// "auto", "wall" or "cpu"; an error naming --clock otherwise.
+StatusOr<ProfileClock> parse_clock(const std::string& s);
+/// The clock kAuto resolves to for `local_ranks` ranks of `threads` compute threads each on
+/// `cores` cores (kCpu when they outnumber the cores); kWall / kCpu stay as they are.
+ProfileClock resolve_clock(ProfileClock c, int local_ranks, int threads, int cores);
 
 /// TP degrees of {1, 2, 4, 8} that divide the layer (heads, kv heads, ffn) and the vocabulary.
 std::vector<int> allowed_tps(const ModelConfig& cfg);

@@ -47,7 +47,7 @@ int cmd_calibrate(int argc, char** argv) {
       ("launch", "flags for `paratune launch` that start the cluster's ranks; default: --nproc-per-node <devices of the cluster profile>", cxxopts::value<std::string>()->default_value(""))
       ("global-batch", "global batch of the calibration runs (use the one you will search for)", cxxopts::value<int>()->default_value("8"))
       ("steps", "training steps per run (the first 2 are warm-up)", cxxopts::value<int>()->default_value("6"))
-      ("repeats", "runs per plan, interleaved; the median is fitted", cxxopts::value<int>()->default_value("2"))
+      ("repeats", "runs per plan, interleaved; the median is fitted", cxxopts::value<int>()->default_value("3"))
       ("dry-run", "print the calibration plans and exit")
       ("h,help", "print this help");
   cxxopts::ParseResult r;

@@ -237,6 +237,9 @@ int cmd_profile_model(int argc, char** argv) {
                  "window; the median of the passes is kept", cxxopts::value<int>()->default_value("3"))
       ("min-time-ms", "timed forward+backward per point at least, ms (more runs until then)",
        cxxopts::value<double>()->default_value("300"))
+      ("clock", "auto, wall or cpu: cpu keeps each point's CPU time scaled by the pass's "
+                "wall/CPU ratio (for ranks that time-share cores); auto = cpu when this host's "
+                "ranks x threads outnumber its cores", cxxopts::value<std::string>()->default_value("auto"))
       ("timeout", "seconds before a collective with a dead/hung peer fails",
        cxxopts::value<int>()->default_value("600"))
       ("compare", "--compare A.json B.json [--tolerance PCT]: print how far two profiles' "
@@ -273,6 +276,9 @@ int cmd_profile_model(int argc, char** argv) {
     o.repeats = r["repeats"].as<int>();
     o.passes = r["passes"].as<int>();
     o.min_time_ms = r["min-time-ms"].as<double>();
+    auto clock = profiler::parse_clock(r["clock"].as<std::string>());
+    if (!clock.ok()) return fail(cmd, clock.status());
+    o.clock = *clock;
     timeout_s = r["timeout"].as<int>();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "paratune %s: %s\n", cmd, e.what());
@@ -283,6 +289,7 @@ int cmd_profile_model(int argc, char** argv) {
   Status st = o.validate(*cfg);
   if (!st.ok()) return fail(cmd, st);
   return with_comms(cmd, timeout_s, [&](const executor::DistEnv& env, executor::Comms& comms) {
+    o.local_ranks = std::max(1, env.local_world_size);
     ModelProfile p = profiler::profile_model(*cfg, comms, o);
     if (env.rank != 0) return 0;
     Status v = validate(p, out);

@@ -169,6 +169,35 @@ TEST_F(ProfilerDist, ModelProfileLoadsWithMonotoneTimesAndMeasuredMemory) {
   }
 }
 
+// --clock cpu: the times are CPU time scaled by the pass's wall/CPU ratio, the profile says so,
+// and they still grow with the work.
+TEST(ProfilerClock, CpuClockProfileNamesItsRatioAndScalesWithWork) {
+  testing::TempDir tmp;
+  const testing::Run r = run(bin() + " launch --nproc-per-node 2 -- " + bin() +
+                             " profile-model --model configs/models/tiny.json -o " + tmp.path() +
+                             "/cpu.json --micro-batches 1,256 --tp 1 --repeats 3 --clock cpu");
+  ASSERT_EQ(r.rc, 0) << r.output;
+  auto p = load_model_profile(tmp.path() + "/cpu.json");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  const size_t at = p->device.find("CPU time x ");
+  ASSERT_NE(at, std::string::npos) << p->device;
+  const double ratio = std::stod(p->device.substr(at + 11));
+  // Wall over CPU time of single-threaded compute: at least ~1 (a thread cannot use more CPU
+  // than wall time), at most a few on 2 ranks sharing 2 cores with other jobs.
+  EXPECT_GT(ratio, 0.9);
+  EXPECT_LT(ratio, 20);
+  const LayerTypeProfile* l = p->find("transformer");
+  ASSERT_NE(l, nullptr);
+  ASSERT_EQ(l->compute.size(), 2u);
+  EXPECT_GT(l->compute[1].forward.value, 2 * l->compute[0].forward.value);
+  EXPECT_GT(l->compute[1].backward.value, 2 * l->compute[0].backward.value);
+  // A bad name is refused before any rank starts.
+  const testing::Run bad = run(bin() + " profile-model --model configs/models/tiny.json -o " +
+                               tmp.path() + "/x.json --clock gpu");
+  EXPECT_NE(bad.rc, 0);
+  EXPECT_NE(bad.output.find("--clock"), std::string::npos) << bad.output;
+}
+
 TEST_F(ProfilerDist, SearchAcceptsBothFiles) {
   ASSERT_EQ(cluster_run_.rc, 0);
   ASSERT_EQ(model_run_.rc, 0);

@@ -4,6 +4,7 @@
 #include "executor/emulation.h"
 #include "profiler/fit.h"
 #include "profiler/group_shapes.h"
+#include "profiler/model_profiler.h"
 #include "profiler/summary.h"
 
 namespace paratune::profiler {
@@ -179,6 +180,27 @@ TEST(CompareProfiles, CountsUnmatchedPointsAndRejectsOtherModels) {
   EXPECT_FALSE(compare_model_profiles(a, b).ok());
   b.model = "other";
   EXPECT_FALSE(compare_model_profiles(a, b).ok());
+}
+
+TEST(ProfileClock, ParsesTheThreeNamesAndRejectsOthers) {
+  EXPECT_EQ(*parse_clock("auto"), ProfileClock::kAuto);
+  EXPECT_EQ(*parse_clock("wall"), ProfileClock::kWall);
+  EXPECT_EQ(*parse_clock("cpu"), ProfileClock::kCpu);
+  StatusOr<ProfileClock> bad = parse_clock("gpu");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--clock"), std::string::npos);
+}
+
+TEST(ProfileClock, AutoIsCpuOnlyWhenRanksOutnumberCores) {
+  // 4 ranks x 1 thread on 2 cores: time-shared, CPU clock.
+  EXPECT_EQ(resolve_clock(ProfileClock::kAuto, 4, 1, 2), ProfileClock::kCpu);
+  // One core each (or more): wall clock.
+  EXPECT_EQ(resolve_clock(ProfileClock::kAuto, 2, 1, 2), ProfileClock::kWall);
+  EXPECT_EQ(resolve_clock(ProfileClock::kAuto, 4, 4, 16), ProfileClock::kWall);
+  EXPECT_EQ(resolve_clock(ProfileClock::kAuto, 4, 8, 16), ProfileClock::kCpu);
+  // An explicit choice stays.
+  EXPECT_EQ(resolve_clock(ProfileClock::kWall, 8, 1, 2), ProfileClock::kWall);
+  EXPECT_EQ(resolve_clock(ProfileClock::kCpu, 1, 1, 16), ProfileClock::kCpu);
 }
 
 }  // namespace
