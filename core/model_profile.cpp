@@ -4,7 +4,8 @@
 //   { "format_version": 1, "model", "model_fingerprint": "m-..." | "",
 //     "source": "measured"|"analytic"|"galvatron-import", "device", "seq_len" (>= 1),
 //     "layer_types": [ { "name": "transformer"|"embedding"|"lm_head", "param_count",
-//         "compute": [ { "micro_batch" (>= 1), "tp" (>= 1), "forward_ms", "backward_ms" } ],
+//         "compute": [ { "micro_batch" (>= 1), "tp" (>= 1), "forward_ms", "backward_ms",
+//                        optional "forward_no_grad_ms" (written only when measured) } ],
 //         "activation": [ { "tp" (>= 1), "sp", "bytes_per_sample" } ],
 //         "checkpoint_bytes_per_sample" } ],
 //     optional "optimizer_step": [ { "params" (>= 1), "ms" } ] (written only when non-empty) }
@@ -23,7 +24,7 @@ namespace paratune {
 
 bool ComputePoint::operator==(const ComputePoint& o) const {
   return micro_batch == o.micro_batch && tp == o.tp && forward == o.forward &&
-         backward == o.backward;
+         backward == o.backward && forward_no_grad == o.forward_no_grad;
 }
 bool ActivationPoint::operator==(const ActivationPoint& o) const {
   return tp == o.tp && sp == o.sp && bytes_per_sample == o.bytes_per_sample;
@@ -89,6 +90,9 @@ Status validate(const ModelProfile& p, const std::string& file) {
       if (!non_negative(c.backward.value)) {
         return field_error(file, g + ".backward_ms", "must be finite and >= 0");
       }
+      if (c.forward_no_grad && !non_negative(c.forward_no_grad->value)) {
+        return field_error(file, g + ".forward_no_grad_ms", "must be finite and >= 0");
+      }
       if (!seen.insert({c.micro_batch, c.tp}).second) {
         return field_error(file, g,
                            "duplicate point for micro_batch " + std::to_string(c.micro_batch) +
@@ -146,6 +150,8 @@ StatusOr<ModelProfile> model_profile_from_json(const Json& j, const std::string&
       c.tp = static_cast<int>(cr.integer("tp", 1, 1 << 30));
       c.forward = Milliseconds(cr.number("forward_ms"));
       c.backward = Milliseconds(cr.number("backward_ms"));
+      if (cr.has("forward_no_grad_ms"))
+        c.forward_no_grad = Milliseconds(cr.number("forward_no_grad_ms"));
       (void)cr.finish();
       l.compute.push_back(c);
     }
@@ -200,6 +206,7 @@ Json to_json(const ModelProfile& p) {
       cj["tp"] = c.tp;
       cj["forward_ms"] = c.forward.value;
       cj["backward_ms"] = c.backward.value;
+      if (c.forward_no_grad) cj["forward_no_grad_ms"] = c.forward_no_grad->value;
       comp.push_back(std::move(cj));
     }
     lj["compute"] = std::move(comp);

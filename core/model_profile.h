@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct ComputePoint {
   int tp = 1;               // tensor-parallel degree of the shard that was timed
   Milliseconds forward;     // forward of one micro-batch
   Milliseconds backward;    // backward of one micro-batch (no recompute)
+  // Forward without autograd (what a checkpointed layer's first forward costs: no graph, no
+  // saved tensors); absent when not measured (then the estimator uses `forward`).
+  std::optional<Milliseconds> forward_no_grad{};
   bool operator==(const ComputePoint& o) const;
 };
 

@@ -1,7 +1,8 @@
 // Compute model (ms per micro-batch per device).
 //
-// Measured points ComputePoint(micro_batch b_i, tp t_i) -> (forward_i, backward_i). For a query
-// (b, t), forward and backward separately, first hit wins:
+// Measured points ComputePoint(micro_batch b_i, tp t_i) -> (forward_i, backward_i,
+// forward_no_grad_i; a point without the last uses forward_i for it). For a query (b, t), each
+// of the three separately, first hit wins:
 //   1. the exact point (b, t)
 //   2. the points of tp t: >= 2 distinct b: least-squares line y = a + c*b over them, evaluated
 //      at b (interpolation or extrapolation, floored at 0); exactly one point b0: y0 * b / b0
@@ -28,41 +29,45 @@ namespace paratune::estimator {
 
 namespace {
 
+Milliseconds no_grad_of(const ComputePoint& q) { return q.forward_no_grad.value_or(q.forward); }
+
+ComputeTime scaled(const ComputeTime& t, double r) {
+  return ComputeTime{t.forward * r, t.backward * r, t.forward_no_grad * r};
+}
+
 // Steps 1-2 for one tp: nullopt when tp has no points.
 std::optional<ComputeTime> at_tp(const LayerTypeProfile& p, int b, int tp) {
   std::vector<const ComputePoint*> pts;
   for (const ComputePoint& q : p.compute) {
     if (q.tp != tp || q.micro_batch < 1) continue;
-    if (q.micro_batch == b) return ComputeTime{q.forward, q.backward};
+    if (q.micro_batch == b) return ComputeTime{q.forward, q.backward, no_grad_of(q)};
     pts.push_back(&q);
   }
   if (pts.empty()) return std::nullopt;
   std::set<int> sizes;
   for (const ComputePoint* q : pts) sizes.insert(q->micro_batch);
   if (sizes.size() == 1) {
-    const double r = static_cast<double>(b) / pts.front()->micro_batch;
-    return ComputeTime{pts.front()->forward * r, pts.front()->backward * r};
+    const ComputePoint& q = *pts.front();
+    return scaled(ComputeTime{q.forward, q.backward, no_grad_of(q)},
+                  static_cast<double>(b) / q.micro_batch);
   }
-  double mb = 0, mf = 0, mw = 0;
-  for (const ComputePoint* q : pts) {
-    mb += q->micro_batch;
-    mf += q->forward.value;
-    mw += q->backward.value;
-  }
-  const double n = static_cast<double>(pts.size());
-  mb /= n, mf /= n, mw /= n;
-  double sbb = 0, sbf = 0, sbw = 0;
-  for (const ComputePoint* q : pts) {
-    const double db = q->micro_batch - mb;
-    sbb += db * db;
-    sbf += db * (q->forward.value - mf);
-    sbw += db * (q->backward.value - mw);
-  }
-  auto line = [&](double mean_y, double s_by) {
-    const double c = s_by / sbb;
-    return Milliseconds(std::max(0.0, mean_y + c * (b - mb)));
+  // Least-squares line y = a + c * b over the points, evaluated at b, floored at 0.
+  auto line = [&](auto value) {
+    double mb = 0, my = 0;
+    for (const ComputePoint* q : pts) mb += q->micro_batch, my += value(*q);
+    const double n = static_cast<double>(pts.size());
+    mb /= n, my /= n;
+    double sbb = 0, sby = 0;
+    for (const ComputePoint* q : pts) {
+      const double db = q->micro_batch - mb;
+      sbb += db * db;
+      sby += db * (value(*q) - my);
+    }
+    return Milliseconds(std::max(0.0, my + sby / sbb * (b - mb)));
   };
-  return ComputeTime{line(mf, sbf), line(mw, sbw)};
+  return ComputeTime{line([](const ComputePoint& q) { return q.forward.value; }),
+                     line([](const ComputePoint& q) { return q.backward.value; }),
+                     line([](const ComputePoint& q) { return no_grad_of(q).value; })};
 }
 
 }  // namespace
@@ -81,8 +86,7 @@ std::optional<ComputeTime> lookup_compute(const LayerTypeProfile& p, int b, int 
   if (best == 0) return std::nullopt;
   std::optional<ComputeTime> t = at_tp(p, b, best);
   PARATUNE_CHECK(t.has_value());
-  const double r = static_cast<double>(best) / tp;
-  return ComputeTime{t->forward * r, t->backward * r};
+  return scaled(*t, static_cast<double>(best) / tp);
 }
 
 ComputeTime analytic_compute(const ModelConfig& m, const ClusterProfile& c, LayerKind kind, int b,
@@ -101,7 +105,7 @@ ComputeTime analytic_compute(const ModelConfig& m, const ClusterProfile& c, Laye
                                                               : m.head_forward_flops_per_sample();
     fwd = paratune::compute_time(per_sample * b / tp, c.device.flops * efficiency);
   }
-  return ComputeTime{fwd, fwd * 2.0};
+  return ComputeTime{fwd, fwd * 2.0, fwd};
 }
 
 ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp) {
@@ -115,9 +119,7 @@ ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp) 
   t = measured ? *measured
                : analytic_compute(*ctx.model, *ctx.cluster, kind, b, tp,
                                   ctx.options.analytic_efficiency);
-  t.forward = t.forward * ctx.options.scales.compute;
-  t.backward = t.backward * ctx.options.scales.compute;
-  return t;
+  return scaled(t, ctx.options.scales.compute);
 }
 
 Milliseconds optimizer_step_time(const CostContext& ctx, double params) {

@@ -16,9 +16,12 @@
 namespace paratune::estimator {
 
 /// Forward and backward (no recompute) of one micro-batch on one device, compute only.
+/// forward_no_grad: the forward without autograd, as a checkpointed layer runs it first (the
+/// profile's forward_no_grad_ms; `forward` where a point has none, and analytically).
 struct ComputeTime {
   Milliseconds forward;
   Milliseconds backward;
+  Milliseconds forward_no_grad;
 };
 
 /// From one layer type's measured points at local micro-batch b and TP degree tp; nullopt when

@@ -305,7 +305,8 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   // machine moves one pass of every point, not every call of a few).
   const int pass_repeats = (o.repeats + passes - 1) / passes;
   const double pass_window = o.min_time_ms / passes;
-  std::vector<std::vector<double>> times(passes);  // per pass: fwd, bwd per point, kind by kind
+  // per pass: fwd, bwd (, fwd without autograd for the transformer) per point, kind by kind
+  std::vector<std::vector<double>> times(passes);
   std::vector<double> ratios;                       // per pass: R (cpu clock)
   for (int pass = 0; pass < passes; ++pass) {
     const std::string label = pass_label(pass, passes);
@@ -321,7 +322,10 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
           at::Tensor x = bench.input(b, false);
           for (int i = 0; i < o.warmup; ++i) bench.backward(bench.forward(x, false));
           barrier(comms);
-          std::vector<double> fw, bw, fw_cpu, bw_cpu;
+          // The transformer layer's forward without autograd too (a checkpointed layer's first
+          // forward), in the same loop.
+          const bool no_grad = kind == UnitKind::kLayer;
+          std::vector<double> fw, bw, ng, fw_cpu, bw_cpu, ng_cpu;
           auto timed = [&](int calls) {
             const Stopwatch span;
             for (int i = 0; i < calls; ++i) {
@@ -333,6 +337,12 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
               bench.backward(y);
               bw.push_back(bs.wall_ms());
               bw_cpu.push_back(bs.cpu_ms());
+              if (!no_grad) continue;
+              const at::NoGradGuard guard;
+              const Stopwatch ns;
+              at::Tensor z = bench.forward(x, false);
+              ng.push_back(ns.wall_ms());
+              ng_cpu.push_back(ns.cpu_ms());
             }
             wall_total += span.wall_ms();
             cpu_total += span.cpu_ms();
@@ -340,7 +350,7 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
           timed(pass_repeats);
           // Enough calls to fill the window, the same count on every rank (the slowest rank's
           // need), so that all of them compute during the whole window.
-          const double per_call = mean(fw) + mean(bw);
+          const double per_call = mean(fw) + mean(bw) + mean(ng);
           const double need = std::ceil(pass_window / std::max(per_call, 1e-6));
           const int calls = int(std::min(need_max(comms, need), 100000.0));
           timed(calls - pass_repeats);
@@ -348,6 +358,10 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
           wall_pass.push_back(mean(bw));
           cpu_pass.push_back(mean(fw_cpu));
           cpu_pass.push_back(mean(bw_cpu));
+          if (no_grad) {
+            wall_pass.push_back(mean(ng));
+            cpu_pass.push_back(mean(ng_cpu));
+          }
         }
       }
     }
@@ -387,9 +401,10 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     for (int t : tps) {
       if (!tp_fits(cfg, kind, t)) continue;
       for (int b : o.micro_batches) {
-        lt.compute.push_back(
-            {b, t, Milliseconds(time_values[at]), Milliseconds(time_values[at + 1])});
+        ComputePoint c{b, t, Milliseconds(time_values[at]), Milliseconds(time_values[at + 1])};
         at += 2;
+        if (kind == UnitKind::kLayer) c.forward_no_grad = Milliseconds(time_values[at++]);
+        lt.compute.push_back(c);
       }
       Bench bench(cfg, kind, t);
       bar.step(std::string(lt.name) + " tp=" + std::to_string(t) + " activations");

@@ -13,7 +13,9 @@
 // slices is the speed training gets. Passes (`passes`, default 3): every point is measured once
 // per pass over all of them, each time with ceil(repeats / passes) calls at least and a window
 // of min_time_ms / passes, and the profile keeps the median of the passes' rank means.
-// Checkpointing's recompute is one more forward (the estimator adds it).
+// Checkpointing's recompute is one more forward (the estimator adds it). The transformer layer
+// is also timed forward under no_grad in the same loop (`forward_no_grad_ms`): a checkpointed
+// layer's first forward records no graph, which on small layers costs far less.
 //
 // Clock (`clock`): kWall keeps the wall-clock means above. kCpu, for ranks that outnumber their
 // host's cores (time-shared; one compute thread each), times every call twice, by the wall clock

@@ -146,6 +146,9 @@ StatusOr<ProfileAgreement> compare_model_profiles(const ModelProfile& a, const M
           la.name + " tp " + std::to_string(ca.tp) + " mb " + std::to_string(ca.micro_batch);
       g.times.push_back({at + " forward", ca.forward.value, cb->forward.value});
       g.times.push_back({at + " backward", ca.backward.value, cb->backward.value});
+      if (ca.forward_no_grad && cb->forward_no_grad)
+        g.times.push_back({at + " forward no_grad", ca.forward_no_grad->value,
+                           cb->forward_no_grad->value});
     }
     for (const ActivationPoint& xa : la.activation) {
       auto xb = std::find_if(lb->activation.begin(), lb->activation.end(),

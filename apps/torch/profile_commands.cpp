@@ -297,9 +297,13 @@ int cmd_profile_model(int argc, char** argv) {
     if (!v.ok()) return fail(cmd, v);
     for (const LayerTypeProfile& l : p.layer_types) {
       std::printf("%-12s params %lld\n", l.name.c_str(), (long long)l.param_count);
-      for (const ComputePoint& c : l.compute)
-        std::printf("  tp %d mb %d: forward %.3f ms, backward %.3f ms\n", c.tp, c.micro_batch,
+      for (const ComputePoint& c : l.compute) {
+        std::printf("  tp %d mb %d: forward %.3f ms, backward %.3f ms", c.tp, c.micro_batch,
                     c.forward.value, c.backward.value);
+        if (c.forward_no_grad)
+          std::printf(", forward without autograd %.3f ms", c.forward_no_grad->value);
+        std::printf("\n");
+      }
       for (const ActivationPoint& a : l.activation)
         std::printf("  tp %d%s: %.1f KiB activations per sample\n", a.tp, a.sp ? " sp" : "",
                     a.bytes_per_sample.value / kKiB);

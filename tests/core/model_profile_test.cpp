@@ -89,6 +89,33 @@ TEST(ModelProfileErrors, OptimizerStep) {
   EXPECT_TRUE(error_contains(parse(j), "field \"optimizer_step[0].when\"", "unknown field"));
 }
 
+TEST(ModelProfile, ForwardNoGradRoundTripAndOptional) {
+  ModelProfile p = sample();
+  p.layer_types[0].compute[1].forward_no_grad = Milliseconds(3.25);
+  StatusOr<ModelProfile> back = model_profile_from_json(to_json(p), "rt");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, p);
+  EXPECT_FALSE(*back == sample());  // the field takes part in equality
+  const Json j = to_json(p);
+  const Json& pts = j["layer_types"][0]["compute"];
+  EXPECT_EQ(pts[1].dump(), R"({"micro_batch":2,"tp":1,"forward_ms":4.75,"backward_ms":9.5,)"
+                           R"("forward_no_grad_ms":3.25})");
+  EXPECT_FALSE(pts[0].contains("forward_no_grad_ms"));  // written only when measured
+  ASSERT_TRUE(back->layer_types[0].compute[1].forward_no_grad.has_value());
+  EXPECT_FALSE(back->layer_types[0].compute[0].forward_no_grad.has_value());
+}
+
+TEST(ModelProfileErrors, ForwardNoGrad) {
+  ModelProfile p = sample();
+  p.layer_types[0].compute[2].forward_no_grad = Milliseconds(-0.5);
+  EXPECT_TRUE(error_contains(validate(p, "p.json"),
+                             "p.json: field \"layer_types[0].compute[2].forward_no_grad_ms\"",
+                             ">= 0"));
+  Json j = to_json(sample());
+  j["layer_types"][0]["compute"][0]["forward_no_grad_ms"] = "fast";
+  EXPECT_TRUE(error_contains(parse(j), "field \"layer_types[0].compute[0].forward_no_grad_ms\""));
+}
+
 TEST(ModelProfile, CanonicalForm) {
   const Json j = to_json(sample());
   std::vector<std::string> keys;

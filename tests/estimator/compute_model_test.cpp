@@ -39,6 +39,31 @@ TEST(ComputeModel, LeastSquaresInterpolationAndExtrapolation) {
   EXPECT_NEAR(t8->forward.value, 9.0, 1e-12);
 }
 
+ComputePoint pt_ng(int b, int tp, double f, double w, double f0) {
+  ComputePoint p = pt(b, tp, f, w);
+  p.forward_no_grad = Milliseconds(f0);
+  return p;
+}
+
+TEST(ComputeModel, ForwardNoGradFromItsOwnPointsOrTheForward) {
+  // Exact point.
+  auto t = lookup_compute(points({pt_ng(2, 1, 3, 7, 1.5)}), 2, 1);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->forward_no_grad.value, 1.5);
+  EXPECT_EQ(t->forward.value, 3.0);
+  // A line over b: no-grad forward 0.5 + 0.5 b exactly (b = 1, 3), evaluated at b = 5;
+  // proportional from one point; scaled from the nearest tp.
+  LayerTypeProfile p = points({pt_ng(1, 1, 2, 4, 1), pt_ng(3, 1, 4, 8, 2), pt_ng(2, 2, 2, 4, 0.75)});
+  EXPECT_NEAR(lookup_compute(p, 5, 1)->forward_no_grad.value, 3.0, 1e-12);
+  EXPECT_NEAR(lookup_compute(p, 4, 2)->forward_no_grad.value, 1.5, 1e-12);
+  EXPECT_NEAR(lookup_compute(p, 4, 4)->forward_no_grad.value, 0.75, 1e-12);
+  // Not measured: the forward stands in, point by point.
+  auto u = lookup_compute(points({pt(1, 1, 2, 4), pt_ng(3, 1, 4, 8, 1)}), 2, 1);
+  EXPECT_NEAR(u->forward.value, 3.0, 1e-12);
+  EXPECT_NEAR(u->forward_no_grad.value, 1.5, 1e-12);  // line through (1, 2) and (3, 1)
+  EXPECT_EQ(lookup_compute(points({pt(2, 1, 3, 7)}), 2, 1)->forward_no_grad.value, 3.0);
+}
+
 TEST(ComputeModel, SinglePointScalesProportionally) {
   auto t = lookup_compute(points({pt(2, 1, 3, 6)}), 6, 1);
   ASSERT_TRUE(t);

@@ -76,6 +76,20 @@ TEST_F(LayerCostTest, CheckpointTradesActivationForOneForward) {
   EXPECT_EQ(ckpt.model_states, plain.model_states);
 }
 
+TEST_F(LayerCostTest, CheckpointedForwardRunsWithoutAutogradWhereMeasured) {
+  // The fixture's forward at b = 2 is 3 ms; the first forward of a checkpointed layer records no
+  // graph: 1.25 ms measured. The recompute in the backward is a full forward (3 ms).
+  for (ComputePoint& c : profile_.layer_types[0].compute)
+    c.forward_no_grad = Milliseconds(c.forward.value * 1.25 / 3.0);
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);
+  LayerCost plain = transformer_layer_cost(ctx, 0, strategy(1, 2));
+  LayerCost ckpt = transformer_layer_cost(ctx, 0, strategy(1, 2, DpType::kDdp, true));
+  ASSERT_TRUE(ckpt.feasible) << ckpt.why_not;
+  EXPECT_DOUBLE_EQ(plain.forward.value, 3.0);  // not checkpointed: the forward with autograd
+  EXPECT_NEAR(ckpt.forward.value, 1.25, 1e-12);
+  EXPECT_DOUBLE_EQ(ckpt.backward.value, plain.backward.value + plain.forward.value);
+}
+
 TEST_F(LayerCostTest, TensorParallelCommOnlyWithTpAndSlowerAcrossIslands) {
   // tp 2 on 2 devices of one island, b = 4: each allreduce moves A = 4*16*64*4 bytes,
   // 2 * 1/2 * A / 1e10 * 1e3 ms; two in forward, two in backward (+2 with checkpoint).

@@ -141,6 +141,14 @@ TEST_F(ProfilerDist, ModelProfileLoadsWithMonotoneTimesAndMeasuredMemory) {
     }
   }
   const LayerTypeProfile& t = *p->find("transformer");
+  // The transformer's forward without autograd (a checkpointed layer's first forward) is timed
+  // at every point; the other layer types are never checkpointed.
+  for (const ComputePoint& c : t.compute) {
+    ASSERT_TRUE(c.forward_no_grad.has_value()) << "tp " << c.tp << " mb " << c.micro_batch;
+    EXPECT_GT(c.forward_no_grad->value, 0);
+  }
+  for (const char* name : {"embedding", "lm_head"})
+    for (const ComputePoint& c : p->find(name)->compute) EXPECT_FALSE(c.forward_no_grad) << name;
   EXPECT_EQ(t.param_count, 4 * 64 * 64 + 4 * 64 + 2 * 64 * 256 + 256 + 64 + 4 * 64);
   double a1 = 0, a2 = 0, a2sp = 0;
   for (const ActivationPoint& a : t.activation) {
