@@ -42,6 +42,7 @@ std::string describe(const estimator::TermScales& s) {
   add("compute", s.compute);
   add("wait", s.wait);
   add("pipeline", s.pipeline);
+  add("checkpoint", s.checkpoint);
   for (const estimator::CollectiveScale& c : s.collectives)
     add(std::string(estimator::to_string(c.use)) + " " + to_string(c.op) + "/" +
             std::to_string(c.group_size),
@@ -85,6 +86,7 @@ Json to_json(const Calibration& c) {
                {{"compute", c.scales.compute},
                 {"wait", c.scales.wait},
                 {"pipeline", c.scales.pipeline},
+                {"checkpoint", c.scales.checkpoint},
                 {"collectives", cols}}},
               {"fit", {{"log_rms_before", c.log_rms_before}, {"log_rms_after", c.log_rms_after}}},
               {"runs", runs}};
@@ -107,6 +109,7 @@ StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& fi
     c.scales.compute = s.number("compute", lo, hi);
     c.scales.wait = s.number("wait", lo, hi);
     c.scales.pipeline = s.number("pipeline", lo, hi);
+    if (s.has("checkpoint")) c.scales.checkpoint = s.number("checkpoint", lo, hi);
     for (ObjectReader& cr : s.objects("collectives")) {
       estimator::CollectiveScale cs;
       cs.use = cr.enumeration("use", {"tp", "dp"}) == "tp" ? estimator::CommUse::kTensor
@@ -304,7 +307,7 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
         s.collectives.push_back({use, op, g, 1.0});
     }
   }
-  std::vector<double*> params = {&s.compute, &s.wait, &s.pipeline};
+  std::vector<double*> params = {&s.compute, &s.wait, &s.pipeline, &s.checkpoint};
   for (estimator::CollectiveScale& c : s.collectives) params.push_back(&c.scale);
   // A scale that no calibration plan's prediction depends on stays 1 and is not written.
   std::vector<double*> used;

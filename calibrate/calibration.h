@@ -16,7 +16,7 @@
 // File format (format_version 1):
 //   {"format_version": 1, "kind": "paratune-calibration", "cluster": NAME, "model": NAME,
 //    "cluster_digest": HEX, "profile_digest": HEX, "global_batch": 8,
-//    "scales": {"compute": 1.2, "wait": 1.0, "pipeline": 1.4,
+//    "scales": {"compute": 1.2, "wait": 1.0, "pipeline": 1.4, "checkpoint": 0.6 (optional, 1),
 //               "collectives": [{"use": "dp", "op": "allreduce", "group_size": 4,
 //                                "scale": 1.3}, ...]},
 //    "fit": {"log_rms_before": 0.41, "log_rms_after": 0.09},
@@ -102,8 +102,8 @@ StatusOr<double> predict_ms(const FitInputs& in, const Strategy& plan,
 
 /// Fits the scales to `measured` (plan, median step ms; at least 2 runs, every ms > 0).
 /// Minimises mean(log(pred / meas)^2) + kPenalty * sum(log(scale)^2) by coordinate descent
-/// (golden section on each log-scale in [log 1/16, log 16]). The scales: compute, wait, pipeline
-/// and every collective by use (tp / dp) and group size (2, 4, .. devices) that the plans use.
+/// (golden section on each log-scale in [log 1/16, log 16]). The scales: compute, wait, pipeline,
+/// checkpoint and every collective by use (tp / dp) and group size (2, 4, .. devices) that the plans use.
 StatusOr<Calibration> fit_calibration(const FitInputs& in,
                                       const std::vector<std::pair<Strategy, double>>& measured);
 

@@ -27,7 +27,7 @@ double TermScales::collective(CommUse use, CollectiveOp op, int group_size) cons
 bool TermScales::identity() const {
   for (const CollectiveScale& c : collectives)
     if (c.scale != 1) return false;
-  return compute == 1 && wait == 1 && pipeline == 1;
+  return compute == 1 && wait == 1 && pipeline == 1 && checkpoint == 1;
 }
 
 Status TermScales::validate() const {
@@ -41,6 +41,7 @@ Status TermScales::validate() const {
   PARATUNE_RETURN_IF_ERROR(check("compute", compute));
   PARATUNE_RETURN_IF_ERROR(check("wait", wait));
   PARATUNE_RETURN_IF_ERROR(check("pipeline", pipeline));
+  PARATUNE_RETURN_IF_ERROR(check("checkpoint", checkpoint));
   for (size_t i = 0; i < collectives.size(); ++i) {
     const CollectiveScale& c = collectives[i];
     const std::string field = "collectives[" + std::to_string(i) + "]";

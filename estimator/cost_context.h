@@ -40,6 +40,9 @@ struct TermScales {
   double compute = 1;   // per-layer forward / backward (incl. recompute), optimizer step
   double wait = 1;      // arrival waits before a collective (cluster.arrival_waits)
   double pipeline = 1;  // p2p transfers between stages and the handoff delay
+  // A checkpointed layer's first forward (no autograd; what checkpointing adds to a step, the
+  // recompute being a plain forward); on top of `compute`.
+  double checkpoint = 1;
   // Per use, collective and group size; a (use, op, size) not listed: 1.
   std::vector<CollectiveScale> collectives;
 

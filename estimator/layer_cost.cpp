@@ -13,7 +13,8 @@
 //              (the recompute repeats the forward's two TP collectives)
 //   F, W = compute_model forward / backward; F0 = its forward without autograd (a checkpointed
 //   layer's first forward records no graph: the executor runs it under no_grad; measured by
-//   profile-model, F where not measured); gather_* = ZeRO-3 parameter allgather below.
+//   profile-model, F where not measured; times the calibration's `checkpoint` scale);
+//   gather_* = ZeRO-3 parameter allgather below.
 // Embedding (first stage, vocab-parallel): forward = F_emb + allreduce(A) (SP: reduce_scatter);
 //   backward = W_emb (no input gradient to send).
 // LM head + loss (last stage): forward = F_head + [SP] allgather(A) + 3 allreduce(b*seq*4 bytes)
@@ -247,7 +248,7 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   const ComputeTime ct = compute_time(ctx, LayerKind::kTransformer, b, ls.tp);
 
   Parts p;
-  p.fwd_compute = ls.checkpoint ? ct.forward_no_grad : ct.forward;
+  p.fwd_compute = ls.checkpoint ? ct.forward_no_grad * ctx.options.scales.checkpoint : ct.forward;
   p.bwd_compute = ct.backward + (ls.checkpoint ? ct.forward : Milliseconds(0));
   p.fwd_tp = tp_one * 2.0;
   p.bwd_tp = tp_one * (ls.checkpoint ? 4.0 : 2.0);

@@ -50,20 +50,6 @@ std::vector<double> world_reduce(executor::Comms& comms, const std::vector<doubl
   return out;
 }
 
-// This host's kernel, as a number: the first 12 hex digits of the boot id (exact in a double);
-// the hostname's hash when the boot id cannot be read.
-double host_id() {
-  std::ifstream f("/proc/sys/kernel/random/boot_id");
-  std::string id;
-  std::getline(f, id);
-  std::string hex;
-  for (char ch : id)
-    if (std::isxdigit(static_cast<unsigned char>(ch)) && hex.size() < 12) hex += ch;
-  if (hex.size() == 12) return double(std::stoull(hex, nullptr, 16));
-  char name[256] = {0};
-  gethostname(name, sizeof name - 1);
-  return double(std::hash<std::string>{}(name) & ((uint64_t(1) << 48) - 1));
-}
 
 // Ranks per host when the world is made of equal blocks of consecutive ranks with one id each,
 // else 0 (nothing recorded).
@@ -225,6 +211,19 @@ std::array<double, 2> measure_handoff(executor::Comms& comms,
 }
 
 }  // namespace
+
+double host_id() {
+  std::ifstream f("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(f, id);
+  std::string hex;
+  for (char ch : id)
+    if (std::isxdigit(static_cast<unsigned char>(ch)) && hex.size() < 12) hex += ch;
+  if (hex.size() == 12) return double(std::stoull(hex, nullptr, 16));
+  char name[256] = {0};
+  gethostname(name, sizeof name - 1);
+  return double(std::hash<std::string>{}(name) & ((uint64_t(1) << 48) - 1));
+}
 
 Status ClusterProfilerOptions::validate() const {
   if (sizes.empty()) return InvalidArgument("--sizes: at least one message size is needed");

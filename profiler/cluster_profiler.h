@@ -73,4 +73,8 @@ struct ClusterProfilerOptions {
 ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& env,
                                const ClusterProfilerOptions& o);
 
+/// This host's kernel, as a number: the first 12 hex digits of the boot id (exact in a double);
+/// the hostname's hash when the boot id cannot be read. Emulated nodes share it.
+double host_id();
+
 }  // namespace paratune::profiler

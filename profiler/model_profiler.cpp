@@ -18,6 +18,7 @@
 #include "models/init.h"
 #include "models/param_spec.h"
 #include "models/transformer.h"
+#include "profiler/cluster_profiler.h"
 #include "profiler/fit.h"
 #include "profiler/progress.h"
 
@@ -243,9 +244,9 @@ StatusOr<ProfileClock> parse_clock(const std::string& s) {
   return InvalidArgument("--clock '" + s + "': must be auto, wall or cpu");
 }
 
-ProfileClock resolve_clock(ProfileClock c, int local_ranks, int threads, int cores) {
+ProfileClock resolve_clock(ProfileClock c, int host_ranks, int threads, int cores) {
   if (c != ProfileClock::kAuto) return c;
-  return int64_t(local_ranks) * threads > cores ? ProfileClock::kCpu : ProfileClock::kWall;
+  return int64_t(host_ranks) * threads > cores ? ProfileClock::kCpu : ProfileClock::kWall;
 }
 
 std::vector<int> allowed_tps(const ModelConfig& cfg) {
@@ -271,7 +272,6 @@ Status ModelProfilerOptions::validate(const ModelConfig& cfg) const {
   if (passes < 1 || passes > 100) return InvalidArgument("--passes must be in 1 .. 100");
   if (!(min_time_ms >= 0) || !std::isfinite(min_time_ms))
     return InvalidArgument("--min-time-ms must be a finite number >= 0");
-  if (local_ranks < 1) return InvalidArgument("local ranks must be >= 1");
   return Status::Ok();
 }
 
@@ -295,8 +295,17 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   p.model_fingerprint = fingerprint(cfg);
   p.source = "measured";
   const int threads = at::get_num_threads();
+  // Ranks on this host: those with this kernel's id (emulated nodes share one kernel).
+  std::vector<double> ids(comms.world_size(), 0.0);
+  ids[comms.rank()] = host_id();
+  if (comms.world_size() > 1) {
+    at::Tensor t = at::tensor(ids, at::kDouble);
+    comms.world().allreduce_(t);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = t[int64_t(i)].item<double>();
+  }
+  const int host_ranks = int(std::count(ids.begin(), ids.end(), ids[comms.rank()]));
   const bool cpu_clock =
-      resolve_clock(o.clock, o.local_ranks, threads,
+      resolve_clock(o.clock, host_ranks, threads,
                     std::max(1, int(std::thread::hardware_concurrency()))) == ProfileClock::kCpu;
   p.seq_len = cfg.seq_len;
   // Times: `passes` passes over every (kind, tp, micro-batch) point; in each pass a point is the

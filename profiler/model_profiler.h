@@ -26,7 +26,8 @@
 // which rank the scheduler runs in which slice is not, and that share is R, one figure over the
 // whole pass. With 4 ranks on 2 cores the wall means of a point moved 10-70% between runs while
 // its CPU time moves a few percent (docs/profilers.md). The profile's `device` names the clock
-// and R. kAuto (default): kCpu when local_ranks x compute threads > cores, else kWall.
+// and R. kAuto (default): kCpu when the ranks on this host (the same kernel: emulated nodes
+// count together) x compute threads > cores, else kWall.
 //
 // Activation bytes kept for backward, per sample (allocator's live bytes):
 //   A(b) = live(after forward, output alive) - live(before) - output bytes + input bytes
@@ -64,15 +65,14 @@ struct ModelProfilerOptions {
   double min_time_ms = 300;   // timed forward+backward per point at least, ms (default 300)
   bool progress = true;       // progress bar on rank 0 (default on)
   ProfileClock clock = ProfileClock::kAuto;  // see above (default auto)
-  int local_ranks = 1;        // ranks on this host, for ProfileClock::kAuto (default 1)
   Status validate(const ModelConfig& cfg) const;
 };
 
 /// "auto", "wall" or "cpu"; an error naming --clock otherwise.
 StatusOr<ProfileClock> parse_clock(const std::string& s);
-/// The clock kAuto resolves to for `local_ranks` ranks of `threads` compute threads each on
+/// The clock kAuto resolves to for `host_ranks` ranks of `threads` compute threads each on
 /// `cores` cores (kCpu when they outnumber the cores); kWall / kCpu stay as they are.
-ProfileClock resolve_clock(ProfileClock c, int local_ranks, int threads, int cores);
+ProfileClock resolve_clock(ProfileClock c, int host_ranks, int threads, int cores);
 
 /// TP degrees of {1, 2, 4, 8} that divide the layer (heads, kv heads, ffn) and the vocabulary.
 std::vector<int> allowed_tps(const ModelConfig& cfg);

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build, then
-#   1. profile this machine as a cluster of 4 local ranks, and the gpt-mini model on it
+#   1. profile this machine as a cluster of 4 ranks, and the gpt-mini model on it: as root, an
+#      emulated cluster of 2 nodes x 2 ranks (network namespaces joined by a 1 Gbit/s link,
+#      `paratune launch --emulate-link`; EMULATE=0 turns it off, LINK=RATE[:LATENCY] sets the
+#      link), otherwise one node of 4 local ranks
 #   2. calibrate: train one plan of each family for a few steps and fit the cost model's
 #      multipliers to them (paratune calibrate; CALIBRATE=0 skips it), then search a plan for
-#      gpt-mini on those 4 ranks under a memory limit that rules out plain DP
+#      gpt-mini on those ranks under a memory limit that rules out plain DP
 #   3. train it and the baseline plans that fit (pure DP, ZeRO-3, Megatron rule) for a few dozen
-#      steps on 4 local ranks (the memory limit enforced), and report predicted vs measured time
+#      steps on the same ranks (the memory limit enforced), and report predicted vs measured time
 #      and memory and the measured speed-up over the fastest baseline
 #   4. the planning pipeline on real and spec-sheet inputs: Galvatron's measured A800 profiles
 #      (../shared/data/galvatron-a800) for llama2-7b on 8 GPUs, gpt-small on 2 x 8 A100
 # Outputs go to out/ (override with OUT=dir). JOBS=N sets the build parallelism; RANKS=N the
-# local ranks (default 4), STEPS=N the training steps (default 30), MEMORY the limit (12MiB).
+# ranks (default 4), STEPS=N the training steps (default 30), MEMORY the limit (12MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
@@ -25,18 +28,31 @@ ranks=${RANKS:-4}
 steps=${STEPS:-30}
 mem=${MEMORY:-12MiB}
 model=configs/models/gpt-mini.json
-echo "== [1/4] profiling this machine as $ranks local ranks (collectives, p2p, GEMM, overlap)"
-$pt launch --nproc-per-node "$ranks" -- $pt profile-cluster -o "$out/cluster.json" \
+link=${LINK:-1gbit:200us}
+# Emulated nodes need root and network namespaces; probe with one that is deleted at once.
+probe=ptdemo-probe-$$
+if [[ ${EMULATE:-1} != 0 && $(id -u) -eq 0 ]] && ((ranks % 2 == 0)) &&
+    ip netns add "$probe" 2>/dev/null; then
+  ip netns del "$probe"
+  launch=(--nnodes 2 --nproc-per-node $((ranks / 2)) --emulate-link "$link")
+  where="an emulated cluster of 2 nodes x $((ranks / 2)) ranks joined by a $link link"
+else
+  launch=(--nproc-per-node "$ranks")
+  where="one node of $ranks local ranks"
+  [[ $(id -u) -eq 0 ]] || where+=" (not root: no emulated nodes)"
+fi
+echo "== [1/4] profiling this machine as $where (collectives, p2p, GEMM, overlap)"
+$pt launch "${launch[@]}" -- $pt profile-cluster -o "$out/cluster.json" \
     --sizes 64KiB,1MiB,4MiB --repeats 3
 $pt profile-cluster --summary "$out/cluster.json"
 echo "== [1/4] profiling gpt-mini's layers on $ranks ranks at once"
-$pt launch --nproc-per-node "$ranks" -- $pt profile-model --model "$model" \
+$pt launch "${launch[@]}" -- $pt profile-model --model "$model" \
     -o "$out/gpt-mini.profile.json" --micro-batches 1,2,4
 calibration=()
 if [[ ${CALIBRATE:-1} != 0 ]]; then
   echo "== [2/4] calibrate: train one plan of each family for 6 steps, fit the cost model to them"
   $pt calibrate --cluster "$out/cluster.json" --model "$model" \
-      --profile "$out/gpt-mini.profile.json" --global-batch 8 --launch "--nproc-per-node $ranks" \
+      --profile "$out/gpt-mini.profile.json" --global-batch 8 --repeats 2 --launch "${launch[*]}" \
       -o "$out/calibration.json"
   calibration=(--calibration "$out/calibration.json")
 fi
@@ -45,15 +61,15 @@ rm -f "$out"/baseline-*.json
 $pt search --cluster "$out/cluster.json" --model "$model" --profile "$out/gpt-mini.profile.json" \
     --memory-per-device "$mem" --global-batch 8 -o "$out/gpt-mini.strategy.json" \
     --baselines-dir "$out" "${calibration[@]}"
-echo "== [3/4] train the searched plan for $steps steps on $ranks local ranks (limit $mem enforced)"
-$pt launch --nproc-per-node "$ranks" -- $pt train --strategy "$out/gpt-mini.strategy.json" \
+echo "== [3/4] train the searched plan for $steps steps on $where (limit $mem enforced)"
+$pt launch "${launch[@]}" -- $pt train --strategy "$out/gpt-mini.strategy.json" \
     --model "$model" --steps "$steps" --memory-per-device "$mem" --metrics "$out/gpt-mini.metrics.json"
 compare=()
 for b in "$out"/baseline-*.json; do
   [[ -e $b ]] || continue
   name=$(basename "$b" .json)
   echo "== [3/4] train the ${name#baseline-} baseline for $steps steps (limit $mem enforced)"
-  if $pt launch --nproc-per-node "$ranks" -- $pt train --strategy "$b" --model "$model" \
+  if $pt launch "${launch[@]}" -- $pt train --strategy "$b" --model "$model" \
       --steps "$steps" --memory-per-device "$mem" --metrics "$out/$name.metrics.json"; then
     compare+=(--baseline "${name#baseline-}=$out/$name.metrics.json")
   else

@@ -289,7 +289,6 @@ int cmd_profile_model(int argc, char** argv) {
   Status st = o.validate(*cfg);
   if (!st.ok()) return fail(cmd, st);
   return with_comms(cmd, timeout_s, [&](const executor::DistEnv& env, executor::Comms& comms) {
-    o.local_ranks = std::max(1, env.local_world_size);
     ModelProfile p = profiler::profile_model(*cfg, comms, o);
     if (env.rank != 0) return 0;
     Status v = validate(p, out);

@@ -75,6 +75,7 @@ TEST_F(CalibrationTest, FitRecoversKnownScales) {
   estimator::TermScales truth;
   truth.compute = 1.4;
   truth.pipeline = 1.8;
+  truth.checkpoint = 0.6;
   truth.collectives = {{estimator::CommUse::kData, CollectiveOp::kAllReduce, 4, 1.6},
                        {estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, 2.0}};
   const FitInputs in = inputs();
@@ -92,6 +93,7 @@ TEST_F(CalibrationTest, FitRecoversKnownScales) {
     EXPECT_NEAR(r.calibrated_ms / r.measured_ms, 1.0, 0.06) << r.plan;
   EXPECT_NEAR(c->scales.compute, 1.4, 0.15);
   EXPECT_NEAR(c->scales.pipeline, 1.8, 0.3);
+  EXPECT_NEAR(c->scales.checkpoint, 0.6, 0.15);
   EXPECT_NEAR(c->scales.collective(estimator::CommUse::kData, CollectiveOp::kAllReduce, 4), 1.6,
               0.3);
   EXPECT_NEAR(c->scales.collective(estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4), 2.0,
@@ -131,6 +133,17 @@ TEST_F(CalibrationTest, FileRoundTripAndErrors) {
   e = calibration_from_json(bad, "cal.json");
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("listed twice"), std::string::npos);
+  // "checkpoint" is optional (files written before it existed: 1) and range-checked.
+  bad = j;
+  bad["scales"].erase("checkpoint");
+  StatusOr<Calibration> old = calibration_from_json(bad, "cal.json");
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(old->scales.checkpoint, 1.0);
+  bad = j;
+  bad["scales"]["checkpoint"] = 40;
+  e = calibration_from_json(bad, "cal.json");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("scales.checkpoint"), std::string::npos);
   bad = j;
   bad["kind"] = "cluster";
   EXPECT_FALSE(calibration_from_json(bad, "cal.json").ok());
@@ -161,8 +174,9 @@ TEST(Describe, ListsOnlyScalesThatMove) {
   estimator::TermScales s;
   EXPECT_EQ(describe(s), "all 1");
   s.compute = 1.25;
+  s.checkpoint = 0.5;
   s.collectives = {{estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, 2.0}};
-  EXPECT_EQ(describe(s), "compute x1.25, dp reduce_scatter/4 x2.00");
+  EXPECT_EQ(describe(s), "compute x1.25, checkpoint x0.50, dp reduce_scatter/4 x2.00");
 }
 
 }  // namespace

@@ -30,6 +30,23 @@ TEST_F(TermScalesTest, ComputeScaleMultipliesComputeOnly) {
   EXPECT_DOUBLE_EQ(c.grad_sync.value, base.grad_sync.value);  // collectives untouched
 }
 
+TEST_F(TermScalesTest, CheckpointScaleMultipliesTheCheckpointedForwardOnly) {
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);
+  const LayerStrategy ckpt = strategy(1, 2, DpType::kDdp, true);
+  const LayerCost base = transformer_layer_cost(ctx, 0, ckpt);
+  const LayerCost plain_base = transformer_layer_cost(ctx, 0, strategy(1, 2));
+  ctx.options.scales.checkpoint = 0.5;
+  const LayerCost c = transformer_layer_cost(ctx, 0, ckpt);
+  ASSERT_TRUE(c.feasible) << c.why_not;
+  EXPECT_DOUBLE_EQ(base.forward.value, 3.0);  // the fixture has no no-grad times: the forward
+  EXPECT_DOUBLE_EQ(c.forward.value, 1.5);
+  EXPECT_DOUBLE_EQ(c.backward.value, base.backward.value);  // the recompute is a plain forward
+  // A layer that is not checkpointed does not move.
+  const LayerCost plain = transformer_layer_cost(ctx, 0, strategy(1, 2));
+  EXPECT_EQ(plain.forward, plain_base.forward);
+  EXPECT_EQ(plain.backward, plain_base.backward);
+}
+
 TEST_F(TermScalesTest, CollectiveScaleMatchesOpAndGroupSize) {
   CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 1, 8);
   const LayerCost base = transformer_layer_cost(ctx, 0, strategy(1, 4));
@@ -91,6 +108,10 @@ TEST(TermScales, ValidateNamesTheField) {
   s.pipeline = 0;
   EXPECT_NE(s.validate().message().find("\"pipeline\""), std::string::npos);
   s.pipeline = 1;
+  s.checkpoint = 20;
+  EXPECT_FALSE(s.identity());
+  EXPECT_NE(s.validate().message().find("\"checkpoint\""), std::string::npos);
+  s.checkpoint = 1;
   s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 4, 2.0},
                    {CommUse::kData, CollectiveOp::kAllGather, 4, 1.0}};
   EXPECT_FALSE(s.identity());
