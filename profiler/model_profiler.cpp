@@ -138,7 +138,6 @@ struct Stopwatch {
   double cpu_ms() const { return thread_cpu_ms() - cpu0; }
 };
 
-
 // Bytes kept for backward by one forward of b samples (see the header).
 double kept_bytes(const Bench& bench, int b, bool sp, bool grad) {
   at::Tensor x = bench.input(b, sp);
