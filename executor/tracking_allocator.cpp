@@ -1,6 +1,11 @@
 #include "executor/tracking_allocator.h"
 
 #include <atomic>
+#include <cstdlib>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <c10/core/Allocator.h>
 #include <c10/core/impl/alloc_cpu.h>
@@ -48,7 +53,25 @@ std::atomic<bool> g_installed{false};
 
 }  // namespace
 
+bool keep_heap() {
+#if defined(__GLIBC__)
+  static const bool changed = [] {
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_"))
+      return false;
+    // 32 MiB is glibc's largest mmap threshold on 64-bit; setting it also stops glibc's own
+    // adjustment of both thresholds.
+    const bool a = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
+    const bool b = mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+    return a && b;
+  }();
+  return changed;
+#else
+  return false;
+#endif
+}
+
 void install_tracking_allocator(int64_t limit_bytes) {
+  keep_heap();
   g_limit = limit_bytes;
   if (!g_installed.exchange(true)) c10::SetAllocator(at::kCPU, &g_allocator);
 }

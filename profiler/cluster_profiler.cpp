@@ -15,6 +15,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "executor/tracking_allocator.h"
 #include "profiler/fit.h"
 #include "profiler/group_shapes.h"
 #include "profiler/progress.h"
@@ -242,6 +243,7 @@ Status ClusterProfilerOptions::validate() const {
 
 ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& env,
                                const ClusterProfilerOptions& o) {
+  executor::keep_heap();  // GEMMs and buffers allocated as training allocates them
   const int world = comms.world_size();
   const int island = env.local_world_size;
   PARATUNE_CHECK_MSG(world % island == 0, "WORLD_SIZE must be a multiple of LOCAL_WORLD_SIZE");

@@ -1,6 +1,9 @@
 // executor/ in one process: layouts, group lists, plan checks, data, the tracking allocator,
 // the launcher, and a one-rank Trainer against the single-process reference.
 #include <dirent.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -107,6 +110,31 @@ TEST(TrackingAllocator, CountsPeakAndEnforcesLimit) {
   EXPECT_THROW(at::empty({1 << 20}, at::kFloat), OutOfMemory);
   set_memory_limit(0);
   EXPECT_EQ(tracked_current_bytes(), before);
+}
+
+TEST(TrackingAllocator, KeepsActivationSizedBlocksInTheHeap) {
+#if !defined(__GLIBC__)
+  GTEST_SKIP() << "keep_heap() changes glibc's malloc only";
+#else
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_"))
+    GTEST_SKIP() << "glibc's malloc is set from the environment; keep_heap() leaves it alone";
+  install_tracking_allocator(0);
+  EXPECT_TRUE(keep_heap());
+  // A 24 MiB tensor (over glibc's default 128 KiB mmap threshold, under keep_heap's 32 MiB)
+  // comes from the heap: no new mmapped block, and its memory is still there once freed.
+  const struct mallinfo2 before = mallinfo2();
+  size_t arena_live = 0;
+  {
+    at::Tensor t = at::empty({6 << 20}, at::kFloat);
+    t.fill_(1.0f);
+    const struct mallinfo2 live = mallinfo2();
+    EXPECT_EQ(live.hblks, before.hblks);
+    EXPECT_GE(live.uordblks, before.uordblks + (24u << 20));
+    arena_live = live.arena;
+  }
+  const struct mallinfo2 after = mallinfo2();
+  EXPECT_EQ(after.arena, arena_live) << "the heap was trimmed after the free";
+#endif
 }
 
 TEST(Launcher, RunsRanksWithTorchrunEnvironmentAndReportsFailures) {
