@@ -17,8 +17,10 @@
 //              + transient(E_s) + max_l transient_l
 // (the head's fp32 logits and a layer's recompute / ZeRO-3 buffers are both counted: 1F1B
 // interleaves them closely, and it is what the planner's per-stage problem charges).
-// Resharding between the embedding and the first layer, and across stage boundaries (p2p
-// carries it), is not charged.
+// Resharding (switch_cost) is charged wherever the executor reshards: between consecutive
+// layers of a stage, from the embedding into stage 0's first layer, from the previous stage's
+// last layer (the layout the p2p delivers) into a later stage's first layer, and from the last
+// layer into the LM head.
 #include "estimator/plan_estimate.h"
 
 #include <algorithm>
@@ -83,12 +85,13 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
         return Infeasible("estimate: layer " + std::to_string(l) + " (" + to_string(le.strategy) +
                           "): " + le.cost.why_not);
       }
-      if (l > first) {
-        le.switch_in = switch_cost(ctx, st, s.layers[l - 1], le.strategy);
-        if (!std::isfinite(le.switch_in.value)) {
-          return Infeasible("estimate: cluster profile \"" + ctx.cluster->name +
-                            "\" has no data to reshard into layer " + std::to_string(l));
-        }
+      // From the previous layer, or at the stage's first layer from the embedding (stage 0) or
+      // from the previous stage's last layer, whose layout the p2p delivers.
+      const LayerStrategy& prev = l > 0 ? s.layers[l - 1] : s.embedding;
+      le.switch_in = switch_cost(ctx, st, prev, le.strategy);
+      if (!std::isfinite(le.switch_in.value)) {
+        return Infeasible("estimate: cluster profile \"" + ctx.cluster->name +
+                          "\" has no data to reshard into layer " + std::to_string(l));
       }
       se.micro_batch_time += le.cost.forward + le.cost.backward + le.switch_in;
       se.micro_batch_compute += le.cost.compute;
@@ -97,6 +100,14 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
       activation += le.cost.activation_per_micro_batch;
       layer_transient = std::max(layer_transient, le.cost.transient);
       e.layers.push_back(le);
+    }
+    if (st == s.pp - 1) {
+      se.switch_out = switch_cost(ctx, st, s.layers.back(), s.embedding);
+      if (!std::isfinite(se.switch_out.value)) {
+        return Infeasible("estimate: cluster profile \"" + ctx.cluster->name +
+                          "\" has no data to reshard into the LM head");
+      }
+      se.micro_batch_time += se.switch_out;
     }
     se.activations = activation * se.in_flight;
     se.transient = emb.transient + layer_transient;

@@ -23,12 +23,15 @@ struct LayerEstimate {
   LayerIdx layer = 0;
   LayerStrategy strategy;
   LayerCost cost;
-  Milliseconds switch_in;  // resharding from the previous layer of the same stage (0 for the
-                           // first layer of a stage), per micro-batch
+  Milliseconds switch_in;  // resharding into this layer, per micro-batch: from the previous
+                           // layer; at a stage's first layer from the embedding (stage 0) or the
+                           // previous stage's last layer
 };
 
 struct StageEstimate {
-  Milliseconds micro_batch_time;  // sum(layer fwd + bwd) + sum(switch_in) + embedding/head + p2p
+  Milliseconds micro_batch_time;  // sum(layer fwd + bwd) + sum(switch_in) + switch_out +
+                                  // embedding/head + p2p
+  Milliseconds switch_out;        // last stage: resharding from the last layer into the LM head
   Milliseconds micro_batch_compute;  // the compute part of micro_batch_time (LayerCost::compute)
   Milliseconds sync_exposed;      // sum of the layers' and embedding/head's grad_sync_exposed
   Milliseconds p2p;               // p2p_time(ctx, stage) (included in micro_batch_time)

@@ -4,17 +4,18 @@
 // seq tokens: T = B_m * seq * hidden * e bytes. Under layout (t, d, consecutive, sp) device i
 // of the stage holds the block
 //   samples [r_d(i) * B_m/d, (r_d(i)+1) * B_m/d)  x  tokens: all (no sp) | chunk r_t(i) of t (sp)
-// with r_d, r_t its DP / TP rank (core/device_mesh.h). Blocks are cut on a common grid of
-// lcm(d, d') sample blocks x lcm(q, q') token blocks (q = t with sp, else 1), one cell being
-// T / cells bytes. Resharding layout X -> Y: device i receives every cell of its Y block that its
-// X block lacks, from a holder in its own island when one exists (intra), else across islands
-// (inter):
-//   time(X -> Y) = max_i [ R_intra(i) / bw_intra + R_inter(i) / bw_inter ] + alpha
-// bw = all2all bus bandwidth (comm_model.cpp lookup; per-device received bytes / bus bandwidth
-// is the all2all / allgather time in that convention) of min(g, devices per island) intra-island
-// devices, resp. of the g devices of the stage across islands; alpha = the larger latency of the
-// fits used. switch_cost = time(from -> to) (activation, forward) + time(to -> from) (gradient,
-// backward).
+// with r_d, r_t its DP / TP rank (core/device_mesh.h): T / (d * q) bytes, q = t with sp, else 1.
+//
+// Priced as the executor moves it (executor/nodes.cpp, move_blocks): when X and Y place some
+// device's data differently, every device of the stage allgathers all g blocks of X over the
+// stage's devices and keeps its Y block; the gradient goes back the same way (an allgather of the
+// Y blocks). So
+//   switch_cost = allgather(g x T / (d_X q_X)) + allgather(g x T / (d_Y q_Y))
+// over the stage group (size g, inter-island when the stage spans islands), each priced from the
+// cluster profile like any allgather of that shape, with the calibration's multiplier for a DP
+// allgather over g ranks. (Before round 7 this charged only the cells each device lacks, at
+// all2all bandwidth: the least a reshard can move, not what the executor moves; mixed plans with
+// layout changes were under-predicted by 13-24%.)
 #include "estimator/resharding.h"
 
 #include <algorithm>
@@ -60,74 +61,32 @@ bool same_placement(const Layout& a, const Layout& b) {
   return a.d == b.d && a.q == b.q && a.sample == b.sample && a.token == b.token;
 }
 
-// Overlap length of [a0, a0 + wa) and [b0, b0 + wb).
-long overlap(long a0, long wa, long b0, long wb) {
-  return std::max(0L, std::min(a0 + wa, b0 + wb) - std::max(a0, b0));
-}
-
-Milliseconds direction(const CostContext& ctx, StageIdx stage, const Layout& x, const Layout& y,
-                       Bytes total) {
+// The stage's devices as one group: size g, inter-island when they span islands, consecutive.
+GroupShape stage_shape(const CostContext& ctx, StageIdx stage) {
   const int g = ctx.devices_per_stage();
   const Rank first = stage_first_rank(ctx.num_devices, ctx.pp, stage);
-  const long ls = std::lcm(x.d, y.d), lq = std::lcm(x.q, y.q);
-  const long xs = ls / x.d, xq = lq / x.q, ys = ls / y.d, yq = lq / y.q;  // block widths
-  const double cell = total.value / static_cast<double>(ls * lq);
-
-  std::vector<int> island(g);
-  for (int i = 0; i < g; ++i) island[i] = island_of_rank(ctx, first + i);
-  // Islands holding each X block (block id = sample * x.q + token).
-  std::vector<std::vector<int>> holders(static_cast<size_t>(x.d) * x.q);
-  for (int i = 0; i < g; ++i) {
-    std::vector<int>& h = holders[static_cast<size_t>(x.sample[i]) * x.q + x.token[i]];
-    if (std::find(h.begin(), h.end(), island[i]) == h.end()) h.push_back(island[i]);
-  }
-
-  std::vector<double> intra(g, 0), inter(g, 0);  // received cells per device
-  bool any_intra = false, any_inter = false;
-  for (int i = 0; i < g; ++i) {
-    const long s0 = static_cast<long>(y.sample[i]) * ys, q0 = static_cast<long>(y.token[i]) * yq;
-    for (long sb = s0 / xs; sb * xs < s0 + ys; ++sb) {
-      const long os = overlap(sb * xs, xs, s0, ys);
-      for (long qb = q0 / xq; qb * xq < q0 + yq; ++qb) {
-        if (sb == x.sample[i] && qb == x.token[i]) continue;  // already held
-        const double cells = static_cast<double>(os * overlap(qb * xq, xq, q0, yq));
-        if (cells <= 0) continue;
-        const std::vector<int>& h = holders[static_cast<size_t>(sb) * x.q + qb];
-        if (std::find(h.begin(), h.end(), island[i]) != h.end()) {
-          intra[i] += cells;
-          any_intra = true;
-        } else {
-          inter[i] += cells;
-          any_inter = true;
-        }
-      }
+  GroupShape s;
+  s.size = g;
+  for (int i = 1; i < g; ++i) {
+    if (island_of_rank(ctx, first + i) != island_of_rank(ctx, first)) {
+      s.placement = Placement::kInterIsland;
+      break;
     }
   }
-  if (!any_intra && !any_inter) return Milliseconds(0);
+  return s;
+}
 
-  const ClusterProfile& c = *ctx.cluster;
-  std::optional<CommFit> f_intra, f_inter;
-  if (any_intra) {
-    f_intra = find_collective(c, CollectiveOp::kAllToAll,
-                              std::max(2, std::min(g, c.devices_per_island())),
-                              Placement::kIntraIsland, true);
-  }
-  if (any_inter) {
-    f_inter = find_collective(c, CollectiveOp::kAllToAll, g, Placement::kInterIsland, true);
-  }
-  if ((any_intra && !f_intra) || (any_inter && !f_inter)) {
-    return Milliseconds(std::numeric_limits<double>::infinity());
-  }
-  Milliseconds worst, alpha;
-  for (int i = 0; i < g; ++i) {
-    Milliseconds t;
-    if (intra[i] > 0) t += transfer_time(Bytes(intra[i] * cell), f_intra->bandwidth);
-    if (inter[i] > 0) t += transfer_time(Bytes(inter[i] * cell), f_inter->bandwidth);
-    worst = std::max(worst, t);
-  }
-  if (any_intra) alpha = std::max(alpha, f_intra->latency);
-  if (any_inter) alpha = std::max(alpha, f_inter->latency);
-  return worst + alpha;
+// One direction: every device contributes its block of layout x (total / (x.d * x.q) bytes)
+// to an allgather over the stage; the gathered tensor is g such blocks.
+Milliseconds direction(const CostContext& ctx, StageIdx stage, const Layout& x, Bytes total) {
+  const int g = ctx.devices_per_stage();
+  const Bytes block(total.value / static_cast<double>(x.d * x.q));
+  CommPricer price(*ctx.cluster, &ctx.options.scales);
+  const Milliseconds t =
+      price.collective(CommUse::kData, CollectiveOp::kAllGather, stage_shape(ctx, stage),
+                       Bytes(block.value * g));
+  if (!price.missing().empty()) return Milliseconds(std::numeric_limits<double>::infinity());
+  return t;
 }
 
 }  // namespace
@@ -146,7 +105,7 @@ Milliseconds switch_cost(const CostContext& ctx, StageIdx stage, const LayerStra
   const ModelConfig& m = *ctx.model;
   const Bytes total(static_cast<double>(ctx.stage_micro_batch()) * m.seq_len * m.hidden *
                     dtype_bytes(m.dtype));
-  return direction(ctx, stage, x, y, total) + direction(ctx, stage, y, x, total);
+  return direction(ctx, stage, x, total) + direction(ctx, stage, y, total);
 }
 
 }  // namespace paratune::estimator

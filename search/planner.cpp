@@ -248,8 +248,28 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
   };
   const double least_factor = est::least_solo_compute_factor(ctx);  // for the lower bounds
   auto solo_lb = [&](double micro, double compute) { return micro - compute * (1.0 - least_factor); };
-  auto solve_stage_table = [&](StageIdx s, const est::LayerCost& ec) {
+  // E's own layout -> the stage's first layer (stage 0) and the last layer -> E's (the head on
+  // the last stage): the executor reshards there too (executor/trainer.cpp). Per micro-batch,
+  // per candidate; 0 on the other stages.
+  auto embedding_switches = [&](StageIdx s, const LayerStrategy& e, std::vector<double>* in_ms,
+                                std::vector<double>* out_ms) {
+    in_ms->assign(S, 0.0);
+    out_ms->assign(S, 0.0);
+    for (int c = 0; c < K; ++c) {
+      const LayerStrategy& rep = cands[class_rep[c]];
+      const double to_first = s == 0 ? est::switch_cost(ctx, s, e, rep).value : 0.0;
+      const double to_head = s == pp - 1 ? est::switch_cost(ctx, s, rep, e).value : 0.0;
+      for (int k = 0; k < S; ++k) {
+        if (cls[k] != c) continue;
+        (*in_ms)[k] = to_first;
+        (*out_ms)[k] = to_head;
+      }
+    }
+  };
+  auto solve_stage_table = [&](StageIdx s, const est::LayerCost& ec, const LayerStrategy& e) {
     const StageCosts& sc = costs[stage_costs_index[s]];
+    std::vector<double> e_in, e_out;
+    embedding_switches(s, e, &e_in, &e_out);
     const int inflight = est::in_flight_micro_batches(pp, s, M);
     StageTable t;
     t.cost.assign(L, std::nullopt);
@@ -270,6 +290,10 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
         p.transient_bytes[l][k] = c.transient.value;
       }
     }
+    // The stage DP's first position pays E -> that layer; the switch into the head depends on the
+    // stage's last layer, which the prefix DP does not fix: it is added to the chosen plan below
+    // (not optimised over), as is the switch into a later stage's first layer (estimate_plan).
+    for (int k = 0; k < S; ++k) p.time_ms[0][k] += M * e_in[k];
     p.switch_ms.assign(S, std::vector<double>(S));
     for (int a = 0; a < S; ++a)
       for (int b = 0; b < S; ++b) p.switch_ms[a][b] = M * sc.switch_ms[a][b];
@@ -291,6 +315,7 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
         sy += sc.layer[ch[l]].grad_sync_exposed.value;
         if (l > 0) mi += sc.switch_ms[ch[l - 1]][ch[l]];
       }
+      mi += e_in[ch[0]] + e_out[ch[n - 1]];
       t.cost[n - 1] = StageCost{solo(s, mi, co), sy};
       t.time[n - 1] = est::StageTime{Milliseconds(mi), Milliseconds(co), Milliseconds(sy)};
       t.choice[n - 1] = ch;
@@ -326,14 +351,14 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     if (tput_ub < best_tput.load() || (res.feasible && tput_ub <= res.samples_per_s)) continue;
     std::vector<const StageTable*> tables(pp);
     StageTable first, last;
-    first = solve_stage_table(0, ec[0]);
+    first = solve_stage_table(0, ec[0], e);
     tables[0] = &first;
     if (pp > 1) {
-      last = solve_stage_table(pp - 1, ec[pp - 1]);
+      last = solve_stage_table(pp - 1, ec[pp - 1], e);
       tables[pp - 1] = &last;
     }
     for (StageIdx s = 1; s + 1 < pp; ++s) {
-      if (!middle[s]) middle[s] = solve_stage_table(s, est::embedding_cost(ctx, s, e));
+      if (!middle[s]) middle[s] = solve_stage_table(s, est::embedding_cost(ctx, s, e), e);
       tables[s] = &*middle[s];
     }
     PartitionProblem pprob;
@@ -343,6 +368,14 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     if (!part) continue;
     std::vector<est::StageTime> times;
     for (StageIdx s = 0; s < pp; ++s) times.push_back(tables[s]->time[part->layers_per_stage[s] - 1]);
+    // A later stage's first layer reshards from the layout the previous stage's last layer
+    // delivers: charged to the chosen partition (the stage tables are solved independently).
+    for (StageIdx s = 1; s < pp; ++s) {
+      const int n_prev = part->layers_per_stage[s - 1], n = part->layers_per_stage[s];
+      const LayerStrategy& from = cands[tables[s - 1]->choice[n_prev - 1][n_prev - 1]];
+      const LayerStrategy& to = cands[tables[s]->choice[n - 1][0]];
+      times[s].micro += est::switch_cost(ctx, s, from, to);
+    }
     const double iteration_ms = est::iteration_time(ctx, times).value;
     const double tput = cfg.batch / (iteration_ms / 1e3);
     if (res.feasible && !(tput > res.samples_per_s)) continue;  // ties: earlier E wins

@@ -41,13 +41,15 @@ TEST_F(PlanEstimateTest, CompositionEqualsSumOfParts) {
   ASSERT_EQ(e->layers.size(), 4u);
   EXPECT_EQ(e->profile_source, "measured");
 
-  // Stage 0: embedding + layer 0 + p2p to stage 1.
+  // Stage 0: embedding + the reshard from its layout into layer 0's + layer 0 + p2p to stage 1.
   const LayerCost emb0 = embedding_cost(c, 0, plan_.embedding);
   const LayerCost l0 = transformer_layer_cost(c, 0, plan_.layers[0]);
   const double micro0 = emb0.forward.value + emb0.backward.value + l0.forward.value +
-                        l0.backward.value + p2p_time(c, 0).value;
+                        l0.backward.value + p2p_time(c, 0).value +
+                        switch_cost(c, 0, plan_.embedding, plan_.layers[0]).value;
   const double sync0 = emb0.grad_sync_exposed.value + l0.grad_sync_exposed.value;
-  // Stage 1: head + layers 1..3 + the two switches between them.
+  // Stage 1: head + layers 1..3 + the switch from layer 0's layout (what the p2p delivers) and
+  // the two between them + the switch into the head's layout (none: the same as layer 3's).
   const LayerCost head = embedding_cost(c, 1, plan_.embedding);
   double micro1 = head.forward.value + head.backward.value;
   double sync1 = head.grad_sync_exposed.value;
@@ -55,7 +57,7 @@ TEST_F(PlanEstimateTest, CompositionEqualsSumOfParts) {
   for (int l = 1; l < 4; ++l) {
     const LayerCost lc = transformer_layer_cost(c, 1, plan_.layers[l]);
     micro1 += lc.forward.value + lc.backward.value;
-    if (l > 1) micro1 += switch_cost(c, 1, plan_.layers[l - 1], plan_.layers[l]).value;
+    micro1 += switch_cost(c, 1, plan_.layers[l - 1], plan_.layers[l]).value;
     sync1 += lc.grad_sync_exposed.value;
     states1 += lc.model_states.value;
     act1 += lc.activation_per_micro_batch.value;
@@ -66,7 +68,10 @@ TEST_F(PlanEstimateTest, CompositionEqualsSumOfParts) {
   EXPECT_DOUBLE_EQ(e->stages[0].sync_exposed.value, sync0);
   EXPECT_DOUBLE_EQ(e->stages[1].sync_exposed.value, sync1);
   EXPECT_GT(e->layers[2].switch_in.value, 0.0);  // tp1*dp4 -> tp2*dp2
-  EXPECT_EQ(e->layers[1].switch_in.value, 0.0);  // first layer of stage 1
+  EXPECT_GT(e->layers[0].switch_in.value, 0.0);  // embedding tp1*dp4 -> tp2*dp2
+  EXPECT_GT(e->layers[1].switch_in.value, 0.0);  // stage 1 receives tp2*dp2, runs tp1*dp4
+  EXPECT_EQ(e->stages[1].switch_out.value, 0.0);  // layer 3 and the head: both tp1*dp4
+  EXPECT_EQ(e->stages[0].switch_out.value, 0.0);  // not the last stage
   EXPECT_DOUBLE_EQ(e->iteration.value,
                    micro0 + micro1 + (2 - 1) * std::max(micro0, micro1) + std::max(sync0, sync1));
   EXPECT_DOUBLE_EQ(e->samples_per_s, 16 / (e->iteration.value / 1e3));
@@ -89,6 +94,28 @@ TEST_F(PlanEstimateTest, CompositionEqualsSumOfParts) {
   EXPECT_EQ(p.iteration, e->iteration);
   ASSERT_EQ(p.stage_peak_memory.size(), 2u);
   EXPECT_EQ(p.stage_peak_memory[1], s1.peak_memory);
+}
+
+TEST_F(PlanEstimateTest, LastLayerReshardsIntoTheHead) {
+  // The head runs in the embedding's layout; when the last layer's differs, the last stage pays
+  // the reshard into it once per micro-batch (the executor reshards before the head).
+  plan_.embedding = strategy(2, 2);
+  const CostContext c = ctx();
+  StatusOr<PlanEstimate> e = estimate_plan(c, plan_);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  const double out = switch_cost(c, 1, plan_.layers[3], plan_.embedding).value;
+  EXPECT_GT(out, 0.0);
+  EXPECT_DOUBLE_EQ(e->stages[1].switch_out.value, out);
+  EXPECT_EQ(e->layers[0].switch_in.value, 0.0);  // embedding and layer 0: both tp2*dp2
+  plan_.embedding = strategy(1, 4);
+  StatusOr<PlanEstimate> same = estimate_plan(c, plan_);
+  ASSERT_TRUE(same.ok());
+  const double head_diff = (embedding_cost(c, 1, strategy(2, 2)).forward.value +
+                            embedding_cost(c, 1, strategy(2, 2)).backward.value) -
+                           (embedding_cost(c, 1, strategy(1, 4)).forward.value +
+                            embedding_cost(c, 1, strategy(1, 4)).backward.value);
+  EXPECT_NEAR(e->stages[1].micro_batch_time.value - same->stages[1].micro_batch_time.value,
+              out + head_diff, 1e-9);
 }
 
 TEST_F(PlanEstimateTest, ClusterRuntimeBufferOverridesTheOption) {

@@ -27,25 +27,38 @@ TEST_F(ReshardingTest, SameLayoutIsFree) {
             0.0);
 }
 
+// The executor reshards by an allgather of every device's block over the stage's devices
+// (executor/nodes.cpp, move_blocks): forward the blocks of the old layout, backward the
+// gradient's blocks of the new one. An allgather of a gathered tensor of n bytes over g devices
+// costs (g - 1) / g * n / bus bandwidth (the fixture's allreduce fit stands in for allgather).
 TEST_F(ReshardingTest, Tp2Dp2ToDp4Golden) {
-  // 4 devices of island 0. tp2*dp2: devices {0,1} hold samples [0,4), {2,3} hold [4,8).
-  // dp4: device i needs samples [2i, 2i+2), all of which it already holds -> forward free.
-  // Backward (dp4 -> tp2*dp2): each device needs the 2 samples its TP partner has:
-  // a quarter of the micro-batch, from inside the island: total/4 / 10 GB/s.
+  // 4 devices of island 0 (10 GB/s). tp2*dp2 blocks are total / 2 (the TP pair holds the same
+  // samples), dp4 blocks total / 4: forward gathers 4 x total / 2, backward 4 x total / 4.
   CostContext ctx = testing::context(model_, cluster_, nullptr, 4, 1, 1, 8);
-  const double expect = total_ / 4 / 1e10 * 1e3;
+  const double expect = 0.75 * (4 * total_ / 2 + 4 * total_ / 4) / 1e10 * 1e3;
   EXPECT_NEAR(switch_cost(ctx, 0, strategy(2, 2), strategy(1, 4)).value, expect, 1e-15);
   EXPECT_NEAR(switch_cost(ctx, 0, strategy(1, 4), strategy(2, 2)).value, expect, 1e-15);
 }
 
 TEST_F(ReshardingTest, SequenceParallelGathersTheOtherHalf) {
-  // tp2 with sp -> tp2 without sp on 2 devices: forward, each device has half of the tokens and
-  // needs all: receives total/2; backward, it already has what it needs.
+  // tp2 with sp -> tp2 without sp on 2 devices: forward each device contributes its half of the
+  // tokens (2 x total / 2 gathered), backward its full replica of the gradient (2 x total).
   CostContext ctx = testing::context(model_, cluster_, nullptr, 2, 1, 1, 8);
-  const double expect = total_ / 2 / 1e10 * 1e3;
+  const double expect = 0.5 * (2 * total_ / 2 + 2 * total_) / 1e10 * 1e3;
   EXPECT_NEAR(
       switch_cost(ctx, 0, strategy(2, 1, DpType::kDdp, false, true, true), strategy(2, 1)).value,
       expect, 1e-15);
+}
+
+TEST_F(ReshardingTest, CalibratedLikeADataParallelAllgatherOfTheStage) {
+  CostContext ctx = testing::context(model_, cluster_, nullptr, 4, 1, 1, 8);
+  const double plain = switch_cost(ctx, 0, strategy(2, 2), strategy(1, 4)).value;
+  ctx.options.scales.collectives.push_back({CommUse::kData, CollectiveOp::kAllGather, 4, 3.0});
+  EXPECT_NEAR(switch_cost(ctx, 0, strategy(2, 2), strategy(1, 4)).value, 3 * plain, 1e-15);
+  // Other groups' multipliers do not touch it.
+  ctx.options.scales.collectives = {{CommUse::kTensor, CollectiveOp::kAllGather, 4, 5.0},
+                                    {CommUse::kData, CollectiveOp::kAllGather, 2, 5.0}};
+  EXPECT_NEAR(switch_cost(ctx, 0, strategy(2, 2), strategy(1, 4)).value, plain, 1e-15);
 }
 
 TEST_F(ReshardingTest, CrossingIslandsIsSlower) {
