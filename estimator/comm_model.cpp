@@ -187,6 +187,13 @@ GroupShape dp_group_shape(const CostContext& ctx, StageIdx stage, const LayerStr
   return shape_of(ctx, dp_groups(ctx.num_devices, ctx.pp, stage, ls));
 }
 
+GroupShape stage_group_shape(const CostContext& ctx, StageIdx stage) {
+  const int g = ctx.devices_per_stage();
+  std::vector<Rank> ranks(g);
+  for (int i = 0; i < g; ++i) ranks[i] = stage_first_rank(ctx.num_devices, ctx.pp, stage) + i;
+  return shape_of(ctx, {ranks});
+}
+
 Milliseconds CommPricer::collective(CommUse use, CollectiveOp op, const GroupShape& g, Bytes bytes,
                                     double latency_calls) {
   if (g.size <= 1 || bytes.value <= 0) return Milliseconds(0);

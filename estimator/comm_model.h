@@ -49,6 +49,8 @@ struct GroupShape {
 };
 GroupShape tp_group_shape(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls);
 GroupShape dp_group_shape(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls);
+/// All devices of one stage as one group (resharding's allgather).
+GroupShape stage_group_shape(const CostContext& ctx, StageIdx stage);
 
 /// Island of a global rank of the plan (checks rank < cluster devices).
 int island_of_rank(const CostContext& ctx, Rank r);

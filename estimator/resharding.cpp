@@ -20,8 +20,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <numeric>
-#include <optional>
 #include <vector>
 
 #include "core/device_mesh.h"
@@ -61,21 +59,6 @@ bool same_placement(const Layout& a, const Layout& b) {
   return a.d == b.d && a.q == b.q && a.sample == b.sample && a.token == b.token;
 }
 
-// The stage's devices as one group: size g, inter-island when they span islands, consecutive.
-GroupShape stage_shape(const CostContext& ctx, StageIdx stage) {
-  const int g = ctx.devices_per_stage();
-  const Rank first = stage_first_rank(ctx.num_devices, ctx.pp, stage);
-  GroupShape s;
-  s.size = g;
-  for (int i = 1; i < g; ++i) {
-    if (island_of_rank(ctx, first + i) != island_of_rank(ctx, first)) {
-      s.placement = Placement::kInterIsland;
-      break;
-    }
-  }
-  return s;
-}
-
 // One direction: every device contributes its block of layout x (total / (x.d * x.q) bytes)
 // to an allgather over the stage; the gathered tensor is g such blocks.
 Milliseconds direction(const CostContext& ctx, StageIdx stage, const Layout& x, Bytes total) {
@@ -83,7 +66,7 @@ Milliseconds direction(const CostContext& ctx, StageIdx stage, const Layout& x, 
   const Bytes block(total.value / static_cast<double>(x.d * x.q));
   CommPricer price(*ctx.cluster, &ctx.options.scales);
   const Milliseconds t =
-      price.collective(CommUse::kData, CollectiveOp::kAllGather, stage_shape(ctx, stage),
+      price.collective(CommUse::kData, CollectiveOp::kAllGather, stage_group_shape(ctx, stage),
                        Bytes(block.value * g));
   if (!price.missing().empty()) return Milliseconds(std::numeric_limits<double>::infinity());
   return t;
