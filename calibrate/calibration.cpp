@@ -223,6 +223,11 @@ std::vector<Strategy> calibration_plans(const ModelConfig& model, int n, int bat
       [&](int pp, const LayerStrategy& l) {
         return pp == 1 && l.tp == 2 && l.dp > 1 && l.dp_type == DpType::kZero2 && plain(l);
       },
+      // ZeRO-3 over a DP group smaller than all devices: its per-layer gathers are the only
+      // small-message use of that group's allgather (ZeRO-2 gathers the whole shard once).
+      [&](int pp, const LayerStrategy& l) {
+        return pp == 1 && l.tp == 2 && l.dp > 1 && l.dp_type == DpType::kZero3 && plain(l);
+      },
       [&](int pp, const LayerStrategy& l) {
         return pp == 1 && l.tp == 2 && l.sp && !l.checkpoint && l.dp_type == DpType::kDdp;
       },
@@ -321,13 +326,14 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
       changes = changes || std::fabs((*moved)[i] - (*before)[i]) > 1e-9 * (*before)[i];
     if (changes) used.push_back(p);
   }
+  const double penalty = in.penalty < 0 ? kPenalty : in.penalty;
   auto objective = [&]() {
     StatusOr<std::vector<double>> p = predict_all(s);
     if (!p.ok()) return std::numeric_limits<double>::infinity();
     double j = 0;
     for (size_t i = 0; i < meas.size(); ++i) j += std::pow(std::log((*p)[i] / meas[i]), 2);
     j /= double(meas.size());
-    for (double* q : used) j += kPenalty * std::pow(std::log(*q), 2);
+    for (double* q : used) j += penalty * std::pow(std::log(*q), 2);
     return j;
   };
   const double lo_bound = std::log(1.0 / 16), hi_bound = std::log(16.0);

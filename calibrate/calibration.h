@@ -80,7 +80,7 @@ std::vector<Strategy> uniform_plans(const ModelConfig& model, int num_devices, i
 
 /// The plans `paratune calibrate` trains: one uniform plan of each family that exists for this
 /// model and device count, in this order: DDP over all devices, ZeRO-2 and ZeRO-3 over all
-/// devices, DDP with checkpointing, the widest TP, TP 2 with DDP, TP 2 with ZeRO-2, TP 2 with
+/// devices, DDP with checkpointing, the widest TP, TP 2 with DDP, TP 2 with ZeRO-2, TP 2 with ZeRO-3, TP 2 with
 /// sequence parallelism, the widest TP with sequence parallelism, the deepest pipeline, a 2-stage
 /// pipeline with DDP. Duplicates dropped.
 std::vector<Strategy> calibration_plans(const ModelConfig& model, int num_devices, int batch);
@@ -93,6 +93,7 @@ struct FitInputs {
   const ModelProfile* profile = nullptr;
   int global_batch = 1;
   estimator::EstimatorOptions options;
+  double penalty = -1;  // weight of the pull towards 1; < 0: kPenalty
 };
 
 /// The estimator's iteration time (ms) of `plan` on every device of the cluster with `scales`;

@@ -32,8 +32,9 @@
 //   d_s = h * (solo c_s + solo c_{s+1}) / 2
 // (the forward activation waits for a segment of s, the gradient for one of s+1; a segment is
 // on average half a micro-batch's forward + backward). It occupies no core, so T2 is unchanged.
-// p2p (per micro-batch, forward activation + backward gradient):
-//   bytes = (B / M) * seq * hidden * e / g,   p2p = 2 * (alpha + bytes / bw)
+// p2p (per micro-batch, forward activation + backward gradient), in the layout of the stage's
+// last layer (dp, and seq_split = tp with SP, 1 without: TP ranks without SP send copies):
+//   bytes = (B / M) * seq * hidden * e / (dp * seq_split),   p2p = 2 * (alpha + bytes / bw)
 // with the p2p fit (comm_model.cpp) of the placement of pairs (s*g + i, (s+1)*g + i).
 #include "estimator/pipeline.h"
 
@@ -141,13 +142,13 @@ Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>
   return std::max(t1, t2);
 }
 
-Milliseconds p2p_time(const CostContext& ctx, StageIdx from_stage) {
+Milliseconds p2p_time(const CostContext& ctx, StageIdx from_stage, const LayerStrategy& last) {
   PARATUNE_CHECK(from_stage >= 0 && from_stage < ctx.pp);
   if (from_stage == ctx.pp - 1) return Milliseconds(0);
-  const int g = ctx.devices_per_stage();
   const ModelConfig& m = *ctx.model;
+  const int split = std::max(1, last.dp) * (last.sp && last.tp > 1 ? last.tp : 1);
   const Bytes bytes(static_cast<double>(ctx.stage_micro_batch()) * m.seq_len * m.hidden *
-                    dtype_bytes(m.dtype) / g);
+                    dtype_bytes(m.dtype) / split);
   const std::optional<CommFit> fit = find_p2p(*ctx.cluster, link_placement(ctx, from_stage));
   if (!fit) return Milliseconds(std::numeric_limits<double>::infinity());
   return p2p_transfer_time(*fit, bytes) * (2.0 * ctx.options.scales.pipeline);

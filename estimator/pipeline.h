@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "core/strategy.h"
 #include "core/units.h"
 #include "estimator/cost_context.h"
 
@@ -47,9 +48,11 @@ Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>
 
 /// Per micro-batch: the activation sent from stage `from_stage` to from_stage + 1 in forward plus
 /// its gradient sent back in backward; 0 for the last stage. Every device of the stage sends its
-/// 1/g share of the micro-batch's activation (B/M * seq * hidden * e / g bytes) to the device at
-/// the same position of the next stage; inter-island when any such pair is. Infinite when the
-/// cluster profile has no p2p or collective data.
-Milliseconds p2p_time(const CostContext& ctx, StageIdx from_stage);
+/// block of the micro-batch's activation in the layout of the stage's last layer `last` to the
+/// device at the same position of the next stage (executor/trainer.cpp): B/M * seq * hidden * e
+/// / (dp * seq_split) bytes, seq_split = tp with sequence parallelism and 1 without (TP ranks
+/// without SP each send the whole replicated block). Inter-island when any such pair is.
+/// Infinite when the cluster profile has no p2p or collective data.
+Milliseconds p2p_time(const CostContext& ctx, StageIdx from_stage, const LayerStrategy& last);
 
 }  // namespace paratune::estimator

@@ -3,7 +3,7 @@
 // For stage s with transformer layers L_s, strategies x_l, embedding strategy x_e:
 //   E_s      = embedding_cost(ctx, s, x_e)            (embedding on s = 0, head on s = pp - 1)
 //   micro_s  = sum_{l in L_s} (fwd_l + bwd_l) + sum_{l in L_s, not first} switch(x_{l-1}, x_l)
-//              + (fwd + bwd)(E_s) + p2p_time(ctx, s)                                  [ms]
+//              + (fwd + bwd)(E_s) + p2p_time(ctx, s, x_last(L_s))                     [ms]
 //   sync_s   = sum_{l in L_s} grad_sync_exposed_l + grad_sync_exposed(E_s)           [ms]
 //   c_s      = the compute part of micro_s (LayerCost::compute of its layers and E_s)
 //   T        = iteration_time(ctx, {micro, c, sync})   (pipeline.cpp: the 1F1B formula, or with
@@ -64,7 +64,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
 
     StageEstimate se;
     se.in_flight = in_flight_micro_batches(s.pp, st, s.micro_batches);
-    se.p2p = p2p_time(ctx, st);
+    se.p2p = p2p_time(ctx, st, s.layers[s.first_layer(st) + s.pp_division[st] - 1]);
     if (!std::isfinite(se.p2p.value)) {
       return Infeasible("estimate: cluster profile \"" + ctx.cluster->name +
                         "\" has no p2p or collective data for stage " + std::to_string(st));

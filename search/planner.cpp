@@ -303,11 +303,16 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     dpo.memory_buckets = o.memory_buckets;
     std::vector<std::optional<StagePlanResult>> best = solve_stage_prefixes(p, dpo);
     ++res.stage_dp_runs;
-    const double p2p = s + 1 < pp ? est::p2p_time(ctx, s).value : 0.0;
+    // The p2p to the next stage goes in the layout of the stage's last layer: like the switch
+    // into the head, added to the chosen plan (per candidate), not optimised over.
+    std::vector<double> p2p(S, 0.0);
+    if (s + 1 < pp)
+      for (int k = 0; k < S; ++k) p2p[k] = est::p2p_time(ctx, s, cands[k]).value;
     for (int n = 1; n <= nmax && n <= static_cast<int>(best.size()); ++n) {
       if (!best[n - 1]) continue;
       const std::vector<StrategyIdx>& ch = best[n - 1]->choice;
-      double mi = ec.forward.value + ec.backward.value + p2p, sy = ec.grad_sync_exposed.value;
+      double mi = ec.forward.value + ec.backward.value + p2p[ch[n - 1]],
+             sy = ec.grad_sync_exposed.value;
       double co = ec.compute.value;
       for (int l = 0; l < n; ++l) {
         mi += sc.layer[ch[l]].forward.value + sc.layer[ch[l]].backward.value;

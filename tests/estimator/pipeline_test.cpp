@@ -110,13 +110,32 @@ TEST(Pipeline, P2pGoldenAndPlacement) {
   c.p2p[1].latency = Milliseconds(0.05);
   CostContext ctx = testing::context(m, c, nullptr, 8, 2, 2, 16);
   const double bytes = 8.0 * 16 * 64 * 4 / 4;
-  EXPECT_NEAR(p2p_time(ctx, 0).value, 2 * (0.05 + bytes / 1e9 * 1e3), 1e-12);
-  EXPECT_EQ(p2p_time(ctx, 1).value, 0.0);  // last stage sends nothing
+  const LayerStrategy dp4{1, true, false, 4, DpType::kDdp, false};
+  EXPECT_NEAR(p2p_time(ctx, 0, dp4).value, 2 * (0.05 + bytes / 1e9 * 1e3), 1e-12);
+  EXPECT_EQ(p2p_time(ctx, 1, dp4).value, 0.0);  // last stage sends nothing
   // pp 4: stages 0 -> 1 inside island 0 at 10 GB/s, 1 -> 2 across.
   CostContext ctx4 = testing::context(m, c, nullptr, 8, 4, 2, 16);
   const double b4 = 8.0 * 16 * 64 * 4 / 2;
-  EXPECT_NEAR(p2p_time(ctx4, 0).value, 2 * b4 / 1e10 * 1e3, 1e-12);
-  EXPECT_NEAR(p2p_time(ctx4, 1).value, 2 * (0.05 + b4 / 1e9 * 1e3), 1e-12);
+  const LayerStrategy dp2{1, true, false, 2, DpType::kDdp, false};
+  EXPECT_NEAR(p2p_time(ctx4, 0, dp2).value, 2 * b4 / 1e10 * 1e3, 1e-12);
+  EXPECT_NEAR(p2p_time(ctx4, 1, dp2).value, 2 * (0.05 + b4 / 1e9 * 1e3), 1e-12);
+}
+
+TEST(Pipeline, P2pSendsTheLastLayersBlock) {
+  // The executor sends each device's block in the last layer's layout: TP ranks without SP hold
+  // (and send) the whole batch slice of their DP rank, with SP a 1/tp sequence slice of it.
+  ModelConfig m = testing::tiny_model();
+  ClusterProfile c = testing::two_level_cluster(2, 4);
+  c.p2p[1].latency = Milliseconds(0.05);
+  CostContext ctx = testing::context(m, c, nullptr, 8, 2, 2, 16);
+  const double micro = 8.0 * 16 * 64 * 4;  // one micro-batch's activation, bytes
+  auto expect = [](double bytes) { return 2 * (0.05 + bytes / 1e9 * 1e3); };
+  const LayerStrategy tp2{2, true, false, 2, DpType::kDdp, false};
+  const LayerStrategy tp2_sp{2, true, true, 2, DpType::kDdp, false};
+  const LayerStrategy tp4{4, true, false, 1, DpType::kZero3, true};
+  EXPECT_NEAR(p2p_time(ctx, 0, tp2).value, expect(micro / 2), 1e-12);
+  EXPECT_NEAR(p2p_time(ctx, 0, tp2_sp).value, expect(micro / 4), 1e-12);
+  EXPECT_NEAR(p2p_time(ctx, 0, tp4).value, expect(micro), 1e-12);
 }
 
 }  // namespace

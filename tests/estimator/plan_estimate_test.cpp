@@ -45,7 +45,7 @@ TEST_F(PlanEstimateTest, CompositionEqualsSumOfParts) {
   const LayerCost emb0 = embedding_cost(c, 0, plan_.embedding);
   const LayerCost l0 = transformer_layer_cost(c, 0, plan_.layers[0]);
   const double micro0 = emb0.forward.value + emb0.backward.value + l0.forward.value +
-                        l0.backward.value + p2p_time(c, 0).value +
+                        l0.backward.value + p2p_time(c, 0, plan_.layers[0]).value +
                         switch_cost(c, 0, plan_.embedding, plan_.layers[0]).value;
   const double sync0 = emb0.grad_sync_exposed.value + l0.grad_sync_exposed.value;
   // Stage 1: head + layers 1..3 + the switch from layer 0's layout (what the p2p delivers) and

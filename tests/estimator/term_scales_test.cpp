@@ -94,11 +94,12 @@ TEST_F(TermScalesTest, WaitScaleMultipliesArrivalWaits) {
 
 TEST_F(TermScalesTest, PipelineScaleMultipliesLinks) {
   CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 2, 2, 4);
-  const double base = p2p_time(ctx, 0).value;
+  const LayerStrategy last{1, true, false, 1, DpType::kDdp, false};
+  const double base = p2p_time(ctx, 0, last).value;
   ASSERT_GT(base, 0);
   ctx.options.scales.pipeline = 2.5;
-  EXPECT_DOUBLE_EQ(p2p_time(ctx, 0).value, 2.5 * base);
-  EXPECT_EQ(p2p_time(ctx, 1).value, 0.0);  // the last stage sends nothing
+  EXPECT_DOUBLE_EQ(p2p_time(ctx, 0, last).value, 2.5 * base);
+  EXPECT_EQ(p2p_time(ctx, 1, last).value, 0.0);  // the last stage sends nothing
 }
 
 TEST(TermScales, ValidateNamesTheField) {

@@ -1,0 +1,190 @@
+// How well does a calibration fitted on a few runs predict the plans it never saw? Reads the rows
+// that bench_accuracy wrote (DIR/accuracy.json: every plan's strategy and measured median time),
+// fits the cost model's multipliers (calibrate::fit_calibration) on the plans that
+// `paratune calibrate` trains (the rows marked as calibration plans, plus --add), once per
+// penalty weight, and scores each fit on the held-out rows: mean and max absolute percentage
+// error and Kendall's tau, next to the uncalibrated estimator (every multiplier 1) as the
+// baseline of the same rows. It also prints each penalty's leave-one-out error over the training
+// plans (fit without one, predict it): what `paratune calibrate` can know about a penalty
+// without any held-out run. No training runs: the measurements are the bench's.
+//
+//   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
+//       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1] [--add "PLAN NAME"]...
+//
+// The profiles must be the ones the bench used (the predictions are recomputed from them).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/executor/bench_util.h"
+#include "bench/executor/plan_inputs.h"
+#include "calibrate/calibration.h"
+#include "core/json_reader.h"
+#include "core/strategy.h"
+
+using namespace paratune;
+
+namespace {
+
+struct Row {
+  std::string name;
+  Strategy plan;
+  double meas_ms = 0;
+  bool train = false;
+};
+
+struct Score {
+  double mape = 0, max_ape = 0, tau = 0;
+};
+
+Score score(const std::vector<double>& pred, const std::vector<double>& meas) {
+  Score s;
+  for (size_t i = 0; i < pred.size(); ++i) {
+    const double e = std::fabs(pred[i] / meas[i] - 1);
+    s.mape += e / double(pred.size());
+    s.max_ape = std::max(s.max_ape, e);
+  }
+  s.tau = bench::kendall_tau(pred, meas);
+  return s;
+}
+
+[[noreturn]] void die(const std::string& m) {
+  std::fprintf(stderr, "bench_calibration_refit: %s\n", m.c_str());
+  std::exit(1);
+}
+
+std::vector<double> predictions(const calibrate::FitInputs& in, const std::vector<Row>& rows,
+                                const estimator::TermScales& s) {
+  std::vector<double> out;
+  for (const Row& r : rows) {
+    StatusOr<double> t = calibrate::predict_ms(in, r.plan, s);
+    if (!t.ok()) die(r.name + ": " + t.status().message());
+    out.push_back(*t);
+  }
+  return out;
+}
+
+calibrate::Calibration fit_or_die(const calibrate::FitInputs& in, const std::vector<Row>& rows) {
+  std::vector<std::pair<Strategy, double>> m;
+  for (const Row& r : rows) m.emplace_back(r.plan, r.meas_ms);
+  StatusOr<calibrate::Calibration> c = calibrate::fit_calibration(in, m);
+  if (!c.ok()) die(c.status().message());
+  return *c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string cluster, model, profile, rows_path;
+  std::vector<double> penalties = {0.001, 0.003, 0.01, 0.03, 0.1, 0.3};
+  std::vector<std::string> add;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (i + 1 >= argc) die("flag " + k + " needs a value");
+    const std::string v = argv[++i];
+    if (k == "--cluster") cluster = v;
+    else if (k == "--model") model = v;
+    else if (k == "--profile") profile = v;
+    else if (k == "--rows") rows_path = v;
+    else if (k == "--add") add.push_back(v);
+    else if (k == "--penalties") {
+      penalties.clear();
+      std::stringstream ss(v);
+      for (std::string x; std::getline(ss, x, ',');) {
+        char* end = nullptr;
+        const double p = std::strtod(x.c_str(), &end);
+        if (end == x.c_str() || *end != 0 || !(p >= 0)) die("--penalties: '" + x + "' is not a number >= 0");
+        penalties.push_back(p);
+      }
+    } else {
+      die("unknown flag " + k);
+    }
+  }
+  if (cluster.empty() || model.empty() || profile.empty() || rows_path.empty())
+    die("--cluster, --model, --profile and --rows are required");
+  const bench::BenchInputs in = bench::load_inputs_or_die("bench_calibration_refit", cluster,
+                                                          model, profile);
+  StatusOr<Json> j = read_json_file(rows_path);
+  if (!j.ok()) die(j.status().message());
+  if (!j->contains("rows") || !(*j)["rows"].is_array()) die(rows_path + ": field \"rows\": missing");
+
+  std::vector<Row> train, held;
+  std::vector<std::string> seen;  // strategies already taken (the searched plan may repeat one)
+  for (const Json& r : (*j)["rows"]) {
+    if (r.value("status", std::string()) != "ok") continue;
+    Row row;
+    row.name = r.at("plan").get<std::string>();
+    StatusOr<Strategy> s = strategy_from_json(r.at("strategy"), rows_path);
+    if (!s.ok()) die(s.status().message());
+    row.plan = *s;
+    row.meas_ms = r.at("meas_ms").get<double>();
+    const std::string key = dump_json(r.at("strategy"));
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+    seen.push_back(key);
+    row.train = r.value("calibration_plan", false) ||
+                std::find(add.begin(), add.end(), row.name) != add.end();
+    (row.train ? train : held).push_back(row);
+  }
+  if (train.size() < 2 || held.empty()) die(rows_path + ": needs 2 training and 1 held-out row");
+  for (const std::string& a : add) {
+    bool found = false;
+    for (const Row& r : train) found = found || r.name == a;
+    if (!found) die("--add '" + a + "': no such plan in " + rows_path);
+  }
+
+  calibrate::FitInputs fit;
+  fit.model = &in.model;
+  fit.cluster = &in.cluster;
+  fit.profile = &in.profile;
+  fit.global_batch = train.front().plan.global_batch;
+  fit.options.runtime_buffer_bytes = 0;
+  fit.options.mixed_precision = in.model.dtype != DType::kFp32;
+
+  std::vector<double> held_meas, train_meas;
+  for (const Row& r : held) held_meas.push_back(r.meas_ms);
+  for (const Row& r : train) train_meas.push_back(r.meas_ms);
+  std::printf("bench_calibration_refit: %zu training plans (%zu added), %zu held-out plans, from %s\n",
+              train.size(), add.size(), held.size(), rows_path.c_str());
+  const Score raw = score(predictions(fit, held, estimator::TermScales{}), held_meas);
+  std::printf("baseline, every multiplier 1: held-out time mean abs error %.1f%%, max %.1f%%, "
+              "tau %.3f\n",
+              100 * raw.mape, 100 * raw.max_ape, raw.tau);
+  std::printf("%10s %10s %10s %10s %8s %12s\n", "penalty", "train rms", "held MAPE", "held max",
+              "held tau", "LOO log-rms");
+  std::vector<double> last;  // the last fit's held-out predictions
+  for (double p : penalties) {
+    fit.penalty = p;
+    const calibrate::Calibration c = fit_or_die(fit, train);
+    const Score h = score(predictions(fit, held, c.scales), held_meas);
+    double loo = 0;
+    for (size_t i = 0; i < train.size(); ++i) {
+      std::vector<Row> rest = train;
+      rest.erase(rest.begin() + long(i));
+      const calibrate::Calibration ci = fit_or_die(fit, rest);
+      const double t = predictions(fit, {train[i]}, ci.scales).front();
+      loo += std::pow(std::log(t / train[i].meas_ms), 2) / double(train.size());
+    }
+    std::printf("%10g %10.3f %9.1f%% %9.1f%% %8.3f %12.3f   %s\n", p, c.log_rms_after,
+                100 * h.mape, 100 * h.max_ape, h.tau, std::sqrt(loo),
+                calibrate::describe(c.scales).c_str());
+    std::fflush(stdout);
+    last = predictions(fit, held, c.scales);
+  }
+  // The held-out plans the last fit predicts worst: where the model, not the fit, is short.
+  std::vector<size_t> order(held.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  auto err = [&](size_t i) { return last[i] / held[i].meas_ms - 1; };
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return std::fabs(err(a)) > std::fabs(err(b)); });
+  std::printf("largest held-out errors of the last fit (penalty %g):\n", penalties.back());
+  for (size_t k = 0; k < std::min<size_t>(10, order.size()); ++k) {
+    const size_t i = order[k];
+    std::printf("  %-44s pred %8.1f ms  meas %8.1f ms  %+6.1f%%\n", held[i].name.c_str(), last[i],
+                held[i].meas_ms, 100 * err(i));
+  }
+  return 0;
+}
