@@ -33,8 +33,11 @@
 //   Arrival waits (cluster.arrival_waits, comm_model.cpp): each blocking collective issued right
 //   after compute also pays wait(that compute): TP's 2 (+2 ckpt) per direction (x2 with SP)
 //   after an equal share of the direction's compute; the embedding's and the head's after
-//   theirs; ZeRO's reduce-scatter after the layer's backward; ZeRO-3's gathers after the
-//   previous unit's forward / backward. DDP's end-of-iteration allreduce is not charged one.
+//   theirs; ZeRO's reduce-scatter after the layer's backward and ZeRO-3's forward gather after
+//   the previous unit's forward, but only where that compute did not end with a TP collective
+//   (tp > 1: the layer's last TP collective leaves only a residual add or a norm, so the ranks
+//   arrive in step); ZeRO-3's backward gather never (it follows the previous unit's
+//   reduce-scatter over the same group). DDP's end-of-iteration allreduce is not charged one.
 //   DDP's allreduce and ZeRO-2's allgather are bucketed: latency charged
 //   (P * k_grad) / grad_bucket_bytes times; the per-layer reduce-scatter is one call.
 //   grad_sync         = reduce + M * per-micro-batch reduce-scatter + after_step (reported)
@@ -117,6 +120,9 @@ struct Parts {
   double params = 0;  // of this device's TP shard
   Bytes activation, transient;
   Milliseconds extra_sync;  // exposed, not overlappable (tied-embedding allreduce)
+  // The direction's compute ends with a TP collective (only a residual add or a norm after
+  // it): the group is in step when the ZeRO collective that follows is issued.
+  bool fwd_ends_synced = false, bwd_ends_synced = false;
 };
 
 // Adds data parallelism (ZeRO-3 gathers, gradient sync, model states) to `parts`.
@@ -135,9 +141,12 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
       fwd = overlapped_time(fwd, gather, ctx.cluster->overlap);
       bwd = overlapped_time(bwd, gather, ctx.cluster->overlap);
     } else {
-      // Issued after the previous unit's compute: the group's slowest rank is waited for.
-      fwd += gather + price.wait(dpg, parts.fwd_compute);
-      bwd += gather + price.wait(dpg, parts.bwd_compute);
+      // Issued after the previous unit's forward: its slowest rank is waited for, unless that
+      // compute ended with a TP collective. The backward gather follows the previous unit's
+      // reduce-scatter over the same group, so the ranks arrive in step: no wait.
+      fwd += gather +
+             (parts.fwd_ends_synced ? Milliseconds(0) : price.wait(dpg, parts.fwd_compute));
+      bwd += gather;
     }
   }
   c.zero3_gather = (fwd - parts.fwd_compute) + (bwd - parts.bwd_compute);
@@ -169,7 +178,8 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
   // gradient right after the layer's backward (one collective per layer, blocking): it is part
   // of every micro-batch's backward, not of the iteration's end.
   if (ls.dp <= 1) per_micro_reduce = Milliseconds(0);
-  else if (ls.dp_type != DpType::kDdp) per_micro_reduce += price.wait(dpg, parts.bwd_compute);
+  else if (ls.dp_type != DpType::kDdp && !parts.bwd_ends_synced)
+    per_micro_reduce += price.wait(dpg, parts.bwd_compute);
   c.backward += per_micro_reduce;
   const int micro = std::max(ctx.micro_batches, 1);
   c.grad_sync = reduce + per_micro_reduce * micro + after_step + parts.extra_sync;
@@ -257,6 +267,7 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   const double fwd_calls = 2.0 * per_one, bwd_calls = (ls.checkpoint ? 4.0 : 2.0) * per_one;
   p.fwd_tp += price.wait(tpg, p.fwd_compute / fwd_calls) * fwd_calls;
   p.bwd_tp += price.wait(tpg, p.bwd_compute / bwd_calls) * bwd_calls;
+  p.fwd_ends_synced = p.bwd_ends_synced = ls.tp > 1;
   p.params = static_cast<double>(m.layer_param_count()) / ls.tp;
   const Bytes full = activation_per_sample(ctx, LayerKind::kTransformer, ls.tp, ls.sp) * b;
   if (ls.checkpoint) {
@@ -296,6 +307,10 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
     p.params += matrix / ls.tp + (static_cast<double>(m.embedding_param_count()) - matrix);
     p.activation += activation_per_sample(ctx, LayerKind::kEmbedding, ls.tp, ls.sp) * b;
   }
+  // Forward: the embedding ends with its TP allreduce, the head with the loss's. Backward: the
+  // head ends with its input gradient's; the embedding sends none.
+  p.fwd_ends_synced = ls.tp > 1;
+  p.bwd_ends_synced = ls.tp > 1 && !first;
   if (last) {
     const ComputeTime ct = compute_time(ctx, LayerKind::kLmHead, b, ls.tp);
     p.fwd_compute += ct.forward;

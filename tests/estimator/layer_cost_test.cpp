@@ -169,6 +169,46 @@ TEST_F(LayerCostTest, Zero3ShardsStatesByDpAndGathersParams) {
   EXPECT_NEAR(z2o.grad_sync_exposed.value, gather, 1e-12);
 }
 
+// ZeRO's collectives pay an arrival wait only where the compute before them did not end with a
+// TP collective: tp 1 waits before the forward gather and the reduce-scatter; tp 2 (its last
+// TP collective leaves the ranks in step) waits before neither; the backward gather follows
+// the previous unit's reduce-scatter and never waits.
+TEST_F(LayerCostTest, ZeroWaitsOnlyAfterComputeThatEndsOutOfStep) {
+  ArrivalWait w;  // a flat 2 ms after any compute, every group of this cluster
+  w.samples = {WaitSample{Milliseconds(0.001), Milliseconds(2)},
+               WaitSample{Milliseconds(1000), Milliseconds(2)}};
+  for (int n : {2, 4}) {
+    for (Placement p : {Placement::kIntraIsland, Placement::kInterIsland}) {
+      w.group_size = n;
+      w.placement = p;
+      cluster_.arrival_waits.push_back(w);
+    }
+  }
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 1, 8);
+  CostContext plain = ctx;
+  ClusterProfile no_waits = cluster_;
+  no_waits.arrival_waits.clear();
+  plain.cluster = &no_waits;
+  const double kWait = 2.0;
+  // tp 1, dp 4: forward gather + reduce-scatter wait; the backward gather does not.
+  const LayerStrategy z3 = strategy(1, 4, DpType::kZero3), z2 = strategy(1, 4, DpType::kZero2);
+  EXPECT_NEAR(transformer_layer_cost(ctx, 0, z3).forward.value,
+              transformer_layer_cost(plain, 0, z3).forward.value + kWait, 1e-12);
+  EXPECT_NEAR(transformer_layer_cost(ctx, 0, z3).backward.value,
+              transformer_layer_cost(plain, 0, z3).backward.value + kWait, 1e-12);
+  EXPECT_NEAR(transformer_layer_cost(ctx, 0, z2).backward.value,
+              transformer_layer_cost(plain, 0, z2).backward.value + kWait, 1e-12);
+  // tp 2, dp 2: only the TP collectives wait (2 per direction, flat 2 ms each).
+  for (DpType t : {DpType::kDdp, DpType::kZero2, DpType::kZero3}) {
+    const LayerStrategy s = strategy(2, 2, t);
+    const LayerCost with = transformer_layer_cost(ctx, 0, s);
+    const LayerCost without = transformer_layer_cost(plain, 0, s);
+    ASSERT_TRUE(with.feasible && without.feasible);
+    EXPECT_NEAR(with.forward.value, without.forward.value + 2 * kWait, 1e-12) << to_string(t);
+    EXPECT_NEAR(with.backward.value, without.backward.value + 2 * kWait, 1e-12) << to_string(t);
+  }
+}
+
 TEST_F(LayerCostTest, InfeasibleLayouts) {
   // batch 8 in 4 micro-batches of 2 samples cannot be split over dp 4.
   CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 4, 8);
