@@ -38,6 +38,8 @@
 //   (tp > 1: the layer's last TP collective leaves only a residual add or a norm, so the ranks
 //   arrive in step); ZeRO-3's backward gather never (it follows the previous unit's
 //   reduce-scatter over the same group). DDP's end-of-iteration allreduce is not charged one.
+//   Their sum is reported as LayerCost::waits: the pipeline model shrinks them with the compute
+//   when a stage runs while the rest of its host is idle (pipeline.cpp).
 //   DDP's allreduce and ZeRO-2's allgather are bucketed: latency charged
 //   (P * k_grad) / grad_bucket_bytes times; the per-layer reduce-scatter is one call.
 //   grad_sync         = reduce + M * per-micro-batch reduce-scatter + after_step (reported)
@@ -123,6 +125,7 @@ struct Parts {
   // The direction's compute ends with a TP collective (only a residual add or a norm after
   // it): the group is in step when the ZeRO collective that follows is issued.
   bool fwd_ends_synced = false, bwd_ends_synced = false;
+  Milliseconds waits;  // the arrival waits in fwd_tp + bwd_tp
 };
 
 // Adds data parallelism (ZeRO-3 gathers, gradient sync, model states) to `parts`.
@@ -144,8 +147,10 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
       // Issued after the previous unit's forward: its slowest rank is waited for, unless that
       // compute ended with a TP collective. The backward gather follows the previous unit's
       // reduce-scatter over the same group, so the ranks arrive in step: no wait.
-      fwd += gather +
-             (parts.fwd_ends_synced ? Milliseconds(0) : price.wait(dpg, parts.fwd_compute));
+      const Milliseconds wait =
+          parts.fwd_ends_synced ? Milliseconds(0) : price.wait(dpg, parts.fwd_compute);
+      fwd += gather + wait;
+      c.waits += wait;
       bwd += gather;
     }
   }
@@ -178,8 +183,12 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
   // gradient right after the layer's backward (one collective per layer, blocking): it is part
   // of every micro-batch's backward, not of the iteration's end.
   if (ls.dp <= 1) per_micro_reduce = Milliseconds(0);
-  else if (ls.dp_type != DpType::kDdp && !parts.bwd_ends_synced)
-    per_micro_reduce += price.wait(dpg, parts.bwd_compute);
+  else if (ls.dp_type != DpType::kDdp && !parts.bwd_ends_synced) {
+    const Milliseconds wait = price.wait(dpg, parts.bwd_compute);
+    per_micro_reduce += wait;
+    c.waits += wait;
+  }
+  c.waits += parts.waits;
   c.backward += per_micro_reduce;
   const int micro = std::max(ctx.micro_batches, 1);
   c.grad_sync = reduce + per_micro_reduce * micro + after_step + parts.extra_sync;
@@ -265,8 +274,11 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   // Each TP collective follows its share of the compute and waits for the slowest TP rank.
   const double per_one = ls.sp ? 2.0 : 1.0;  // collectives per tp_one
   const double fwd_calls = 2.0 * per_one, bwd_calls = (ls.checkpoint ? 4.0 : 2.0) * per_one;
-  p.fwd_tp += price.wait(tpg, p.fwd_compute / fwd_calls) * fwd_calls;
-  p.bwd_tp += price.wait(tpg, p.bwd_compute / bwd_calls) * bwd_calls;
+  const Milliseconds fwd_wait = price.wait(tpg, p.fwd_compute / fwd_calls) * fwd_calls;
+  const Milliseconds bwd_wait = price.wait(tpg, p.bwd_compute / bwd_calls) * bwd_calls;
+  p.fwd_tp += fwd_wait;
+  p.bwd_tp += bwd_wait;
+  p.waits = fwd_wait + bwd_wait;
   p.fwd_ends_synced = p.bwd_ends_synced = ls.tp > 1;
   p.params = static_cast<double>(m.layer_param_count()) / ls.tp;
   const Bytes full = activation_per_sample(ctx, LayerKind::kTransformer, ls.tp, ls.sp) * b;
@@ -302,8 +314,10 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
     p.bwd_compute += ct.backward;
     p.fwd_tp += price.collective(CommUse::kTensor,
                                  ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce,
-                                 tpg, act) +
-                price.wait(tpg, ct.forward);
+                                 tpg, act);
+    const Milliseconds wait = price.wait(tpg, ct.forward);
+    p.fwd_tp += wait;
+    p.waits += wait;
     p.params += matrix / ls.tp + (static_cast<double>(m.embedding_param_count()) - matrix);
     p.activation += activation_per_sample(ctx, LayerKind::kEmbedding, ls.tp, ls.sp) * b;
   }
@@ -323,8 +337,11 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
         price.collective(CommUse::kTensor,
                          ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
     // The loss's collectives follow the head's compute, its input gradient the backward's.
-    p.fwd_tp += price.wait(tpg, ct.forward);
-    p.bwd_tp += price.wait(tpg, ct.backward);
+    const Milliseconds fwd_wait = price.wait(tpg, ct.forward);
+    const Milliseconds bwd_wait = price.wait(tpg, ct.backward);
+    p.fwd_tp += fwd_wait;
+    p.bwd_tp += bwd_wait;
+    p.waits += fwd_wait + bwd_wait;
     // Untied: the head owns its matrix. Tied: it shares the embedding's on a single stage and
     // keeps a copy on the last stage otherwise.
     const double head_matrix = m.tied_embeddings ? (first ? 0.0 : matrix) : matrix;

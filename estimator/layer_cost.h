@@ -39,6 +39,8 @@ struct LayerCost {
   Milliseconds tp_comm;       // TP/SP collectives of one micro-batch, fwd + bwd
   Milliseconds zero3_gather;  // ZeRO-3 allgathers of one micro-batch as they add to the
                               // compute, fwd + bwd
+  Milliseconds waits;         // arrival waits of one micro-batch (TP and ZeRO collectives), fwd +
+                              // bwd: like compute, an effect of ranks sharing a host's cores
 
   Milliseconds micro_batch_time() const { return forward + backward; }
 };

@@ -15,8 +15,11 @@
 // bubble frees cores for the others, so the plain formula over-predicts pipelines. Per stage s:
 // c_s its compute and m_s its whole micro-batch time as above, n_s its ranks on one host,
 //   k(n) = max(1, n k / R)                     (slowdown with n ranks of the host computing)
-//   solo_s = m_s - (1 - k(n_s) / k) c_s        (stage s computing while the rest of its host
+//   solo_s = m_s - (1 - k(n_s) / k) (c_s + w_s) (stage s computing while the rest of its host
 //                                              waits; = m_s when the stage fills its host)
+// with w_s the stage's arrival waits (LayerCost::waits): measured with every rank of the host
+// computing, they come from peers that the oversubscribed cores left behind, and shrink with
+// the compute when fewer ranks compute.
 //   T1 = sum_s solo_s + (M - 1) max_s solo_s + max_s sync_s      (the schedule at that speed)
 //   T2 = max over hosts h of  M * sum_s n_sh c_s / R + M * min_{s on h} (m_s - c_s) + max_s sync_s
 // with n_sh the ranks of stage s on host h: the host's compute work (n_sh M c_s / k core-ms on
@@ -104,7 +107,7 @@ double least_solo_compute_factor(const CostContext& ctx) {
 }
 
 Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime& s) {
-  return s.micro - s.compute * (1.0 - solo_compute_factor(ctx, stage));
+  return s.micro - (s.compute + s.waits) * (1.0 - solo_compute_factor(ctx, stage));
 }
 
 Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>& stages) {

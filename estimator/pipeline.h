@@ -28,6 +28,8 @@ struct StageTime {
   Milliseconds micro;
   Milliseconds compute;  // <= micro
   Milliseconds sync;
+  Milliseconds waits;  // the arrival waits in micro (LayerCost::waits): they shrink with the
+                       // compute when the rest of the host is idle
 };
 
 /// k(n_s) / k (pipeline.cpp): how much of a stage's profiled compute time it takes while the rest
@@ -35,8 +37,9 @@ struct StageTime {
 double solo_compute_factor(const CostContext& ctx, StageIdx stage);
 /// The smallest solo_compute_factor over ctx's stages (for lower bounds).
 double least_solo_compute_factor(const CostContext& ctx);
-/// micro - (1 - solo_compute_factor) * compute: the stage's micro-batch time while the rest of
-/// its host waits (== micro without host sharing).
+/// micro - (1 - solo_compute_factor) * (compute + waits): the stage's micro-batch time while the
+/// rest of its host waits (== micro without host sharing). The arrival waits shrink like the
+/// compute: a peer falls behind because the host's cores are oversubscribed.
 Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime& s);
 
 /// The iteration time of ctx's pipeline. Without host sharing (cluster.host_sharing.shared()

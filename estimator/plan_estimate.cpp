@@ -71,6 +71,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     }
     se.micro_batch_time = emb.forward + emb.backward + se.p2p;
     se.micro_batch_compute = emb.compute;
+    se.micro_batch_waits = emb.waits;
     se.sync_exposed = emb.grad_sync_exposed;
     Bytes activation = emb.activation_per_micro_batch;
     Bytes layer_transient;
@@ -95,6 +96,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
       }
       se.micro_batch_time += le.cost.forward + le.cost.backward + le.switch_in;
       se.micro_batch_compute += le.cost.compute;
+      se.micro_batch_waits += le.cost.waits;
       se.sync_exposed += le.cost.grad_sync_exposed;
       se.model_states += le.cost.model_states;
       activation += le.cost.activation_per_micro_batch;
@@ -113,7 +115,8 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.transient = emb.transient + layer_transient;
     se.base = Bytes(ctx.runtime_buffer_bytes()) + emb.model_states;
     se.peak_memory = se.base + se.model_states + se.activations + se.transient;
-    times.push_back({se.micro_batch_time, se.micro_batch_compute, se.sync_exposed});
+    times.push_back(
+        {se.micro_batch_time, se.micro_batch_compute, se.sync_exposed, se.micro_batch_waits});
     e.stages.push_back(se);
   }
   e.iteration = iteration_time(ctx, times);

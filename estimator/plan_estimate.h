@@ -33,6 +33,7 @@ struct StageEstimate {
                                   // embedding/head + p2p
   Milliseconds switch_out;        // last stage: resharding from the last layer into the LM head
   Milliseconds micro_batch_compute;  // the compute part of micro_batch_time (LayerCost::compute)
+  Milliseconds micro_batch_waits;    // the arrival waits in micro_batch_time (LayerCost::waits)
   Milliseconds sync_exposed;      // sum of the layers' and embedding/head's grad_sync_exposed
   Milliseconds p2p;               // p2p_time(ctx, stage) (included in micro_batch_time)
   int in_flight = 1;              // in_flight_micro_batches(pp, stage, M)

@@ -243,11 +243,14 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
   };
   // A micro-batch time at the speed of stage s while the rest of its host waits
   // (estimator::solo_micro; the time itself without host sharing).
-  auto solo = [&](StageIdx s, double micro, double compute) {
-    return micro - compute * (1.0 - est::solo_compute_factor(ctx, s));
+  // `shrinks`: its compute and arrival waits.
+  auto solo = [&](StageIdx s, double micro, double shrinks) {
+    return micro - shrinks * (1.0 - est::solo_compute_factor(ctx, s));
   };
   const double least_factor = est::least_solo_compute_factor(ctx);  // for the lower bounds
-  auto solo_lb = [&](double micro, double compute) { return micro - compute * (1.0 - least_factor); };
+  auto solo_lb = [&](double micro, double shrinks) {
+    return micro - shrinks * (1.0 - least_factor);
+  };
   // E's own layout -> the stage's first layer (stage 0) and the last layer -> E's (the head on
   // the last stage): the executor reshards there too (executor/trainer.cpp). Per micro-batch,
   // per candidate; 0 on the other stages.
@@ -313,16 +316,18 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       const std::vector<StrategyIdx>& ch = best[n - 1]->choice;
       double mi = ec.forward.value + ec.backward.value + p2p[ch[n - 1]],
              sy = ec.grad_sync_exposed.value;
-      double co = ec.compute.value;
+      double co = ec.compute.value, wa = ec.waits.value;
       for (int l = 0; l < n; ++l) {
         mi += sc.layer[ch[l]].forward.value + sc.layer[ch[l]].backward.value;
         co += sc.layer[ch[l]].compute.value;
+        wa += sc.layer[ch[l]].waits.value;
         sy += sc.layer[ch[l]].grad_sync_exposed.value;
         if (l > 0) mi += sc.switch_ms[ch[l - 1]][ch[l]];
       }
       mi += e_in[ch[0]] + e_out[ch[n - 1]];
-      t.cost[n - 1] = StageCost{solo(s, mi, co), sy};
-      t.time[n - 1] = est::StageTime{Milliseconds(mi), Milliseconds(co), Milliseconds(sy)};
+      t.cost[n - 1] = StageCost{solo(s, mi, co + wa), sy};
+      t.time[n - 1] =
+          est::StageTime{Milliseconds(mi), Milliseconds(co), Milliseconds(sy), Milliseconds(wa)};
       t.choice[n - 1] = ch;
     }
     return t;
@@ -332,7 +337,8 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
   double fastest = std::numeric_limits<double>::infinity();
   for (const StageCosts& sc : costs)
     for (const est::LayerCost& c : sc.layer)
-      fastest = std::min(fastest, solo_lb(c.forward.value + c.backward.value, c.compute.value));
+      fastest = std::min(fastest, solo_lb(c.forward.value + c.backward.value,
+                                          c.compute.value + c.waits.value));
 
   // Middle stages do not hold the embedding or the head: solved once for every E.
   std::vector<std::optional<StageTable>> middle(pp);
@@ -347,7 +353,7 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     // T >= sum_s micro_s + (M-1) max_s micro_s with sum_s micro_s >= L * fastest + E's compute
     // and max_s micro_s >= max(sum / pp, ceil(L / pp) * fastest) (micro at solo speed: T >= T1).
     const auto e_solo = [&](const est::LayerCost& c) {
-      return solo_lb(c.forward.value + c.backward.value, c.compute.value);
+      return solo_lb(c.forward.value + c.backward.value, c.compute.value + c.waits.value);
     };
     const double e_ms = e_solo(ec[0]) + (pp > 1 ? e_solo(ec[pp - 1]) : 0.0);
     const double sum_lb = L * fastest + e_ms;
@@ -413,7 +419,8 @@ double config_bound(const Inputs& in, const Config& cfg, bool* any_feasible) {
   for (const LayerStrategy& ls : in.candidates[cfg.pp_index]) {
     est::LayerCost c = est::transformer_layer_cost(ctx, 0, ls);
     if (!c.feasible) continue;
-    best = std::min(best, c.micro_batch_time().value - c.compute.value * (1.0 - least_factor));
+    best = std::min(best, c.micro_batch_time().value -
+                              (c.compute.value + c.waits.value) * (1.0 - least_factor));
   }
   *any_feasible = std::isfinite(best);
   if (!*any_feasible) return best;

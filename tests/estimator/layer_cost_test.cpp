@@ -198,6 +198,11 @@ TEST_F(LayerCostTest, ZeroWaitsOnlyAfterComputeThatEndsOutOfStep) {
               transformer_layer_cost(plain, 0, z3).backward.value + kWait, 1e-12);
   EXPECT_NEAR(transformer_layer_cost(ctx, 0, z2).backward.value,
               transformer_layer_cost(plain, 0, z2).backward.value + kWait, 1e-12);
+  // LayerCost::waits reports what was charged (the pipeline shrinks it at solo speed).
+  EXPECT_NEAR(transformer_layer_cost(ctx, 0, z3).waits.value, 2 * kWait, 1e-12);
+  EXPECT_NEAR(transformer_layer_cost(ctx, 0, z2).waits.value, kWait, 1e-12);
+  EXPECT_NEAR(transformer_layer_cost(ctx, 0, strategy(1, 4)).waits.value, 0.0, 1e-12);
+  EXPECT_NEAR(transformer_layer_cost(plain, 0, z3).waits.value, 0.0, 1e-12);
   // tp 2, dp 2: only the TP collectives wait (2 per direction, flat 2 ms each).
   for (DpType t : {DpType::kDdp, DpType::kZero2, DpType::kZero3}) {
     const LayerStrategy s = strategy(2, 2, t);
@@ -206,6 +211,7 @@ TEST_F(LayerCostTest, ZeroWaitsOnlyAfterComputeThatEndsOutOfStep) {
     ASSERT_TRUE(with.feasible && without.feasible);
     EXPECT_NEAR(with.forward.value, without.forward.value + 2 * kWait, 1e-12) << to_string(t);
     EXPECT_NEAR(with.backward.value, without.backward.value + 2 * kWait, 1e-12) << to_string(t);
+    EXPECT_NEAR(with.waits.value, 4 * kWait, 1e-12) << to_string(t);
   }
 }
 

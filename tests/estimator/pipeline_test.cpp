@@ -33,7 +33,7 @@ TEST(Pipeline, IterationTimeWithoutHostSharingIsThe1F1BFormula) {
   ModelConfig m = testing::tiny_model();
   ClusterProfile c = testing::two_level_cluster(1, 4);
   CostContext ctx = testing::context(m, c, nullptr, 4, 2, 4, 16);
-  const std::vector<StageTime> st{{ms(2), ms(1.5), ms(1)}, {ms(3), ms(2), ms(0.5)}};
+  const std::vector<StageTime> st{{ms(2), ms(1.5), ms(1), ms(0)}, {ms(3), ms(2), ms(0.5), ms(0)}};
   EXPECT_DOUBLE_EQ(iteration_time(ctx, st).value, 15.0);
   EXPECT_DOUBLE_EQ(solo_micro(ctx, 1, st[1]).value, 3.0);
   // A slowdown recorded for one rank per host is no sharing either.
@@ -48,18 +48,18 @@ TEST(Pipeline, IterationTimeWithHostSharingGolden) {
   c.host_sharing = {4, 2.0};  // 4 ranks on one host, twice as slow when all compute
   // pp 4, one rank per stage, M = 8: micro 3 ms of which 2.5 compute, no sync.
   CostContext ctx = testing::context(m, c, nullptr, 4, 4, 8, 16);
-  const std::vector<StageTime> four(4, StageTime{ms(3), ms(2.5), ms(0)});
+  const std::vector<StageTime> four(4, StageTime{ms(3), ms(2.5), ms(0), ms(0)});
   // solo = 3 - 2.5 / 2 = 1.75; T1 = 11 * 1.75 = 19.25.
   EXPECT_DOUBLE_EQ(solo_micro(ctx, 0, four[0]).value, 1.75);
   // T2 = 8 * (4 * 2.5 / 4 + 0.5) = 24 > T1 (the plain formula says 11 * 3 = 33).
   EXPECT_DOUBLE_EQ(iteration_time(ctx, four).value, 24.0);
   // pp 1 on the host: T2 is the plain formula M * micro + sync.
   CostContext one = testing::context(m, c, nullptr, 4, 1, 2, 16);
-  EXPECT_DOUBLE_EQ(iteration_time(one, {StageTime{ms(3), ms(2.5), ms(1)}}).value, 7.0);
+  EXPECT_DOUBLE_EQ(iteration_time(one, {StageTime{ms(3), ms(2.5), ms(1), ms(0)}}).value, 7.0);
   // Two hosts of 2 ranks, pp 2: each stage fills its host, so T = the plain formula (T2 = 13).
   c.host_sharing = {2, 2.0};
   CostContext two = testing::context(m, c, nullptr, 4, 2, 4, 16);
-  const std::vector<StageTime> st{{ms(2), ms(1.5), ms(1)}, {ms(3), ms(2), ms(0.5)}};
+  const std::vector<StageTime> st{{ms(2), ms(1.5), ms(1), ms(0)}, {ms(3), ms(2), ms(0.5), ms(0)}};
   EXPECT_DOUBLE_EQ(solo_compute_factor(two, 1), 1.0);
   EXPECT_DOUBLE_EQ(iteration_time(two, st).value, 15.0);
   // pp 2 on one host of 4: 2 ranks of a stage on the host's 2 cores run at solo speed.
@@ -67,9 +67,20 @@ TEST(Pipeline, IterationTimeWithHostSharingGolden) {
   EXPECT_DOUBLE_EQ(solo_compute_factor(two, 0), 0.5);
   // T1 = (1.25 + 2) + 3 * 2 + 1 = 10.25; T2 = 4 * ((1.5 + 2) / 2 + 0.5) + 1 = 10.
   EXPECT_DOUBLE_EQ(iteration_time(two, st).value, 10.25);
+  // Arrival waits shrink with the compute at solo speed: 0.5 ms of waits in each stage take
+  // 0.25 ms off its solo micro-batch: T1 = (1 + 1.75) + 3 * 1.75 + 1 = 9 < T2 = 10 (T2 leaves
+  // them as they are: they are not work for the host's cores).
+  const std::vector<StageTime> waits{{ms(2), ms(1.5), ms(1), ms(0.5)},
+                                     {ms(3), ms(2), ms(0.5), ms(0.5)}};
+  EXPECT_DOUBLE_EQ(solo_micro(two, 0, waits[0]).value, 1.0);
+  EXPECT_DOUBLE_EQ(iteration_time(two, waits).value, 10.0);
+  // Without host sharing they are plain time.
+  ClusterProfile plain_c = testing::two_level_cluster(2, 2);
+  CostContext plain = testing::context(m, plain_c, nullptr, 4, 2, 4, 16);
+  EXPECT_DOUBLE_EQ(solo_micro(plain, 0, waits[0]).value, 2.0);
   // A communication-bound stage: T1 wins (compute 0.2 of micro 3).
   c.host_sharing = {4, 2.0};
-  const std::vector<StageTime> comm(4, StageTime{ms(3), ms(0.2), ms(0)});
+  const std::vector<StageTime> comm(4, StageTime{ms(3), ms(0.2), ms(0), ms(0)});
   EXPECT_DOUBLE_EQ(iteration_time(ctx, comm).value, 11 * 2.9);
 }
 
@@ -78,7 +89,7 @@ TEST(Pipeline, HandoffDelayGolden) {
   ModelConfig m = testing::tiny_model();
   ClusterProfile c = testing::two_level_cluster(1, 4);  // one island of 4: intra p2p
   CostContext ctx = testing::context(m, c, nullptr, 4, 2, 4, 16);
-  const std::vector<StageTime> st{{ms(2), ms(1.5), ms(1)}, {ms(3), ms(2), ms(0.5)}};
+  const std::vector<StageTime> st{{ms(2), ms(1.5), ms(1), ms(0)}, {ms(3), ms(2), ms(0.5), ms(0)}};
   EXPECT_DOUBLE_EQ(iteration_time(ctx, st).value, 15.0);
   // h = 0.5 on the link 0 -> 1: stage 0 waits 0.5 * (1.5 + 2) / 2 = 0.875 more per micro-batch:
   // (2.875 + 3) + 3 * 3 + 1.
@@ -89,7 +100,7 @@ TEST(Pipeline, HandoffDelayGolden) {
   EXPECT_DOUBLE_EQ(iteration_time(ctx, st).value, 15.875);
   // The last stage sends nothing, so pp 1 has no delay.
   CostContext one = testing::context(m, c, nullptr, 4, 1, 2, 16);
-  EXPECT_DOUBLE_EQ(iteration_time(one, {StageTime{ms(3), ms(2.5), ms(1)}}).value, 7.0);
+  EXPECT_DOUBLE_EQ(iteration_time(one, {StageTime{ms(3), ms(2.5), ms(1), ms(0)}}).value, 7.0);
   // With host sharing the delay is taken at solo speed (factor 0.5 for 2 of 4 ranks):
   // d = 0.5 * (0.75 + 1) / 2 = 0.4375; T1 = (1.25 + 0.4375) + 2 + 3 * 2 + 1 = 10.6875 > T2 = 10.
   c.host_sharing = {4, 2.0};
