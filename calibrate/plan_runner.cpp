@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -56,8 +57,17 @@ void write_or_die(const std::string& path, const Json& j) {
 
 int run_shell(const std::string& cmd) {
   std::fflush(stdout);
+  // std::system ignores SIGINT in this process while the child runs, so Ctrl-C reaches only the
+  // child (paratune launch stops its ranks, removes emulated nodes and exits 128 + the signal).
+  // Stop here too instead of going on to the next plan; atexit removes the temporary folders.
   const int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+  const int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+  if (code == 128 + SIGINT || code == 128 + SIGTERM) {
+    std::fprintf(stderr, "paratune: interrupted (signal %d) while running: %s\n", code - 128,
+                 cmd.c_str());
+    std::exit(code);
+  }
+  return code;
 }
 
 Json read_metrics(const std::string& path) {

@@ -34,7 +34,8 @@ class TempDir {
 
 /// Writes `j` to `path` (atomically); prints the error and exits with 1 on failure.
 void write_or_die(const std::string& path, const Json& j);
-/// Runs `cmd` through the shell; returns its exit code.
+/// Runs `cmd` through the shell; returns its exit code (128 + the signal that ended it). A child
+/// ended by SIGINT or SIGTERM (Ctrl-C) ends this process too, with the same code.
 int run_shell(const std::string& cmd);
 /// Reads a metrics JSON written by `paratune train --metrics`; exits with 1 on failure.
 Json read_metrics(const std::string& path);

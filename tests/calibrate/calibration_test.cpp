@@ -185,5 +185,15 @@ TEST(Describe, ListsOnlyScalesThatMove) {
   EXPECT_EQ(describe(s), "compute x1.25, checkpoint x0.50, dp reduce_scatter/4 x2.00");
 }
 
+// Ctrl-C while a plan trains stops calibrate and the benches, not only that one run.
+TEST(RunShell, ExitCodesAndInterrupts) {
+  EXPECT_EQ(runner::run_shell("exit 0"), 0);
+  EXPECT_EQ(runner::run_shell("exit 3"), 3);
+  EXPECT_EQ(runner::run_shell("exit 137"), 137);  // a rank killed (e.g. out of memory): a failed run
+  EXPECT_EXIT(runner::run_shell("exit 130"), ::testing::ExitedWithCode(130), "interrupted");
+  EXPECT_EXIT(runner::run_shell("kill -INT $$"), ::testing::ExitedWithCode(130), "interrupted");
+  EXPECT_EXIT(runner::run_shell("kill -TERM $$"), ::testing::ExitedWithCode(143), "interrupted");
+}
+
 }  // namespace
 }  // namespace paratune::calibrate
