@@ -126,6 +126,12 @@ struct Parts {
   // it): the group is in step when the ZeRO collective that follows is issued.
   bool fwd_ends_synced = false, bwd_ends_synced = false;
   Milliseconds waits;  // the arrival waits in fwd_tp + bwd_tp
+
+  // Charges an arrival wait to a direction's TP time and reports it in `waits`.
+  void add_wait(Milliseconds* tp, Milliseconds wait) {
+    *tp += wait;
+    waits += wait;
+  }
 };
 
 // Adds data parallelism (ZeRO-3 gathers, gradient sync, model states) to `parts`.
@@ -274,11 +280,8 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   // Each TP collective follows its share of the compute and waits for the slowest TP rank.
   const double per_one = ls.sp ? 2.0 : 1.0;  // collectives per tp_one
   const double fwd_calls = 2.0 * per_one, bwd_calls = (ls.checkpoint ? 4.0 : 2.0) * per_one;
-  const Milliseconds fwd_wait = price.wait(tpg, p.fwd_compute / fwd_calls) * fwd_calls;
-  const Milliseconds bwd_wait = price.wait(tpg, p.bwd_compute / bwd_calls) * bwd_calls;
-  p.fwd_tp += fwd_wait;
-  p.bwd_tp += bwd_wait;
-  p.waits = fwd_wait + bwd_wait;
+  p.add_wait(&p.fwd_tp, price.wait(tpg, p.fwd_compute / fwd_calls) * fwd_calls);
+  p.add_wait(&p.bwd_tp, price.wait(tpg, p.bwd_compute / bwd_calls) * bwd_calls);
   p.fwd_ends_synced = p.bwd_ends_synced = ls.tp > 1;
   p.params = static_cast<double>(m.layer_param_count()) / ls.tp;
   const Bytes full = activation_per_sample(ctx, LayerKind::kTransformer, ls.tp, ls.sp) * b;
@@ -315,9 +318,7 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
     p.fwd_tp += price.collective(CommUse::kTensor,
                                  ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce,
                                  tpg, act);
-    const Milliseconds wait = price.wait(tpg, ct.forward);
-    p.fwd_tp += wait;
-    p.waits += wait;
+    p.add_wait(&p.fwd_tp, price.wait(tpg, ct.forward));
     p.params += matrix / ls.tp + (static_cast<double>(m.embedding_param_count()) - matrix);
     p.activation += activation_per_sample(ctx, LayerKind::kEmbedding, ls.tp, ls.sp) * b;
   }
@@ -337,11 +338,8 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
         price.collective(CommUse::kTensor,
                          ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce, tpg, act);
     // The loss's collectives follow the head's compute, its input gradient the backward's.
-    const Milliseconds fwd_wait = price.wait(tpg, ct.forward);
-    const Milliseconds bwd_wait = price.wait(tpg, ct.backward);
-    p.fwd_tp += fwd_wait;
-    p.bwd_tp += bwd_wait;
-    p.waits += fwd_wait + bwd_wait;
+    p.add_wait(&p.fwd_tp, price.wait(tpg, ct.forward));
+    p.add_wait(&p.bwd_tp, price.wait(tpg, ct.backward));
     // Untied: the head owns its matrix. Tied: it shares the embedding's on a single stage and
     // keeps a copy on the last stage otherwise.
     const double head_matrix = m.tied_embeddings ? (first ? 0.0 : matrix) : matrix;
