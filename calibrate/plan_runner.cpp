@@ -1,6 +1,7 @@
 #include "calibrate/plan_runner.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -9,6 +10,10 @@
 #include <fstream>
 #include <iterator>
 #include <set>
+
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace paratune::runner {
 
@@ -55,14 +60,59 @@ void write_or_die(const std::string& path, const Json& j) {
   }
 }
 
+namespace {
+volatile std::sig_atomic_t g_child_group = 0;  // the running command's process group
+volatile std::sig_atomic_t g_signal = 0;       // the stop signal this process received
+
+void forward_stop(int sig) {
+  g_signal = sig;
+  if (g_child_group > 0) kill(-static_cast<pid_t>(g_child_group), sig);
+}
+}  // namespace
+
 int run_shell(const std::string& cmd) {
   std::fflush(stdout);
-  // std::system ignores SIGINT in this process while the child runs, so Ctrl-C reaches only the
-  // child (paratune launch stops its ranks, removes emulated nodes and exits 128 + the signal).
-  // Stop here too instead of going on to the next plan; atexit removes the temporary folders.
-  const int rc = std::system(cmd.c_str());
-  const int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-  if (code == 128 + SIGINT || code == 128 + SIGTERM) {
+  std::fflush(stderr);
+  // The command runs in its own process group; SIGINT, SIGTERM and SIGHUP sent to this process
+  // (Ctrl-C reaches only the terminal's foreground group, which is this one) are forwarded to
+  // that group, so `paratune launch` stops its ranks and removes emulated nodes. Then this
+  // process stops too instead of going on to the next plan; atexit removes the temporary
+  // folders. A command that ends with 128 + SIGINT/SIGTERM counts as interrupted as well.
+  struct sigaction fwd {}, old_int{}, old_term{}, old_hup{};
+  fwd.sa_handler = forward_stop;
+  sigemptyset(&fwd.sa_mask);
+  g_signal = 0;
+  g_child_group = 0;
+  sigaction(SIGINT, &fwd, &old_int);
+  sigaction(SIGTERM, &fwd, &old_term);
+  sigaction(SIGHUP, &fwd, &old_hup);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int code = 127;
+  if (pid < 0) {
+    std::perror("paratune: fork");
+  } else {
+    setpgid(pid, pid);  // also here: no signal can reach the group before it exists
+    g_child_group = pid;
+    if (g_signal != 0) kill(-pid, g_signal);  // arrived between fork and here
+    int rc = 0;
+    while (waitpid(pid, &rc, 0) < 0 && errno == EINTR) {
+    }
+    code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+  }
+  g_child_group = 0;
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  sigaction(SIGHUP, &old_hup, nullptr);
+  if (g_signal != 0) code = 128 + g_signal;
+  if (code == 128 + SIGINT || code == 128 + SIGTERM || code == 128 + SIGHUP) {
     std::fprintf(stderr, "paratune: interrupted (signal %d) while running: %s\n", code - 128,
                  cmd.c_str());
     std::exit(code);

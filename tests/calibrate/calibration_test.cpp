@@ -3,8 +3,18 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <string>
+#include <thread>
+
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "calibrate/plan_runner.h"
 #include "core/model_config.h"
@@ -193,6 +203,40 @@ TEST(RunShell, ExitCodesAndInterrupts) {
   EXPECT_EXIT(runner::run_shell("exit 130"), ::testing::ExitedWithCode(130), "interrupted");
   EXPECT_EXIT(runner::run_shell("kill -INT $$"), ::testing::ExitedWithCode(130), "interrupted");
   EXPECT_EXIT(runner::run_shell("kill -TERM $$"), ::testing::ExitedWithCode(143), "interrupted");
+}
+
+// `kill <pid of calibrate>` (not its process group): the running command is stopped too, and
+// the caller ends with 128 + SIGTERM instead of leaving the command running on its own.
+TEST(RunShell, StopSignalToTheCallerStopsTheCommand) {
+  const std::string pidfile = ::testing::TempDir() + "run_shell_child.pid";
+  std::remove(pidfile.c_str());
+  EXPECT_EXIT(
+      {
+        std::thread([pidfile] {
+          for (int i = 0; i < 500 && !std::filesystem::exists(pidfile); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          kill(getpid(), SIGTERM);
+        }).detach();
+        runner::run_shell("echo $$ > " + pidfile + "; exec sleep 30");
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(143), "interrupted");
+  std::ifstream in(pidfile);
+  pid_t child = 0;
+  ASSERT_TRUE(in >> child) << pidfile;
+  // Gone (or a zombie waiting for a reaper) within 5 s, not still sleeping.
+  const auto gone = [child] {
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string pid, comm, state;
+    return !(stat >> pid >> comm >> state) || state == "Z";
+  };
+  bool stopped = false;
+  for (int i = 0; i < 500 && !(stopped = gone()); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(stopped) << "the command (pid " << child << ") still runs";
+  if (!stopped) kill(child, SIGKILL);
+  std::remove(pidfile.c_str());
 }
 
 }  // namespace
