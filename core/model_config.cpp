@@ -106,6 +106,18 @@ int64_t ModelConfig::head_param_count() const {
   return norm_params(*this) + (tied_embeddings ? 0 : static_cast<int64_t>(vocab) * hidden);
 }
 
+int64_t ModelConfig::layer_tp_replicated_param_count() const {
+  // Two norms; the biases of the two row-parallel linears (attention output, MLP down/fc2),
+  // added after the TP reduction.
+  return 2 * norm_params(*this) + (bias ? 2 * static_cast<int64_t>(hidden) : 0);
+}
+
+int64_t ModelConfig::embedding_tp_replicated_param_count() const {
+  return position == PositionKind::kLearned ? static_cast<int64_t>(seq_len) * hidden : 0;
+}
+
+int64_t ModelConfig::head_tp_replicated_param_count() const { return norm_params(*this); }
+
 int64_t ModelConfig::total_param_count() const {
   return static_cast<int64_t>(num_layers) * layer_param_count() + embedding_param_count() +
          head_param_count();

@@ -52,6 +52,13 @@ struct ModelConfig {
   /// LM head + final norm parameters (only the norm when tied).
   int64_t head_param_count() const;
   int64_t total_param_count() const;
+  /// The parameters of each unit that tensor parallelism replicates on every TP rank instead of
+  /// splitting (models/param_spec.h: norms, row-parallel biases, learned positions). With
+  /// sequence parallelism each TP rank sees only its part of the sequence, so their gradients
+  /// are allreduced over the TP group after every micro-batch's backward.
+  int64_t layer_tp_replicated_param_count() const;
+  int64_t embedding_tp_replicated_param_count() const;
+  int64_t head_tp_replicated_param_count() const;
   /// Forward FLOPs of one layer for one sample (seq_len tokens): matmuls + attention.
   double layer_forward_flops_per_sample() const;
   /// Forward FLOPs of the LM head (logits) for one sample.

@@ -134,6 +134,15 @@ struct Parts {
   }
 };
 
+// Sequence parallelism's per-micro-batch allreduce of the TP-replicated parameters'
+// gradients (`params` of them) over the TP group.
+Milliseconds sp_replicated_sync(const CostContext& ctx, CommPricer& price, const GroupShape& tpg,
+                                double params) {
+  if (params <= 0) return Milliseconds(0);
+  return price.collective(CommUse::kTensor, CollectiveOp::kAllReduce, tpg,
+                          Bytes(params * state_bytes_per_param(ctx).grad));
+}
+
 // Adds data parallelism (ZeRO-3 gathers, gradient sync, model states) to `parts`.
 LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls,
                  const Parts& parts, CommPricer& price) {
@@ -283,7 +292,13 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   p.add_wait(&p.fwd_tp, price.wait(tpg, p.fwd_compute / fwd_calls) * fwd_calls);
   p.add_wait(&p.bwd_tp, price.wait(tpg, p.bwd_compute / bwd_calls) * bwd_calls);
   p.fwd_ends_synced = p.bwd_ends_synced = ls.tp > 1;
-  p.params = static_cast<double>(m.layer_param_count()) / ls.tp;
+  const double replicated = static_cast<double>(m.layer_tp_replicated_param_count());
+  p.params = (static_cast<double>(m.layer_param_count()) - replicated) / ls.tp + replicated;
+  // With SP the norms and row-parallel biases see only this rank's part of the sequence: the
+  // executor allreduces their gradients over the TP group after each micro-batch's backward
+  // (executor/sharded_unit.cpp add_grads). It follows the backward's last TP collective and a
+  // norm's backward: the ranks arrive in step.
+  if (ls.sp && ls.tp > 1) p.bwd_tp += sp_replicated_sync(ctx, price, tpg, replicated);
   const Bytes full = activation_per_sample(ctx, LayerKind::kTransformer, ls.tp, ls.sp) * b;
   if (ls.checkpoint) {
     p.activation = checkpoint_per_sample(ctx, ls.tp, ls.sp) * b;
@@ -320,12 +335,23 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
                                  tpg, act);
     p.add_wait(&p.fwd_tp, price.wait(tpg, ct.forward));
     p.params += matrix / ls.tp + (static_cast<double>(m.embedding_param_count()) - matrix);
+    if (ls.sp && ls.tp > 1) {
+      // The reduce-scatter's backward allgathers the output gradient; after the lookup's
+      // backward the learned positions' gradient (each rank has its part of the sequence) is
+      // allreduced, so the slowest rank's backward is waited for.
+      p.bwd_tp += price.collective(CommUse::kTensor, CollectiveOp::kAllGather, tpg, act);
+      const Milliseconds sync = sp_replicated_sync(
+          ctx, price, tpg, static_cast<double>(m.embedding_tp_replicated_param_count()));
+      p.bwd_tp += sync;
+      if (sync.value > 0) p.add_wait(&p.bwd_tp, price.wait(tpg, ct.backward));
+    }
     p.activation += activation_per_sample(ctx, LayerKind::kEmbedding, ls.tp, ls.sp) * b;
   }
   // Forward: the embedding ends with its TP allreduce, the head with the loss's. Backward: the
-  // head ends with its input gradient's; the embedding sends none.
+  // head ends with its input gradient's; the embedding sends none, except SP's positions sync.
   p.fwd_ends_synced = ls.tp > 1;
-  p.bwd_ends_synced = ls.tp > 1 && !first;
+  p.bwd_ends_synced =
+      ls.tp > 1 && (!first || (ls.sp && m.embedding_tp_replicated_param_count() > 0));
   if (last) {
     const ComputeTime ct = compute_time(ctx, LayerKind::kLmHead, b, ls.tp);
     p.fwd_compute += ct.forward;
@@ -340,6 +366,11 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
     // The loss's collectives follow the head's compute, its input gradient the backward's.
     p.add_wait(&p.fwd_tp, price.wait(tpg, ct.forward));
     p.add_wait(&p.bwd_tp, price.wait(tpg, ct.backward));
+    // SP: the final norm's gradient, after the input gradient's reduce-scatter (in step).
+    if (ls.sp && ls.tp > 1) {
+      p.bwd_tp += sp_replicated_sync(ctx, price, tpg,
+                                     static_cast<double>(m.head_tp_replicated_param_count()));
+    }
     // Untied: the head owns its matrix. Tied: it shares the embedding's on a single stage and
     // keeps a copy on the last stage otherwise.
     const double head_matrix = m.tied_embeddings ? (first ? 0.0 : matrix) : matrix;

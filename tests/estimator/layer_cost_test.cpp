@@ -17,6 +17,9 @@ class LayerCostTest : public ::testing::Test {
   ClusterProfile cluster_ = testing::two_level_cluster(2, 4);  // 10 GB/s inside, 1 GB/s across
   ModelProfile profile_ = testing::tiny_profile();
   double params_ = static_cast<double>(model_.layer_param_count());
+  // Norms and row-parallel biases: every TP rank keeps all of them (4h + 2h = 384).
+  double replicated_ = static_cast<double>(model_.layer_tp_replicated_param_count());
+  double tp2_shard_ = (params_ - replicated_) / 2 + replicated_;
 };
 
 TEST_F(LayerCostTest, DataParallelGolden) {
@@ -47,9 +50,9 @@ TEST_F(LayerCostTest, OptimizerStepOnTheRanksOwnParametersIsExposed) {
   CostContext base = testing::context(model_, cluster_, &none, 4, 1, 1, 8);
   struct Case { LayerStrategy ls; double params; };
   for (const Case& k : {Case{strategy(1, 4), params_},                       // DDP: all of it
-                        Case{strategy(2, 2), params_ / 2},                   // its TP shard
+                        Case{strategy(2, 2), tp2_shard_},                    // its TP shard
                         Case{strategy(1, 4, DpType::kZero2), params_ / 4},   // ZeRO: 1 / d
-                        Case{strategy(2, 2, DpType::kZero3), params_ / 4}}) {
+                        Case{strategy(2, 2, DpType::kZero3), tp2_shard_ / 2}}) {
     const LayerCost c = transformer_layer_cost(ctx, 0, k.ls);
     const LayerCost b = transformer_layer_cost(base, 0, k.ls);
     ASSERT_TRUE(c.feasible) << c.why_not;
@@ -100,12 +103,18 @@ TEST_F(LayerCostTest, TensorParallelCommOnlyWithTpAndSlowerAcrossIslands) {
   EXPECT_NEAR(tp.tp_comm.value, 4 * one, 1e-15);
   EXPECT_NEAR(tp.forward.value, (1 + 4.0 / 2) + 2 * one, 1e-12);
   EXPECT_EQ(tp.grad_sync.value, 0.0);
-  EXPECT_DOUBLE_EQ(tp.model_states.value, params_ / 2 * 16);
+  EXPECT_DOUBLE_EQ(replicated_, 6 * 64.0);
+  EXPECT_DOUBLE_EQ(tp.model_states.value, tp2_shard_ * 16);
   LayerCost tp_ckpt = transformer_layer_cost(ctx, 0, strategy(2, 1, DpType::kDdp, true));
   EXPECT_NEAR(tp_ckpt.tp_comm.value, 6 * one, 1e-15);
-  // sp: allgather + reduce_scatter instead of each allreduce, the same bus traffic.
+  // sp: allgather + reduce_scatter instead of each allreduce, the same bus traffic; and in each
+  // backward the allreduce of the replicated parameters' gradients (each rank saw its half of
+  // the sequence): 2 * 1/2 * 384 * 4 / 1e10 * 1e3 ms.
   LayerCost sp = transformer_layer_cost(ctx, 0, strategy(2, 1, DpType::kDdp, false, true, true));
-  EXPECT_NEAR(sp.tp_comm.value, tp.tp_comm.value, 1e-15);
+  const double sync = replicated_ * 4 / 1e10 * 1e3;
+  EXPECT_NEAR(sp.tp_comm.value, tp.tp_comm.value + sync, 1e-15);
+  EXPECT_NEAR(sp.backward.value, tp.backward.value + sync, 1e-12);
+  EXPECT_NEAR(sp.forward.value, tp.forward.value, 1e-12);
   EXPECT_DOUBLE_EQ(sp.activation_per_micro_batch.value, 4 * 500.0);
 
   // 2 islands x 2 devices: tp2 on consecutive ranks stays inside an island, tp2 on strided
@@ -213,6 +222,33 @@ TEST_F(LayerCostTest, ZeroWaitsOnlyAfterComputeThatEndsOutOfStep) {
     EXPECT_NEAR(with.backward.value, without.backward.value + 2 * kWait, 1e-12) << to_string(t);
     EXPECT_NEAR(with.waits.value, 4 * kWait, 1e-12) << to_string(t);
   }
+}
+
+TEST_F(LayerCostTest, SequenceParallelSyncsReplicatedGradientsEveryMicroBatch) {
+  // pp 2 on 4 devices of island 0, tp 2 per stage, b = 4: A = 4 * 16 * 64 * 4 bytes of
+  // activations. With SP each TP rank holds half of the sequence, so the executor allreduces
+  // the gradients of the parameters it does not split (learned positions on the embedding, the
+  // final norm on the head) after every micro-batch's backward.
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 2, 1, 4);
+  const auto ms = [](double bytes) { return bytes / 1e10 * 1e3; };  // 10 GB/s bus
+  const double a = 4.0 * 16 * 64 * 4;
+  const LayerStrategy plain = strategy(2, 1), sp = strategy(2, 1, DpType::kDdp, false, true, true);
+  const LayerCost emb = embedding_cost(ctx, 0, plain), emb_sp = embedding_cost(ctx, 0, sp);
+  const LayerCost head = embedding_cost(ctx, 1, plain), head_sp = embedding_cost(ctx, 1, sp);
+  ASSERT_TRUE(emb.feasible && emb_sp.feasible && head.feasible && head_sp.feasible);
+  // Embedding: the forward's reduce-scatter (A/2 of bus traffic, the allreduce's A) comes back
+  // as an allgather of the gradient (A/2), then the 16 x 64 positions' gradient is allreduced.
+  EXPECT_NEAR(emb_sp.forward.value, emb.forward.value - ms(a / 2), 1e-12);
+  EXPECT_NEAR(emb_sp.backward.value, emb.backward.value + ms(a / 2) + ms(16 * 64 * 4), 1e-12);
+  // Head: a reduce-scatter instead of the input gradient's allreduce, then the norm's 2 x 64.
+  EXPECT_NEAR(head_sp.backward.value, head.backward.value - ms(a / 2) + ms(128 * 4), 1e-12);
+  // Without SP every TP rank computes the same gradient of those: nothing to sync.
+  EXPECT_NEAR(emb.tp_comm.value, ms(a), 1e-12);  // only the forward's allreduce
+  const LayerCost layer = transformer_layer_cost(ctx, 0, plain);
+  const LayerCost layer_sp = transformer_layer_cost(ctx, 0, sp);
+  EXPECT_NEAR(layer_sp.backward.value - layer.backward.value, ms(replicated_ * 4), 1e-12);
+  // Memory: the replicated parameters are whole on each TP rank.
+  EXPECT_DOUBLE_EQ(layer.model_states.value, tp2_shard_ * 16);
 }
 
 TEST_F(LayerCostTest, InfeasibleLayouts) {

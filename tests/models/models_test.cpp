@@ -36,6 +36,12 @@ int64_t count(const ModelConfig& m, UnitKind k) {
   return n;
 }
 
+int64_t count_replicated(const ModelConfig& m, UnitKind k) {
+  int64_t n = 0;
+  for (const ParamSpec& p : unit_params(m, k)) n += p.tp_replicated() ? p.local_numel(1) : 0;
+  return n;
+}
+
 TEST(Init, ShardIsSliceOfFullAndDeterministic) {
   const ModelConfig m = tiny(false);
   for (const ParamSpec& p : unit_params(m, UnitKind::kLayer)) {
@@ -60,6 +66,12 @@ TEST(ParamSpec, CountsMatchCoreModelConfig) {
     EXPECT_EQ(count(m, UnitKind::kLayer), m.layer_param_count()) << m.name;
     EXPECT_EQ(count(m, UnitKind::kEmbedding), m.embedding_param_count()) << m.name;
     EXPECT_EQ(count(m, UnitKind::kHead), m.head_param_count()) << m.name;
+    // The estimator prices sequence parallelism's gradient allreduce of these.
+    EXPECT_EQ(count_replicated(m, UnitKind::kLayer), m.layer_tp_replicated_param_count())
+        << m.name;
+    EXPECT_EQ(count_replicated(m, UnitKind::kEmbedding), m.embedding_tp_replicated_param_count())
+        << m.name;
+    EXPECT_EQ(count_replicated(m, UnitKind::kHead), m.head_tp_replicated_param_count()) << m.name;
   }
 }
 
