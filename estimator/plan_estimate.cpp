@@ -14,13 +14,13 @@
 //              when the profile has one, else EstimatorOptions::runtime_buffer_bytes)
 //   peak_s   = base_s + sum_l model_states_l
 //              + in_flight(s) * (sum_l activation_l + activation(E_s))
-//              + transient(E_s) + max_l transient_l
+//              + transient(E_s) + max(max_l transient_l, the stage's reshard transients)
 // (the head's fp32 logits and a layer's recompute / ZeRO-3 buffers are both counted: 1F1B
 // interleaves them closely, and it is what the planner's per-stage problem charges).
 // Resharding (switch_cost) is charged wherever the executor reshards: between consecutive
 // layers of a stage, from the embedding into stage 0's first layer, from the previous stage's
 // last layer (the layout the p2p delivers) into a later stage's first layer, and from the last
-// layer into the LM head.
+// layer into the LM head; each reshard's buffers (switch_transient) are a transient there.
 #include "estimator/plan_estimate.h"
 
 #include <algorithm>
@@ -94,6 +94,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
         return Infeasible("estimate: cluster profile \"" + ctx.cluster->name +
                           "\" has no data to reshard into layer " + std::to_string(l));
       }
+      layer_transient = std::max(layer_transient, switch_transient(ctx, st, prev, le.strategy));
       se.micro_batch_time += le.cost.forward + le.cost.backward + le.switch_in;
       se.micro_batch_compute += le.cost.compute;
       se.micro_batch_waits += le.cost.waits;
@@ -110,6 +111,8 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
                           "\" has no data to reshard into the LM head");
       }
       se.micro_batch_time += se.switch_out;
+      layer_transient =
+          std::max(layer_transient, switch_transient(ctx, st, s.layers.back(), s.embedding));
     }
     se.activations = activation * se.in_flight;
     se.transient = emb.transient + layer_transient;

@@ -74,6 +74,24 @@ Milliseconds direction(const CostContext& ctx, StageIdx stage, const Layout& x, 
 
 }  // namespace
 
+Bytes switch_transient(const CostContext& ctx, StageIdx stage, const LayerStrategy& from,
+                       const LayerStrategy& to) {
+  PARATUNE_CHECK(stage >= 0 && stage < ctx.pp);
+  const int g = ctx.devices_per_stage();
+  PARATUNE_CHECK(from.tp * from.dp == g && to.tp * to.dp == g);
+  if (from.tp == to.tp && from.dp == to.dp && from.sp == to.sp &&
+      from.tp_consecutive == to.tp_consecutive) {
+    return Bytes(0);
+  }
+  const Layout x = layout_of(ctx, stage, from), y = layout_of(ctx, stage, to);
+  if (same_placement(x, y)) return Bytes(0);
+  const ModelConfig& m = *ctx.model;
+  const double total = static_cast<double>(ctx.stage_micro_batch()) * m.seq_len * m.hidden *
+                       dtype_bytes(m.dtype);
+  const double bx = total / (x.d * x.q), by = total / (y.d * y.q);
+  return Bytes(std::max(g * bx + total + by, g * by + total + bx));
+}
+
 Milliseconds switch_cost(const CostContext& ctx, StageIdx stage, const LayerStrategy& from,
                          const LayerStrategy& to) {
   PARATUNE_CHECK(stage >= 0 && stage < ctx.pp);

@@ -18,4 +18,12 @@ namespace paratune::estimator {
 Milliseconds switch_cost(const CostContext& ctx, StageIdx stage, const LayerStrategy& from,
                          const LayerStrategy& to);
 
+/// Temporary memory per device while the executor reshards one micro-batch from `from`'s layout
+/// to `to`'s (executor/nodes.cpp move_blocks): the g gathered source blocks, the assembled
+/// micro-batch T and the kept block, g b_src + T + b_dst, in the forward (activation) or the
+/// backward (its gradient, the other way round), whichever is larger; 0 without a reshard.
+/// (tp 8 without SP into tp 8 with SP gathers 8 copies of the replicated activation: 9.1 T.)
+Bytes switch_transient(const CostContext& ctx, StageIdx stage, const LayerStrategy& from,
+                       const LayerStrategy& to);
+
 }  // namespace paratune::estimator

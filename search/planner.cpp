@@ -254,25 +254,29 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
   // E's own layout -> the stage's first layer (stage 0) and the last layer -> E's (the head on
   // the last stage): the executor reshards there too (executor/trainer.cpp). Per micro-batch,
   // per candidate; 0 on the other stages.
+  // The reshard into the first layer also needs its buffers (switch_transient) while it runs.
   auto embedding_switches = [&](StageIdx s, const LayerStrategy& e, std::vector<double>* in_ms,
-                                std::vector<double>* out_ms) {
+                                std::vector<double>* out_ms, std::vector<double>* in_bytes) {
     in_ms->assign(S, 0.0);
     out_ms->assign(S, 0.0);
+    in_bytes->assign(S, 0.0);
     for (int c = 0; c < K; ++c) {
       const LayerStrategy& rep = cands[class_rep[c]];
       const double to_first = s == 0 ? est::switch_cost(ctx, s, e, rep).value : 0.0;
       const double to_head = s == pp - 1 ? est::switch_cost(ctx, s, rep, e).value : 0.0;
+      const double first_bytes = s == 0 ? est::switch_transient(ctx, s, e, rep).value : 0.0;
       for (int k = 0; k < S; ++k) {
         if (cls[k] != c) continue;
         (*in_ms)[k] = to_first;
         (*out_ms)[k] = to_head;
+        (*in_bytes)[k] = first_bytes;
       }
     }
   };
   auto solve_stage_table = [&](StageIdx s, const est::LayerCost& ec, const LayerStrategy& e) {
     const StageCosts& sc = costs[stage_costs_index[s]];
-    std::vector<double> e_in, e_out;
-    embedding_switches(s, e, &e_in, &e_out);
+    std::vector<double> e_in, e_out, e_in_bytes;
+    embedding_switches(s, e, &e_in, &e_out, &e_in_bytes);
     const int inflight = est::in_flight_micro_batches(pp, s, M);
     StageTable t;
     t.cost.assign(L, std::nullopt);
@@ -296,7 +300,10 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     // The stage DP's first position pays E -> that layer; the switch into the head depends on the
     // stage's last layer, which the prefix DP does not fix: it is added to the chosen plan below
     // (not optimised over), as is the switch into a later stage's first layer (estimate_plan).
-    for (int k = 0; k < S; ++k) p.time_ms[0][k] += M * e_in[k];
+    for (int k = 0; k < S; ++k) {
+      p.time_ms[0][k] += M * e_in[k];
+      p.transient_bytes[0][k] = std::max(p.transient_bytes[0][k], e_in_bytes[k]);
+    }
     p.switch_ms.assign(S, std::vector<double>(S));
     for (int a = 0; a < S; ++a)
       for (int b = 0; b < S; ++b) p.switch_ms[a][b] = M * sc.switch_ms[a][b];
@@ -401,6 +408,17 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     for (StageIdx s = 0; s < pp; ++s) {
       const int n = part->layers_per_stage[s];
       for (int l = 0; l < n; ++l) st.layers.push_back(cands[tables[s]->choice[n - 1][l]]);
+    }
+    // The stage DPs see each layer's transient and the reshard into stage 0's first layer, not
+    // the other reshards' buffers (between layers, into a later stage, into the head): the
+    // estimator's peak, which has them all, must also fit.
+    {
+      StatusOr<est::PlanEstimate> pe = est::estimate_plan(ctx, st);
+      bool fits = pe.ok();
+      if (fits)
+        for (const est::StageEstimate& se : pe->stages)
+          fits = fits && se.peak_memory.value <= o.memory_per_device.value;
+      if (!fits) continue;
     }
     res.feasible = true;
     res.iteration_ms = iteration_ms;
