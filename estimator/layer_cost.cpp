@@ -121,6 +121,7 @@ struct Parts {
   Milliseconds fwd_tp, bwd_tp;
   double params = 0;  // of this device's TP shard
   Bytes activation, transient;
+  Bytes forward_transient;  // alive only inside the forward (no gradient yet)
   Milliseconds extra_sync;  // exposed, not overlappable (tied-embedding allreduce)
   // The direction's compute ends with a TP collective (only a residual add or a norm after
   // it): the group is in step when the ZeRO collective that follows is issued.
@@ -232,6 +233,8 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
                         (ls.checkpoint ? Bytes(0) : parts.activation);
     c.transient = Bytes(std::max(c.transient.value, after.value));
   }
+  // A forward-only transient (SP's allgather buffers) while no gradient exists yet.
+  c.transient = Bytes(std::max(c.transient.value, parts.forward_transient.value));
   if (zero3) c.transient += Bytes(parts.params * k.param);  // the gathered full parameters
   if (!price.missing().empty()) return infeasible_cost(price.missing());
   return c;
@@ -306,6 +309,10 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   } else {
     p.activation = full;
   }
+  // SP's allgather of the sequence: the executor's list of gathered shards plus Gloo's own flat
+  // output (ProcessGroupGloo gathers into one new tensor and copies it out), 2 x the full
+  // micro-batch activation, before the concatenated result exists.
+  if (ls.sp && ls.tp > 1) p.forward_transient = act * 2.0;
   return finish(ctx, stage, ls, p, price);
 }
 

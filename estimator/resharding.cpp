@@ -89,7 +89,10 @@ Bytes switch_transient(const CostContext& ctx, StageIdx stage, const LayerStrate
   const double total = static_cast<double>(ctx.stage_micro_batch()) * m.seq_len * m.hidden *
                        dtype_bytes(m.dtype);
   const double bx = total / (x.d * x.q), by = total / (y.d * y.q);
-  return Bytes(std::max(g * bx + total + by, g * by + total + bx));
+  const auto one_way = [&](double src, double dst) {
+    return std::max(2.0 * g * src, g * src + total + dst);
+  };
+  return Bytes(std::max(one_way(bx, by), one_way(by, bx)));
 }
 
 Milliseconds switch_cost(const CostContext& ctx, StageIdx stage, const LayerStrategy& from,

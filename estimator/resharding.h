@@ -19,10 +19,12 @@ Milliseconds switch_cost(const CostContext& ctx, StageIdx stage, const LayerStra
                          const LayerStrategy& to);
 
 /// Temporary memory per device while the executor reshards one micro-batch from `from`'s layout
-/// to `to`'s (executor/nodes.cpp move_blocks): the g gathered source blocks, the assembled
-/// micro-batch T and the kept block, g b_src + T + b_dst, in the forward (activation) or the
-/// backward (its gradient, the other way round), whichever is larger; 0 without a reshard.
-/// (tp 8 without SP into tp 8 with SP gathers 8 copies of the replicated activation: 9.1 T.)
+/// to `to`'s (executor/nodes.cpp move_blocks): first the g gathered source blocks and Gloo's own
+/// flat output of the allgather (ProcessGroupGloo gathers into one new g x block tensor and
+/// copies it out), 2 g b_src; then the gathered blocks, the assembled micro-batch T and the kept
+/// block, g b_src + T + b_dst. The larger of the two, in the forward (activation) or the backward
+/// (its gradient, the other way round), whichever is larger; 0 without a reshard.
+/// (tp 8 without SP into tp 8 with SP gathers 8 copies of the replicated activation: 16 T.)
 Bytes switch_transient(const CostContext& ctx, StageIdx stage, const LayerStrategy& from,
                        const LayerStrategy& to);
 

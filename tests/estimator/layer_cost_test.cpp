@@ -249,6 +249,17 @@ TEST_F(LayerCostTest, SequenceParallelSyncsReplicatedGradientsEveryMicroBatch) {
   EXPECT_NEAR(layer_sp.backward.value - layer.backward.value, ms(replicated_ * 4), 1e-12);
   // Memory: the replicated parameters are whole on each TP rank.
   EXPECT_DOUBLE_EQ(layer.model_states.value, tp2_shard_ * 16);
+
+  // SP's sequence allgather holds the gathered shards and Gloo's flat copy of them in the
+  // forward: 2 x the micro-batch activation. At b = 64 that exceeds the backward's gradient.
+  CostContext big = testing::context(model_, cluster_, &profile_, 2, 1, 1, 64);
+  const double act64 = 64.0 * 16 * 64 * 4;
+  const LayerCost plain64 = transformer_layer_cost(big, 0, plain);
+  const LayerCost sp64 = transformer_layer_cost(big, 0, sp);
+  ASSERT_TRUE(plain64.feasible && sp64.feasible);
+  EXPECT_DOUBLE_EQ(plain64.transient.value, tp2_shard_ * 4);  // the gradient only
+  ASSERT_GT(2 * act64, tp2_shard_ * 4);
+  EXPECT_DOUBLE_EQ(sp64.transient.value, 2 * act64);
 }
 
 TEST_F(LayerCostTest, InfeasibleLayouts) {

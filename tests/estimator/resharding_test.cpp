@@ -50,22 +50,29 @@ TEST_F(ReshardingTest, SequenceParallelGathersTheOtherHalf) {
       expect, 1e-15);
 }
 
-// move_blocks holds the g gathered blocks, the assembled micro-batch and the kept block.
+// move_blocks holds the g gathered blocks and Gloo's flat copy of them, then the gathered
+// blocks, the assembled micro-batch and the kept block.
 TEST_F(ReshardingTest, TransientBuffersOfTheGatherGolden) {
   CostContext ctx = testing::context(model_, cluster_, nullptr, 4, 1, 1, 8);
   EXPECT_EQ(switch_transient(ctx, 0, strategy(2, 2), strategy(2, 2, DpType::kZero3, true)).value,
             0.0);
-  // tp2*dp2 -> dp4: forward 4 x total/2 + total + total/4, backward 4 x total/4 + total +
-  // total/2; the larger counts, both ways round.
+  // tp2*dp2 -> dp4: forward max(2 x 4 x total/2, 4 x total/2 + total + total/4) = 4 total,
+  // backward max(2 x 4 x total/4, 4 x total/4 + total + total/2) = 2.5 total; both ways round.
   EXPECT_DOUBLE_EQ(switch_transient(ctx, 0, strategy(2, 2), strategy(1, 4)).value,
-                   3.25 * total_);
+                   4.0 * total_);
   EXPECT_DOUBLE_EQ(switch_transient(ctx, 0, strategy(1, 4), strategy(2, 2)).value,
-                   3.25 * total_);
-  // tp4 without SP (replicated blocks) into tp4 with SP: 4 whole copies gathered, 5.25 total.
+                   4.0 * total_);
+  // tp4 without SP (replicated blocks) into tp4 with SP: 4 whole copies gathered, twice: 8 total.
   EXPECT_DOUBLE_EQ(switch_transient(ctx, 0, strategy(4, 1),
                                     strategy(4, 1, DpType::kDdp, false, true, true))
                        .value,
-                   5.25 * total_);
+                   8.0 * total_);
+  // At tp 1 the consecutive flag, dp_type and checkpointing place nothing differently: none.
+  CostContext two = testing::context(model_, cluster_, nullptr, 2, 1, 1, 8);
+  EXPECT_EQ(switch_transient(two, 0, strategy(1, 2, DpType::kDdp, false, true),
+                             strategy(1, 2, DpType::kZero2, true, false))
+                .value,
+            0.0);
 }
 
 TEST_F(ReshardingTest, CalibratedLikeADataParallelAllgatherOfTheStage) {
