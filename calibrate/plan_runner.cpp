@@ -41,9 +41,13 @@ TempDir::TempDir() {
     std::exit(1);
   }
   path_ = buf.data();
+  // The set is constructed before the handler is registered, so it is destroyed after the
+  // handler ran (exit runs both in reverse order); the other way round, std::exit from
+  // run_shell freed it twice.
+  std::set<std::string>& dirs = live_temp_dirs();
   static const bool registered = std::atexit(remove_live_temp_dirs) == 0;
   (void)registered;
-  live_temp_dirs().insert(path_);
+  dirs.insert(path_);
 }
 
 TempDir::~TempDir() {

@@ -205,6 +205,27 @@ TEST(RunShell, ExitCodesAndInterrupts) {
   EXPECT_EXIT(runner::run_shell("kill -TERM $$"), ::testing::ExitedWithCode(143), "interrupted");
 }
 
+// An interrupted run exits through std::exit with a temporary folder alive: the folder is
+// removed and the exit code is the signal's (the folder set used to be freed twice at exit).
+TEST(RunShell, InterruptRemovesTemporaryFoldersAndKeepsTheCode) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh process: statics as in calibrate
+  const std::string marker = ::testing::TempDir() + "run_shell_tempdir";
+  std::remove(marker.c_str());
+  EXPECT_EXIT(
+      {
+        runner::TempDir dir;
+        std::ofstream(marker) << dir.path();
+        runner::run_shell("exit 143");
+      },
+      ::testing::ExitedWithCode(143), "interrupted");
+  std::ifstream in(marker);
+  std::string path;
+  ASSERT_TRUE(std::getline(in, path)) << marker;
+  EXPECT_FALSE(path.empty());
+  EXPECT_FALSE(std::filesystem::exists(path)) << path;
+  std::remove(marker.c_str());
+}
+
 // `kill <pid of calibrate>` (not its process group): the running command is stopped too, and
 // the caller ends with 128 + SIGTERM instead of leaving the command running on its own.
 TEST(RunShell, StopSignalToTheCallerStopsTheCommand) {
