@@ -129,6 +129,11 @@ void ShardedUnit::add_grads(std::vector<at::Tensor>&& grads) {
   }
 }
 
+void ShardedUnit::drop_grad_storage() {
+  TORCH_CHECK(ls_.dp_type == DpType::kDdp, "paratune: drop_grad_storage on a sharded unit ", name_);
+  grad_full_ = at::Tensor();
+}
+
 void ShardedUnit::use_grad_storage(at::Tensor storage) {
   TORCH_CHECK(ls_.dp_type == DpType::kDdp && storage.numel() == padded_,
               "paratune: gradient storage of ", name_, " must be a [", padded_, "] ddp buffer");

@@ -54,6 +54,10 @@ class ShardedUnit {
   /// ddp only: keep the gradient in `storage` (a zeroed [padded_numel()] view of the trainer's
   /// bucket buffer) instead of a buffer of its own, so a bucket is allreduced in place.
   void use_grad_storage(at::Tensor storage);
+  /// ddp only: frees the unit's own (still zero) gradient buffer before the trainer allocates
+  /// the bucket that replaces it, so the two never exist at once (use_grad_storage must follow
+  /// before the first backward).
+  void drop_grad_storage();
   /// Length of the flat (padded) local parameter buffer.
   int64_t padded_numel() const { return padded_; }
   /// The gradient the optimizer consumes: ddp the full flat gradient, zero2/3 this rank's shard.

@@ -104,7 +104,13 @@ Trainer::Trainer(const ModelConfig& cfg, const Strategy& s, Comms& comms, Traine
     auto flush = [&]() {
       if (!bucket.empty() && bucket.front()->dp().size() > 1) {
         int64_t n = 0;
-        for (ShardedUnit* u : bucket) n += u->padded_numel();
+        // The units' own buffers go first: allocated next to the bucket they raised the
+        // process's peak by the bucket's size (measured: pp1-m2 tp1-dp4-ckpt on gpt-mini peaked
+        // at the states + all gradients, 15.91 MiB, above any step's 14.6).
+        for (ShardedUnit* u : bucket) {
+          n += u->padded_numel();
+          u->drop_grad_storage();
+        }
         Bucket b{&bucket.front()->dp(), at::zeros({n}, at::kFloat)};
         int64_t pos = 0;
         for (ShardedUnit* u : bucket) {
