@@ -6,7 +6,7 @@
 // the executor's memory limit on when --memory-per-device is given).
 //
 //   bench_accuracy --cluster cluster.json --model M.json --profile P.json
-//       [--launch "--nproc-per-node 4"] [--global-batch 8] [--steps 5] [--random 10]
+//       [--launch "--nproc-per-node N"] (default N = the cluster's devices) [--global-batch 8] [--steps 5] [--random 10]
 //       [--memory-per-device 512MiB] [--max-plans N] [--repeats 3] [--out DIR]
 //       [--calibration calibration.json]
 //
@@ -49,7 +49,7 @@ namespace {
 constexpr int kWarmup = 2;
 
 struct Flags {
-  std::string cluster, model, profile, launch = "--nproc-per-node 4", out = ".", calibration;
+  std::string cluster, model, profile, launch, out = ".", calibration;
   int global_batch = 8, steps = 5, random = 10, max_plans = 0, repeats = 3;
   uint64_t seed = 1;
   double memory = 0;  // bytes; 0 = no limit
@@ -150,6 +150,8 @@ int main(int argc, char** argv) {
   const ModelConfig* model = &in.model;
   const ClusterProfile* cluster = &in.cluster;
   const int n = cluster->num_devices(), B = f.global_batch;
+  // Default: every device of the cluster profile as a local rank (as `paratune calibrate`).
+  if (f.launch.empty()) f.launch = "--nproc-per-node " + std::to_string(n);
   const bench::BenchInputs raw_in{in.cluster, in.model, in.profile, {}};  // multipliers all 1
   auto predict = [&](Row& r) {
     auto e = bench::estimate_for_executor(in, r.plan, B);

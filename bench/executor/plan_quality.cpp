@@ -7,7 +7,7 @@
 //     each measured (speed-up = searched / best baseline that fits).
 //
 //   bench_plan_quality --cluster cluster.json --model M.json --profile P.json
-//       [--launch "--nproc-per-node 4"] [--global-batch 8] [--steps 8]
+//       [--launch "--nproc-per-node N"] (default N = the cluster's devices) [--global-batch 8] [--steps 8]
 //       [--limits 40MiB,24MiB,12MiB] [--repeats 3] [--out DIR] [--calibration F]
 //
 // With --calibration (a `paratune calibrate` file fitted on the same two profiles) the search,
@@ -54,7 +54,7 @@ namespace {
 constexpr int kWarmup = 2;
 
 struct Flags {
-  std::string cluster, model, profile, launch = "--nproc-per-node 4", out = ".", calibration;
+  std::string cluster, model, profile, launch, out = ".", calibration;
   int global_batch = 8, steps = 8, repeats = 3;
   std::vector<double> limits;
 };
@@ -120,6 +120,8 @@ int main(int argc, char** argv) {
   const ModelConfig* model = &in.model;
   const ClusterProfile* cluster = &in.cluster;
   const int n = cluster->num_devices(), B = f.global_batch;
+  // Default: every device of the cluster profile as a local rank (as `paratune calibrate`).
+  if (f.launch.empty()) f.launch = "--nproc-per-node " + std::to_string(n);
   auto predicted_peak = [&](const Strategy& s) {
     auto e = bench::estimate_for_executor(in, s, B);
     return e ? bench::peak_bytes(*e) : -1.0;
