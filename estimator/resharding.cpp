@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "core/device_mesh.h"
@@ -72,44 +73,50 @@ Milliseconds direction(const CostContext& ctx, StageIdx stage, const Layout& x, 
   return t;
 }
 
-}  // namespace
+// The two layouts of a reshard from `from` to `to` on `stage` and the stage's micro-batch
+// activation T in bytes; nullopt when both place every device's data alike (no reshard).
+struct Reshard {
+  Layout from, to;
+  double total = 0;
+};
 
-Bytes switch_transient(const CostContext& ctx, StageIdx stage, const LayerStrategy& from,
-                       const LayerStrategy& to) {
+std::optional<Reshard> reshard_of(const CostContext& ctx, StageIdx stage,
+                                  const LayerStrategy& from, const LayerStrategy& to) {
   PARATUNE_CHECK(stage >= 0 && stage < ctx.pp);
   const int g = ctx.devices_per_stage();
   PARATUNE_CHECK(from.tp * from.dp == g && to.tp * to.dp == g);
   if (from.tp == to.tp && from.dp == to.dp && from.sp == to.sp &&
       from.tp_consecutive == to.tp_consecutive) {
-    return Bytes(0);
+    return std::nullopt;
   }
-  const Layout x = layout_of(ctx, stage, from), y = layout_of(ctx, stage, to);
-  if (same_placement(x, y)) return Bytes(0);
+  Reshard r{layout_of(ctx, stage, from), layout_of(ctx, stage, to), 0.0};
+  if (same_placement(r.from, r.to)) return std::nullopt;
   const ModelConfig& m = *ctx.model;
-  const double total = static_cast<double>(ctx.stage_micro_batch()) * m.seq_len * m.hidden *
-                       dtype_bytes(m.dtype);
-  const double bx = total / (x.d * x.q), by = total / (y.d * y.q);
+  r.total = static_cast<double>(ctx.stage_micro_batch()) * m.seq_len * m.hidden *
+            dtype_bytes(m.dtype);
+  return r;
+}
+
+}  // namespace
+
+Bytes switch_transient(const CostContext& ctx, StageIdx stage, const LayerStrategy& from,
+                       const LayerStrategy& to) {
+  const std::optional<Reshard> r = reshard_of(ctx, stage, from, to);
+  if (!r) return Bytes(0);
+  const double g = ctx.devices_per_stage();
+  const double bx = r->total / (r->from.d * r->from.q), by = r->total / (r->to.d * r->to.q);
   const auto one_way = [&](double src, double dst) {
-    return std::max(2.0 * g * src, g * src + total + dst);
+    return std::max(2.0 * g * src, g * src + r->total + dst);
   };
   return Bytes(std::max(one_way(bx, by), one_way(by, bx)));
 }
 
 Milliseconds switch_cost(const CostContext& ctx, StageIdx stage, const LayerStrategy& from,
                          const LayerStrategy& to) {
-  PARATUNE_CHECK(stage >= 0 && stage < ctx.pp);
-  const int g = ctx.devices_per_stage();
-  PARATUNE_CHECK(from.tp * from.dp == g && to.tp * to.dp == g);
-  if (from.tp == to.tp && from.dp == to.dp && from.sp == to.sp &&
-      from.tp_consecutive == to.tp_consecutive) {
-    return Milliseconds(0);
-  }
-  const Layout x = layout_of(ctx, stage, from), y = layout_of(ctx, stage, to);
-  if (same_placement(x, y)) return Milliseconds(0);
-  const ModelConfig& m = *ctx.model;
-  const Bytes total(static_cast<double>(ctx.stage_micro_batch()) * m.seq_len * m.hidden *
-                    dtype_bytes(m.dtype));
-  return direction(ctx, stage, x, total) + direction(ctx, stage, y, total);
+  const std::optional<Reshard> r = reshard_of(ctx, stage, from, to);
+  if (!r) return Milliseconds(0);
+  return direction(ctx, stage, r->from, Bytes(r->total)) +
+         direction(ctx, stage, r->to, Bytes(r->total));
 }
 
 }  // namespace paratune::estimator
