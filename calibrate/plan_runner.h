@@ -34,8 +34,10 @@ class TempDir {
 
 /// Writes `j` to `path` (atomically); prints the error and exits with 1 on failure.
 void write_or_die(const std::string& path, const Json& j);
-/// Runs `cmd` through the shell; returns its exit code (128 + the signal that ended it). A child
-/// ended by SIGINT or SIGTERM (Ctrl-C) ends this process too, with the same code.
+/// Runs `cmd` through the shell in its own process group; returns its exit code (128 + the
+/// signal that ended it). SIGINT, SIGTERM or SIGHUP sent to this process are forwarded to the
+/// command's group; then, or when the command itself ends with 128 + one of them, this process
+/// exits with that code (atexit removes the temporary folders).
 int run_shell(const std::string& cmd);
 /// Reads a metrics JSON written by `paratune train --metrics`; exits with 1 on failure.
 Json read_metrics(const std::string& path);
