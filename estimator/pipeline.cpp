@@ -20,14 +20,28 @@
 // with w_s the stage's arrival waits (LayerCost::waits): measured with every rank of the host
 // computing, they come from peers that the oversubscribed cores left behind, and shrink with
 // the compute when fewer ranks compute.
-//   T1 = sum_s solo_s + (M - 1) max_s solo_s + max_s sync_s      (the schedule at that speed)
-//   T2 = max over hosts h of  M * sum_s n_sh c_s / R + M * min_{s on h} (m_s - c_s) + max_s sync_s
+// Sets of ranks that run out of step (G_s = host_groups(): the stage's ranks on its busiest
+// host that no per-micro-batch collective joins; TP groups that span islands, say). In step
+// (G_s = 1) the ranks of the host compute together and communicate together. Out of step, one
+// set's communication frees cores for another's compute, and the host's compute runs faster
+// than profiled. Processor sharing with G_s sets of n_s / G_s ranks, each computing a fraction
+// u of its time: given that one set computes, the other G_s - 1 compute with probability u
+// each, so with j of them computing N = (1 + j) n_s / G_s ranks do and
+//   e(u)    = E_j[k(N)] / k,   j ~ Binomial(G_s - 1, u)
+//   shared_s = e c_s + e w_s + x_s,   x_s = m_s - c_s - w_s (the communication itself)
+//   u       = e c_s / shared_s
+// iterated from u = 1 (where shared_s = solo_s) to its fixed point; shared_s = solo_s when
+// G_s = 1. With the host full and many sets this tends to max(c_s, (c_s + w_s) / k + x_s):
+// the host's compute capacity or the solo critical path, whichever is longer.
+//   T1 = sum_s shared_s + (M - 1) max_s shared_s + max_s sync_s    (the schedule at that speed)
+//   T2 = max over hosts h of  M * sum_s n_sh c_s / R + M * min_{s on h} v_s + max_s sync_s
 // with n_sh the ranks of stage s on host h: the host's compute work (n_sh M c_s / k core-ms on
-// R / k cores) plus the communication no stage of the host can hide behind another's compute.
+// R / k cores) plus the communication no rank of the host can hide behind another's compute,
+// v_s = (m_s - c_s) (1 - u)^(G_s - 1) (all the other sets communicate too; m_s - c_s in step).
 //   T = max(T1, T2)
-// One stage per host (pp 1, or stages the size of a host): solo_s = m_s, so T1 is the plain
-// formula and T2 <= T1. Without sharing (k = 1) T1 is the plain formula and T2 <= T1. In both
-// cases T is the plain formula.
+// One stage per host in step (pp 1, or stages the size of a host, G = 1): shared_s = m_s, so T1
+// is the plain formula and T2 <= T1. Without sharing (k = 1) T1 is the plain formula and
+// T2 <= T1. In both cases T is the plain formula.
 // Handoff delay (cluster p2p handoff_fraction h of the link's placement; 0 when not measured).
 // A send that is not waited for progresses on Gloo's event-loop thread, which on ranks that share
 // cores runs when the sender stops computing, so the message arrives up to the sender's next
@@ -42,9 +56,12 @@
 #include "estimator/pipeline.h"
 
 #include <algorithm>
+#include <cmath>
+#include <utility>
 #include <limits>
 #include <optional>
 
+#include "core/device_mesh.h"
 #include "estimator/comm_model.h"
 
 namespace paratune::estimator {
@@ -101,21 +118,117 @@ double solo_compute_factor(const CostContext& ctx, StageIdx stage) {
 }
 
 double least_solo_compute_factor(const CostContext& ctx) {
-  double f = 1.0;
-  for (StageIdx s = 0; s < ctx.pp; ++s) f = std::min(f, solo_compute_factor(ctx, s));
-  return f;
+  const HostSharing& h = ctx.cluster->host_sharing;
+  if (!h.shared()) return 1.0;
+  // One rank computing alone: the least any stage's compute can take (shared_micro).
+  return std::max(1.0, h.compute_slowdown / h.ranks_per_host) / h.compute_slowdown;
 }
 
 Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime& s) {
   return s.micro - (s.compute + s.waits) * (1.0 - solo_compute_factor(ctx, stage));
 }
 
+namespace {
+
+// Ranks of stage `stage` on its busiest host, and that host's first rank.
+std::pair<int, int> busiest_host(const CostContext& ctx, StageIdx stage) {
+  const int g = ctx.devices_per_stage(), r = ctx.cluster->host_sharing.ranks_per_host;
+  int best_n = 0, best_lo = 0;
+  for (int host_lo = (stage * g / r) * r; host_lo < (stage + 1) * g; host_lo += r) {
+    const int n = stage_ranks_on_host(ctx, stage, host_lo, r);
+    if (n > best_n) {
+      best_n = n;
+      best_lo = host_lo;
+    }
+  }
+  return {best_n, best_lo};
+}
+
+// A stage at shared speed (see the top of the file): its micro-batch time, and the part of
+// its communication that no other set of the host's ranks hides behind its compute.
+struct Shared {
+  Milliseconds micro, unhidden;
+};
+
+Shared shared_stage(const CostContext& ctx, StageIdx st, const StageTime& s) {
+  const HostSharing& h = ctx.cluster->host_sharing;
+  const Milliseconds solo = solo_micro(ctx, st, s);
+  if (!h.shared() || s.groups <= 1 || s.compute.value <= 0) return {solo, s.micro - s.compute};
+  const int n = busiest_host(ctx, st).first, groups = std::min(s.groups, std::max(1, n));
+  const double k = h.compute_slowdown, r = h.ranks_per_host, per_group = double(n) / groups;
+  const double c = s.compute.value, w = s.waits.value;
+  const double x = std::max(0.0, s.micro.value - c - w);
+  // u: the fraction of a set's time spent computing. Given one set computes, each of the other
+  // groups - 1 computes with probability u; the compute runs max(1, N k / R) / k times its
+  // profiled speed with N of the host's ranks computing. Iterated from u = 1 (every set
+  // computing: the in-step speed) down to the fixed point.
+  double u = 1, micro = solo.value;
+  for (int it = 0; it < 60; ++it) {
+    double e = 0, p_j = std::pow(1 - u, groups - 1);  // P(j others compute), j = 0
+    for (int j = 0; j < groups; ++j) {
+      e += p_j * std::max(1.0, per_group * (1 + j) * k / r) / k;
+      if (u >= 1) {  // all mass on j = groups - 1
+        e = std::max(1.0, n * k / r) / k;
+        break;
+      }
+      p_j = p_j * (groups - 1 - j) / (j + 1) * u / (1 - u);
+    }
+    const double ce = c * e, we = w * e;
+    micro = std::min(solo.value, ce + we + x);
+    const double nu = ce / (ce + we + x);
+    if (std::fabs(nu - u) < 1e-9) break;
+    u = nu;
+  }
+  return {Milliseconds(micro),
+          (s.micro - s.compute) * std::pow(std::max(0.0, 1 - u), groups - 1)};
+}
+
+}  // namespace
+
+Milliseconds shared_micro(const CostContext& ctx, StageIdx stage, const StageTime& s) {
+  return shared_stage(ctx, stage, s).micro;
+}
+
+int host_groups(const CostContext& ctx, StageIdx stage, const LayerStrategy& embedding,
+                const std::vector<LayerStrategy>& layers, bool reshards) {
+  const HostSharing& h = ctx.cluster->host_sharing;
+  if (!h.shared() || reshards) return 1;
+  const auto [n, lo] = busiest_host(ctx, stage);
+  if (n <= 1) return 1;
+  const int g = ctx.devices_per_stage();
+  const Rank first = stage_first_rank(ctx.num_devices, ctx.pp, stage);
+  std::vector<int> parent(g);
+  for (int i = 0; i < g; ++i) parent[i] = i;
+  auto find = [&](int i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  auto join = [&](const std::vector<std::vector<Rank>>& groups) {
+    for (const std::vector<Rank>& grp : groups)
+      for (Rank r : grp) parent[find(r - first)] = find(grp.front() - first);
+  };
+  auto add = [&](const LayerStrategy& ls) {
+    if (ls.tp > 1) join(tp_groups(ctx.num_devices, ctx.pp, stage, ls));
+    if (ls.dp > 1 && ls.dp_type != DpType::kDdp)
+      join(dp_groups(ctx.num_devices, ctx.pp, stage, ls));
+  };
+  if (stage == 0 || stage == ctx.pp - 1) add(embedding);
+  for (const LayerStrategy& ls : layers) add(ls);
+  std::vector<int> roots;
+  for (Rank r = std::max(first, lo); r < std::min(first + g, lo + h.ranks_per_host); ++r)
+    roots.push_back(find(r - first));
+  std::sort(roots.begin(), roots.end());
+  return static_cast<int>(std::unique(roots.begin(), roots.end()) - roots.begin());
+}
+
 Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>& stages) {
   PARATUNE_CHECK(static_cast<int>(stages.size()) == ctx.pp);
-  std::vector<Milliseconds> solo, sync;
+  std::vector<Milliseconds> solo, sync, unhidden;
   Milliseconds sync_max;
   for (StageIdx st = 0; st < ctx.pp; ++st) {
-    solo.push_back(solo_micro(ctx, st, stages[st]));
+    const Shared sh = shared_stage(ctx, st, stages[st]);
+    solo.push_back(sh.micro);
+    unhidden.push_back(sh.unhidden);
     sync.push_back(stages[st].sync);
     sync_max = std::max(sync_max, stages[st].sync);
   }
@@ -138,7 +251,7 @@ Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>
       const int on_host = stage_ranks_on_host(ctx, s, lo, r);
       if (on_host == 0) continue;
       work += stages[s].compute * (static_cast<double>(on_host) / r);
-      comm = std::min(comm, stages[s].micro - stages[s].compute);
+      comm = std::min(comm, unhidden[s]);
     }
     t2 = std::max(t2, (work + comm) * ctx.micro_batches + sync_max);
   }

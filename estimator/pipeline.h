@@ -30,17 +30,35 @@ struct StageTime {
   Milliseconds sync;
   Milliseconds waits;  // the arrival waits in micro (LayerCost::waits): they shrink with the
                        // compute when the rest of the host is idle
+  // Sets of the stage's ranks on its busiest host that no per-micro-batch collective joins
+  // (host_groups): 1 = the ranks run in step; more = one set's communication frees cores for
+  // another's compute.
+  int groups = 1;
 };
+
+/// How many sets of stage `stage`'s ranks on its busiest host (the host with most of them) are
+/// not joined by any collective issued per micro-batch: the TP groups of the embedding / head
+/// and of every layer in `layers`, their DP groups under ZeRO-2/3 (per-micro-batch
+/// reduce-scatters and gathers), and the whole stage when a reshard runs between two of them
+/// (`reshards`). 1 without host sharing.
+int host_groups(const CostContext& ctx, StageIdx stage, const LayerStrategy& embedding,
+                const std::vector<LayerStrategy>& layers, bool reshards);
 
 /// k(n_s) / k (pipeline.cpp): how much of a stage's profiled compute time it takes while the rest
 /// of its host waits; 1 without host sharing or when the stage fills its host.
 double solo_compute_factor(const CostContext& ctx, StageIdx stage);
-/// The smallest solo_compute_factor over ctx's stages (for lower bounds).
+/// The least share of a stage's profiled compute (and arrival waits) that it can take at any
+/// speed the model gives it: one rank of the host computing alone (max(1, k / R) / k); 1
+/// without host sharing. For lower bounds.
 double least_solo_compute_factor(const CostContext& ctx);
 /// micro - (1 - solo_compute_factor) * (compute + waits): the stage's micro-batch time while the
 /// rest of its host waits (== micro without host sharing). The arrival waits shrink like the
 /// compute: a peer falls behind because the host's cores are oversubscribed.
 Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime& s);
+/// The stage's micro-batch time with its s.groups sets of ranks sharing the host's cores out of
+/// step (pipeline.cpp, processor sharing): solo_micro when s.groups == 1 or without host
+/// sharing, less otherwise. What T1 of iteration_time() uses.
+Milliseconds shared_micro(const CostContext& ctx, StageIdx stage, const StageTime& s);
 
 /// The iteration time of ctx's pipeline. Without host sharing (cluster.host_sharing.shared()
 /// false: GPUs, or one rank per core) and without handoff delays it is

@@ -75,6 +75,8 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.sync_exposed = emb.grad_sync_exposed;
     Bytes activation = emb.activation_per_micro_batch;
     Bytes layer_transient;
+    bool reshards = false;
+    std::vector<LayerStrategy> stage_layers;
 
     const LayerIdx first = s.first_layer(st);
     for (LayerIdx l = first; l < first + s.pp_division[st]; ++l) {
@@ -95,6 +97,8 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
                           "\" has no data to reshard into layer " + std::to_string(l));
       }
       layer_transient = std::max(layer_transient, switch_transient(ctx, st, prev, le.strategy));
+      reshards = reshards || le.switch_in.value > 0;
+      stage_layers.push_back(le.strategy);
       se.micro_batch_time += le.cost.forward + le.cost.backward + le.switch_in;
       se.micro_batch_compute += le.cost.compute;
       se.micro_batch_waits += le.cost.waits;
@@ -111,6 +115,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
                           "\" has no data to reshard into the LM head");
       }
       se.micro_batch_time += se.switch_out;
+      reshards = reshards || se.switch_out.value > 0;
       layer_transient =
           std::max(layer_transient, switch_transient(ctx, st, s.layers.back(), s.embedding));
     }
@@ -119,7 +124,8 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.base = Bytes(ctx.runtime_buffer_bytes()) + emb.model_states;
     se.peak_memory = se.base + se.model_states + se.activations + se.transient;
     times.push_back(
-        {se.micro_batch_time, se.micro_batch_compute, se.sync_exposed, se.micro_batch_waits});
+        {se.micro_batch_time, se.micro_batch_compute, se.sync_exposed, se.micro_batch_waits,
+         host_groups(ctx, st, s.embedding, stage_layers, reshards)});
     e.stages.push_back(se);
   }
   e.iteration = iteration_time(ctx, times);

@@ -18,7 +18,8 @@
 // minimising the 1F1B iteration time (estimator::pipeline_iteration_time, exact over all
 // compositions with n_s <= window * ceil(L/pp) + 1). With host sharing (cluster.host_sharing,
 // CPU ranks sharing cores) the iteration is estimator::iteration_time = max(T1, T2): the
-// partition search minimises T1 (the formula on the stages' solo micro-batch times) exactly and
+// partition search minimises T1 (the formula on the stages' micro-batch times at the speed they
+// get from the host's shared cores, estimator::shared_micro) exactly and
 // the config's time is max(T1, T2) of that partition. T2 (the host's compute capacity) depends
 // on the partition only through the smallest stage communication time, so this is exact up to
 // that term.
@@ -241,12 +242,6 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
     std::vector<est::StageTime> time;                 // [n - 1]
     std::vector<std::vector<StrategyIdx>> choice;     // [n - 1]
   };
-  // A micro-batch time at the speed of stage s while the rest of its host waits
-  // (estimator::solo_micro; the time itself without host sharing).
-  // `shrinks`: its compute and arrival waits.
-  auto solo = [&](StageIdx s, double micro, double shrinks) {
-    return micro - shrinks * (1.0 - est::solo_compute_factor(ctx, s));
-  };
   const double least_factor = est::least_solo_compute_factor(ctx);  // for the lower bounds
   auto solo_lb = [&](double micro, double shrinks) {
     return micro - shrinks * (1.0 - least_factor);
@@ -324,17 +319,24 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       double mi = ec.forward.value + ec.backward.value + p2p[ch[n - 1]],
              sy = ec.grad_sync_exposed.value;
       double co = ec.compute.value, wa = ec.waits.value;
+      bool reshards = e_in[ch[0]] > 0 || e_out[ch[n - 1]] > 0;
+      std::vector<LayerStrategy> layers;
       for (int l = 0; l < n; ++l) {
         mi += sc.layer[ch[l]].forward.value + sc.layer[ch[l]].backward.value;
         co += sc.layer[ch[l]].compute.value;
         wa += sc.layer[ch[l]].waits.value;
         sy += sc.layer[ch[l]].grad_sync_exposed.value;
-        if (l > 0) mi += sc.switch_ms[ch[l - 1]][ch[l]];
+        if (l > 0) {
+          mi += sc.switch_ms[ch[l - 1]][ch[l]];
+          reshards = reshards || sc.switch_ms[ch[l - 1]][ch[l]] > 0;
+        }
+        layers.push_back(cands[ch[l]]);
       }
       mi += e_in[ch[0]] + e_out[ch[n - 1]];
-      t.cost[n - 1] = StageCost{solo(s, mi, co + wa), sy};
       t.time[n - 1] =
-          est::StageTime{Milliseconds(mi), Milliseconds(co), Milliseconds(sy), Milliseconds(wa)};
+          est::StageTime{Milliseconds(mi), Milliseconds(co), Milliseconds(sy), Milliseconds(wa),
+                         est::host_groups(ctx, s, e, layers, reshards)};
+      t.cost[n - 1] = StageCost{est::shared_micro(ctx, s, t.time[n - 1]).value, sy};
       t.choice[n - 1] = ch;
     }
     return t;
@@ -392,7 +394,9 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       const int n_prev = part->layers_per_stage[s - 1], n = part->layers_per_stage[s];
       const LayerStrategy& from = cands[tables[s - 1]->choice[n_prev - 1][n_prev - 1]];
       const LayerStrategy& to = cands[tables[s]->choice[n - 1][0]];
-      times[s].micro += est::switch_cost(ctx, s, from, to);
+      const Milliseconds sw = est::switch_cost(ctx, s, from, to);
+      times[s].micro += sw;
+      if (sw.value > 0) times[s].groups = 1;  // the reshard joins the stage's ranks
     }
     const double iteration_ms = est::iteration_time(ctx, times).value;
     const double tput = cfg.batch / (iteration_ms / 1e3);

@@ -13,7 +13,8 @@
 // With --calibration (a `paratune calibrate` file fitted on the same two profiles) every
 // prediction, and the search, use its term multipliers. The plans that the calibration trained
 // are marked "calib" and the summary is printed twice: over every plan and over the held-out
-// ones only (the plans the fit never saw).
+// ones only (the plans the fit never saw). --max-plans N keeps the searched plan, every
+// calibration plan and an even sample of the others, N in all.
 // Every plan is trained --repeats times, interleaved (bench::interleaved_order: each round visits
 // every plan, alternating direction), and its measured time is the median of its runs. With two
 // or more runs the bench also prints the run-to-run noise: run 2 taken as a prediction of run 1,
@@ -210,11 +211,20 @@ int main(int argc, char** argv) {
     }
   }
   if (f.max_plans > 0 && int(rows.size()) > f.max_plans) {
-    // Keep the searched plan and an even sample of the others.
+    // Keep the searched plan, every calibration plan (so that a refit on this run's own
+    // calibration rows, bench_calibration_refit, has all of them) and an even sample of the
+    // others up to --max-plans in all.
+    std::vector<Row> fixed, others;
+    for (size_t i = 0; i < rows.size(); ++i)
+      (rows[i].calib || i + 1 == rows.size() ? fixed : others).push_back(rows[i]);
+    const int room = std::max(0, f.max_plans - int(fixed.size()));
     std::vector<Row> keep;
-    const int others = int(rows.size()) - 1;
-    for (int k = 0; k < f.max_plans - 1; ++k) keep.push_back(rows[size_t(k) * others / (f.max_plans - 1)]);
-    keep.push_back(rows.back());
+    for (int k = 0; k < room && k < int(others.size()); ++k)
+      keep.push_back(others[size_t(k) * others.size() / room]);
+    // In the enumeration order: the calibration plans among the sample, the searched one last.
+    for (Row& r : fixed) keep.push_back(std::move(r));
+    std::stable_partition(keep.begin(), keep.end(),
+                          [](const Row& r) { return r.kind != "searched"; });
     rows = std::move(keep);
   }
   std::printf("bench_accuracy: %s on %d devices (%s), global batch %d, %zu plans x %d runs "

@@ -84,6 +84,86 @@ TEST(Pipeline, IterationTimeWithHostSharingGolden) {
   EXPECT_DOUBLE_EQ(iteration_time(ctx, comm).value, 11 * 2.9);
 }
 
+TEST(Pipeline, OutOfStepSetsShareTheHostsCoresGolden) {
+  using ms = Milliseconds;
+  ModelConfig m = testing::tiny_model();
+  ClusterProfile c = testing::two_level_cluster(2, 2);
+  c.host_sharing = {4, 2.0};  // 4 ranks on one host's 2 cores
+  CostContext ctx = testing::context(m, c, nullptr, 4, 1, 2, 16);
+  // Micro 10 ms, of which compute 4 (profiled with all 4 ranks computing) and 6 communication.
+  StageTime st{ms(10), ms(4), ms(1), ms(0)};
+  // In step (one set): the plain time.
+  EXPECT_DOUBLE_EQ(shared_micro(ctx, 0, st).value, 10.0);
+  EXPECT_DOUBLE_EQ(iteration_time(ctx, {st}).value, 21.0);
+  // Four sets of one rank: given one computes, j ~ Bin(3, u) others do; the compute takes
+  // max(1, (1 + j) / 2) / 2 of its profiled time. Fixed point u = 2 - sqrt(3): the compute
+  // takes 4 e = 2.196 ms, the micro-batch 8.196 (python: the same iteration, 1e-12).
+  st.groups = 4;
+  const double four = shared_micro(ctx, 0, st).value;
+  EXPECT_NEAR(four, 8.196152422707007, 1e-6);
+  // Never below the critical path at solo speed (4 / 2 + 6) nor above the in-step time.
+  EXPECT_GT(four, 8.0);
+  EXPECT_LT(four, 10.0);
+  // Two sets of two ranks: fewer sets, less to gain.
+  st.groups = 2;
+  EXPECT_NEAR(shared_micro(ctx, 0, st).value, 8.605551275465618, 1e-6);
+  // T = max(T1 = 2 * 8.196 + 1, T2 = 2 * (4 + 6 (1 - u)^3) + 1): T1.
+  st.groups = 4;
+  EXPECT_NEAR(iteration_time(ctx, {st}).value, 2 * 8.196152422707007 + 1, 1e-6);
+  // Compute-bound: compute 8 of 10. The host's capacity (c = 8) bounds it from below.
+  StageTime busy{ms(10), ms(8), ms(0), ms(0), 4};
+  EXPECT_NEAR(shared_micro(ctx, 0, busy).value, 8.635185521118105, 1e-6);
+  EXPECT_GE(shared_micro(ctx, 0, busy).value, 8.0);
+  // Without host sharing the sets change nothing.
+  ClusterProfile plain_c = testing::two_level_cluster(2, 2);
+  CostContext plain = testing::context(m, plain_c, nullptr, 4, 1, 2, 16);
+  EXPECT_DOUBLE_EQ(shared_micro(plain, 0, st).value, 10.0);
+  // The lower bound the planner prunes with: one rank alone, 1 / k.
+  EXPECT_DOUBLE_EQ(least_solo_compute_factor(ctx), 0.5);
+  EXPECT_DOUBLE_EQ(least_solo_compute_factor(plain), 1.0);
+}
+
+TEST(Pipeline, HostGroupsAreTheSetsNoPerMicroBatchCollectiveJoins) {
+  ModelConfig m = testing::tiny_model();
+  ClusterProfile c = testing::two_level_cluster(2, 2);
+  c.host_sharing = {4, 2.0};
+  CostContext ctx = testing::context(m, c, nullptr, 4, 1, 2, 16);
+  auto ls = [](int tp, int dp, DpType t, bool cons = true) {
+    LayerStrategy s;
+    s.tp = tp;
+    s.dp = dp;
+    s.dp_type = t;
+    s.tp_consecutive = cons;
+    return s;
+  };
+  const LayerStrategy ddp4 = ls(1, 4, DpType::kDdp);
+  // DDP syncs once per iteration: every rank is its own set.
+  EXPECT_EQ(host_groups(ctx, 0, ddp4, {ddp4, ddp4}, false), 4);
+  // ZeRO reduce-scatters every micro-batch over the DP group: one set.
+  const LayerStrategy z4 = ls(1, 4, DpType::kZero2);
+  EXPECT_EQ(host_groups(ctx, 0, ddp4, {z4}, false), 1);
+  EXPECT_EQ(host_groups(ctx, 0, z4, {ddp4}, false), 1);  // the embedding's too
+  // TP 2 with DDP: two TP groups, consecutive {0,1}, {2,3} or strided {0,2}, {1,3}.
+  const LayerStrategy tp2 = ls(2, 2, DpType::kDdp), tp2s = ls(2, 2, DpType::kDdp, false);
+  EXPECT_EQ(host_groups(ctx, 0, tp2, {tp2}, false), 2);
+  EXPECT_EQ(host_groups(ctx, 0, tp2s, {tp2s}, false), 2);
+  // Both layouts in one stage join every rank (and a reshard between them does anyway).
+  EXPECT_EQ(host_groups(ctx, 0, tp2, {tp2, tp2s}, false), 1);
+  EXPECT_EQ(host_groups(ctx, 0, ddp4, {ddp4}, true), 1);
+  // TP over the whole stage.
+  const LayerStrategy tp4 = ls(4, 1, DpType::kDdp);
+  EXPECT_EQ(host_groups(ctx, 0, tp4, {tp4}, false), 1);
+  // pp 2: each stage has 2 ranks on the host; a middle stage does not hold the embedding.
+  CostContext pp2 = testing::context(m, c, nullptr, 4, 2, 4, 16);
+  const LayerStrategy ddp2 = ls(1, 2, DpType::kDdp), z2 = ls(1, 2, DpType::kZero3);
+  EXPECT_EQ(host_groups(pp2, 1, ddp2, {ddp2}, false), 2);
+  EXPECT_EQ(host_groups(pp2, 1, z2, {ddp2}, false), 1);  // the head is on the last stage
+  // Without host sharing: 1.
+  ClusterProfile plain_c = testing::two_level_cluster(2, 2);
+  CostContext plain = testing::context(m, plain_c, nullptr, 4, 1, 2, 16);
+  EXPECT_EQ(host_groups(plain, 0, ddp4, {ddp4}, false), 1);
+}
+
 TEST(Pipeline, HandoffDelayGolden) {
   using ms = Milliseconds;
   ModelConfig m = testing::tiny_model();
