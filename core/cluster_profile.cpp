@@ -14,7 +14,8 @@
 //                optional "handoff_fraction" (>= 0; written when > 0), "samples" } ... ],
 //     "overlap": { "compute_slowdown" (>= 1), "comm_slowdown" (>= 1) },
 //     optional "host_sharing": { "ranks_per_host" (1 .. num_devices, divides it),
-//                                "compute_slowdown" (>= 1) } }   (absent: no sharing; written
+//                                "compute_slowdown" (>= 1), optional "call_cpu_ms" (>= 0,
+//                                written when > 0) } }   (absent: no sharing; written
 //                                only when ranks_per_host > 0, so older files keep their
 //                                fingerprint),
 //     optional "arrival_waits": [ { "group_size", "placement", "consecutive",
@@ -234,6 +235,9 @@ Status validate(const ClusterProfile& c, const std::string& file) {
     if (!(h.compute_slowdown >= 1.0) || !is_finite(h.compute_slowdown)) {
       return field_error(file, "host_sharing.compute_slowdown", "must be finite and >= 1");
     }
+    if (!(h.call_cpu_ms >= 0.0) || !is_finite(h.call_cpu_ms)) {
+      return field_error(file, "host_sharing.call_cpu_ms", "must be finite and >= 0");
+    }
   }
   std::set<std::tuple<int, int, bool>> seen_wait;
   for (size_t i = 0; i < c.arrival_waits.size(); ++i) {
@@ -317,6 +321,7 @@ StatusOr<ClusterProfile> cluster_profile_from_json(const Json& j, const std::str
     ObjectReader h = r.object("host_sharing");
     c.host_sharing.ranks_per_host = static_cast<int>(h.integer("ranks_per_host", 1, 1 << 30));
     c.host_sharing.compute_slowdown = h.number("compute_slowdown", 1.0);
+    c.host_sharing.call_cpu_ms = h.number_or("call_cpu_ms", 0.0, 0.0);
     (void)h.finish();
   }
   if (r.has("arrival_waits")) {
@@ -399,6 +404,7 @@ Json to_json(const ClusterProfile& c) {
     Json h;
     h["ranks_per_host"] = c.host_sharing.ranks_per_host;
     h["compute_slowdown"] = c.host_sharing.compute_slowdown;
+    if (c.host_sharing.call_cpu_ms > 0) h["call_cpu_ms"] = c.host_sharing.call_cpu_ms;
     j["host_sharing"] = std::move(h);
   }
   if (!c.arrival_waits.empty()) {

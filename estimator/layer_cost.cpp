@@ -127,6 +127,7 @@ struct Parts {
   // it): the group is in step when the ZeRO collective that follows is issued.
   bool fwd_ends_synced = false, bwd_ends_synced = false;
   Milliseconds waits;  // the arrival waits in fwd_tp + bwd_tp
+  double calls = 0;    // TP collective calls per micro-batch (LayerCost::calls)
 
   // Charges an arrival wait to a direction's TP time and reports it in `waits`.
   void add_wait(Milliseconds* tp, Milliseconds wait) {
@@ -171,6 +172,8 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
     }
   }
   c.zero3_gather = (fwd - parts.fwd_compute) + (bwd - parts.bwd_compute);
+  c.calls = parts.calls + (zero3 ? 2.0 : 0.0) +
+            (ls.dp > 1 && ls.dp_type != DpType::kDdp ? 1.0 : 0.0);  // + the reduce-scatter
   c.compute = parts.fwd_compute + parts.bwd_compute;
   c.tp_comm = parts.fwd_tp + parts.bwd_tp;
   c.forward = fwd + parts.fwd_tp;
@@ -295,6 +298,7 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   p.add_wait(&p.fwd_tp, price.wait(tpg, p.fwd_compute / fwd_calls) * fwd_calls);
   p.add_wait(&p.bwd_tp, price.wait(tpg, p.bwd_compute / bwd_calls) * bwd_calls);
   p.fwd_ends_synced = p.bwd_ends_synced = ls.tp > 1;
+  if (ls.tp > 1) p.calls = fwd_calls + bwd_calls + (ls.sp ? 1.0 : 0.0);  // + SP's sync below
   const double replicated = static_cast<double>(m.layer_tp_replicated_param_count());
   p.params = (static_cast<double>(m.layer_param_count()) - replicated) / ls.tp + replicated;
   // With SP the norms and row-parallel biases see only this rank's part of the sequence: the
@@ -341,6 +345,7 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
                                  ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce,
                                  tpg, act);
     p.add_wait(&p.fwd_tp, price.wait(tpg, ct.forward));
+    if (ls.tp > 1) p.calls += 1;
     p.params += matrix / ls.tp + (static_cast<double>(m.embedding_param_count()) - matrix);
     if (ls.sp && ls.tp > 1) {
       // The reduce-scatter's backward allgathers the output gradient; after the lookup's
@@ -351,6 +356,7 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
           ctx, price, tpg, static_cast<double>(m.embedding_tp_replicated_param_count()));
       p.bwd_tp += sync;
       if (sync.value > 0) p.add_wait(&p.bwd_tp, price.wait(tpg, ct.backward));
+      p.calls += 1 + (sync.value > 0 ? 1 : 0);
     }
     p.activation += activation_per_sample(ctx, LayerKind::kEmbedding, ls.tp, ls.sp) * b;
   }
@@ -375,9 +381,13 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
     p.add_wait(&p.bwd_tp, price.wait(tpg, ct.backward));
     // SP: the final norm's gradient, after the input gradient's reduce-scatter (in step).
     if (ls.sp && ls.tp > 1) {
-      p.bwd_tp += sp_replicated_sync(ctx, price, tpg,
-                                     static_cast<double>(m.head_tp_replicated_param_count()));
+      const Milliseconds sync = sp_replicated_sync(
+          ctx, price, tpg, static_cast<double>(m.head_tp_replicated_param_count()));
+      p.bwd_tp += sync;
+      p.calls += sync.value > 0 ? 1 : 0;
     }
+    // The loss's 3 allreduces and the input gradient's collective (+ SP's allgather).
+    if (ls.tp > 1) p.calls += 4 + (ls.sp ? 1 : 0);
     // Untied: the head owns its matrix. Tied: it shares the embedding's on a single stage and
     // keeps a copy on the last stage otherwise.
     const double head_matrix = m.tied_embeddings ? (first ? 0.0 : matrix) : matrix;

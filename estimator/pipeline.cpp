@@ -34,10 +34,15 @@
 // G_s = 1. With the host full and many sets this tends to max(c_s, (c_s + w_s) / k + x_s):
 // the host's compute capacity or the solo critical path, whichever is longer.
 //   T1 = sum_s shared_s + (M - 1) max_s shared_s + max_s sync_s    (the schedule at that speed)
-//   T2 = max over hosts h of  M * sum_s n_sh c_s / R + M * min_{s on h} v_s + max_s sync_s
+//   T2 = max over hosts h of  M * sum_s n_sh (c_s + k q n_calls_s) / R + M * min_{s on h} v_s
+//        + max_s sync_s
 // with n_sh the ranks of stage s on host h: the host's compute work (n_sh M c_s / k core-ms on
-// R / k cores) plus the communication no rank of the host can hide behind another's compute,
-// v_s = (m_s - c_s) (1 - u)^(G_s - 1) (all the other sets communicate too; m_s - c_s in step).
+// R / k cores), the CPU of the stage's blocking calls (q = host_sharing.call_cpu_ms per call,
+// n_calls_s per micro-batch: StageTime::calls; 0 when not profiled), plus the communication no
+// rank of the host can hide behind another's compute,
+// v_s = max(0, m_s - c_s - k q n_calls_s n_sh / R) (1 - u)^(G_s - 1): all the other sets
+// communicate too, and the calls' CPU is inside the communication time when the ranks call
+// together (one stage in step on a full host: T2 = M m_s + sync, the plain formula).
 //   T = max(T1, T2)
 // One stage per host in step (pp 1, or stages the size of a host, G = 1): shared_s = m_s, so T1
 // is the plain formula and T2 <= T1. Without sharing (k = 1) T1 is the plain formula and
@@ -147,13 +152,14 @@ std::pair<int, int> busiest_host(const CostContext& ctx, StageIdx stage) {
 // A stage at shared speed (see the top of the file): its micro-batch time, and the part of
 // its communication that no other set of the host's ranks hides behind its compute.
 struct Shared {
-  Milliseconds micro, unhidden;
+  Milliseconds micro;
+  double alone = 1;  // the chance that no other set computes: (1 - u)^(groups - 1)
 };
 
 Shared shared_stage(const CostContext& ctx, StageIdx st, const StageTime& s) {
   const HostSharing& h = ctx.cluster->host_sharing;
   const Milliseconds solo = solo_micro(ctx, st, s);
-  if (!h.shared() || s.groups <= 1 || s.compute.value <= 0) return {solo, s.micro - s.compute};
+  if (!h.shared() || s.groups <= 1 || s.compute.value <= 0) return {solo, 1.0};
   const int n = busiest_host(ctx, st).first, groups = std::min(s.groups, std::max(1, n));
   const double k = h.compute_slowdown, r = h.ranks_per_host, per_group = double(n) / groups;
   const double c = s.compute.value, w = s.waits.value;
@@ -179,11 +185,14 @@ Shared shared_stage(const CostContext& ctx, StageIdx st, const StageTime& s) {
     if (std::fabs(nu - u) < 1e-9) break;
     u = nu;
   }
-  return {Milliseconds(micro),
-          (s.micro - s.compute) * std::pow(std::max(0.0, 1 - u), groups - 1)};
+  return {Milliseconds(micro), std::pow(std::max(0.0, 1 - u), groups - 1)};
 }
 
 }  // namespace
+
+double p2p_calls(const CostContext& ctx, StageIdx stage) {
+  return (stage > 0 ? 2.0 : 0.0) + (stage + 1 < ctx.pp ? 2.0 : 0.0);
+}
 
 Milliseconds shared_micro(const CostContext& ctx, StageIdx stage, const StageTime& s) {
   return shared_stage(ctx, stage, s).micro;
@@ -223,12 +232,13 @@ int host_groups(const CostContext& ctx, StageIdx stage, const LayerStrategy& emb
 
 Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>& stages) {
   PARATUNE_CHECK(static_cast<int>(stages.size()) == ctx.pp);
-  std::vector<Milliseconds> solo, sync, unhidden;
+  std::vector<Milliseconds> solo, sync;
+  std::vector<double> alone;
   Milliseconds sync_max;
   for (StageIdx st = 0; st < ctx.pp; ++st) {
     const Shared sh = shared_stage(ctx, st, stages[st]);
     solo.push_back(sh.micro);
-    unhidden.push_back(sh.unhidden);
+    alone.push_back(sh.alone);
     sync.push_back(stages[st].sync);
     sync_max = std::max(sync_max, stages[st].sync);
   }
@@ -250,8 +260,14 @@ Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>
     for (StageIdx s = 0; s < ctx.pp; ++s) {
       const int on_host = stage_ranks_on_host(ctx, s, lo, r);
       if (on_host == 0) continue;
-      work += stages[s].compute * (static_cast<double>(on_host) / r);
-      comm = std::min(comm, unhidden[s]);
+      const double share = static_cast<double>(on_host) / r;
+      // The calls' CPU in profiled-compute units (k ranks' worth of slowdown); inside the
+      // stage's own communication time when its ranks call together.
+      const Milliseconds cpu(h.compute_slowdown * h.call_cpu_ms * stages[s].calls);
+      work += (stages[s].compute + cpu) * share;
+      comm = std::min(comm, Milliseconds(std::max(
+                                0.0, (stages[s].micro - stages[s].compute - cpu * share).value)) *
+                                alone[s]);
     }
     t2 = std::max(t2, (work + comm) * ctx.micro_batches + sync_max);
   }

@@ -34,7 +34,17 @@ struct StageTime {
   // (host_groups): 1 = the ranks run in step; more = one set's communication frees cores for
   // another's compute.
   int groups = 1;
+  // Blocking communication calls of one micro-batch on one rank (LayerCost::calls, the p2p
+  // sends and receives, 2 per reshard): each takes cluster.host_sharing.call_cpu_ms of CPU
+  // from the host's cores (T2).
+  double calls = 0;
 };
+
+/// Blocking p2p calls of one micro-batch on a rank of stage `stage`: 2 (the activation and its
+/// gradient) per neighbouring stage.
+double p2p_calls(const CostContext& ctx, StageIdx stage);
+/// Collective calls of one reshard per micro-batch (the forward's allgather and the gradient's).
+inline constexpr double kReshardCalls = 2.0;
 
 /// How many sets of stage `stage`'s ranks on its busiest host (the host with most of them) are
 /// not joined by any collective issued per micro-batch: the TP groups of the embedding / head

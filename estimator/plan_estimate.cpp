@@ -72,6 +72,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.micro_batch_time = emb.forward + emb.backward + se.p2p;
     se.micro_batch_compute = emb.compute;
     se.micro_batch_waits = emb.waits;
+    double calls = emb.calls + p2p_calls(ctx, st);
     se.sync_exposed = emb.grad_sync_exposed;
     Bytes activation = emb.activation_per_micro_batch;
     Bytes layer_transient;
@@ -98,6 +99,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
       }
       layer_transient = std::max(layer_transient, switch_transient(ctx, st, prev, le.strategy));
       reshards = reshards || le.switch_in.value > 0;
+      calls += le.cost.calls + (le.switch_in.value > 0 ? kReshardCalls : 0.0);
       stage_layers.push_back(le.strategy);
       se.micro_batch_time += le.cost.forward + le.cost.backward + le.switch_in;
       se.micro_batch_compute += le.cost.compute;
@@ -116,6 +118,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
       }
       se.micro_batch_time += se.switch_out;
       reshards = reshards || se.switch_out.value > 0;
+      calls += se.switch_out.value > 0 ? kReshardCalls : 0.0;
       layer_transient =
           std::max(layer_transient, switch_transient(ctx, st, s.layers.back(), s.embedding));
     }
@@ -125,7 +128,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.peak_memory = se.base + se.model_states + se.activations + se.transient;
     times.push_back(
         {se.micro_batch_time, se.micro_batch_compute, se.sync_exposed, se.micro_batch_waits,
-         host_groups(ctx, st, s.embedding, stage_layers, reshards)});
+         host_groups(ctx, st, s.embedding, stage_layers, reshards), calls});
     e.stages.push_back(se);
   }
   e.iteration = iteration_time(ctx, times);

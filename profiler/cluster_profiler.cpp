@@ -1,5 +1,6 @@
 #include "profiler/cluster_profiler.h"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +29,13 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// CPU time of this process (every thread), ms.
+double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
 }
 
 double time_ms(const std::function<void()>& f) {
@@ -454,6 +462,30 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
       c.host_sharing.ranks_per_host > 0 && share[1] > 0
           ? std::max(1.0, share[0] / world / share[1])
           : 1.0;
+  // The CPU one call takes: every rank calls a 1-element allreduce over its group of 2 (the
+  // shape of most of training's small calls: TP 2, p2p pairs) `calls` times, all at once; the
+  // process's CPU time (every thread, the backend's own too) over the calls, mean over ranks.
+  // Measured only where ranks share a host: it is what they take from each other's compute.
+  if (c.host_sharing.ranks_per_host > 1) {
+    const GroupShape* pair = nullptr;
+    for (const GroupShape& s : shapes)
+      if (s.size == 2 && (!pair || (pair->placement != Placement::kIntraIsland &&
+                                     s.placement == Placement::kIntraIsland)))
+        pair = &s;
+    if (pair) {
+      executor::Group& g = comms.group(group_of(*pair, rank));
+      at::Tensor one = at::ones({1});
+      const int calls = std::max(200, 20 * o.repeats);
+      for (int i = 0; i < o.warmup + 5; ++i) g.allreduce_(one);
+      barrier(comms);
+      const double cpu0 = process_cpu_ms();
+      for (int i = 0; i < calls; ++i) g.allreduce_(one);
+      const double per_call = (process_cpu_ms() - cpu0) / calls;
+      barrier(comms);
+      c.host_sharing.call_cpu_ms =
+          std::max(0.0, world_reduce(comms, {per_call}, c10d::ReduceOp::SUM)[0] / world);
+    }
+  }
   bar.step("memory bandwidth");
   at::Tensor src = at::ones({16 << 20}), dst = at::empty({16 << 20});
   dst.copy_(src);

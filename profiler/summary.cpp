@@ -62,8 +62,11 @@ std::string cluster_summary(const ClusterProfile& c) {
     }
   }
   if (c.host_sharing.ranks_per_host > 0)
-    s += fmt("  host sharing: %.0f ranks per host, compute x%.3f when all of them compute\n",
-             double(c.host_sharing.ranks_per_host), c.host_sharing.compute_slowdown);
+    s += fmt("  host sharing: %.0f ranks per host, compute x%.3f when all of them compute",
+             double(c.host_sharing.ranks_per_host), c.host_sharing.compute_slowdown) +
+         (c.host_sharing.call_cpu_ms > 0
+              ? fmt(", %.3f ms of CPU per small collective call\n", c.host_sharing.call_cpu_ms)
+              : std::string("\n"));
   return s;
 }
 

@@ -320,22 +320,27 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
              sy = ec.grad_sync_exposed.value;
       double co = ec.compute.value, wa = ec.waits.value;
       bool reshards = e_in[ch[0]] > 0 || e_out[ch[n - 1]] > 0;
+      double calls = ec.calls + est::p2p_calls(ctx, s) +
+                     est::kReshardCalls * ((e_in[ch[0]] > 0) + (e_out[ch[n - 1]] > 0));
       std::vector<LayerStrategy> layers;
       for (int l = 0; l < n; ++l) {
         mi += sc.layer[ch[l]].forward.value + sc.layer[ch[l]].backward.value;
         co += sc.layer[ch[l]].compute.value;
         wa += sc.layer[ch[l]].waits.value;
         sy += sc.layer[ch[l]].grad_sync_exposed.value;
+        calls += sc.layer[ch[l]].calls;
         if (l > 0) {
           mi += sc.switch_ms[ch[l - 1]][ch[l]];
-          reshards = reshards || sc.switch_ms[ch[l - 1]][ch[l]] > 0;
+          const bool sw = sc.switch_ms[ch[l - 1]][ch[l]] > 0;
+          reshards = reshards || sw;
+          calls += sw ? est::kReshardCalls : 0.0;
         }
         layers.push_back(cands[ch[l]]);
       }
       mi += e_in[ch[0]] + e_out[ch[n - 1]];
       t.time[n - 1] =
           est::StageTime{Milliseconds(mi), Milliseconds(co), Milliseconds(sy), Milliseconds(wa),
-                         est::host_groups(ctx, s, e, layers, reshards)};
+                         est::host_groups(ctx, s, e, layers, reshards), calls};
       t.cost[n - 1] = StageCost{est::shared_micro(ctx, s, t.time[n - 1]).value, sy};
       t.choice[n - 1] = ch;
     }
@@ -396,7 +401,10 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       const LayerStrategy& to = cands[tables[s]->choice[n - 1][0]];
       const Milliseconds sw = est::switch_cost(ctx, s, from, to);
       times[s].micro += sw;
-      if (sw.value > 0) times[s].groups = 1;  // the reshard joins the stage's ranks
+      if (sw.value > 0) {
+        times[s].groups = 1;  // the reshard joins the stage's ranks
+        times[s].calls += est::kReshardCalls;
+      }
     }
     const double iteration_ms = est::iteration_time(ctx, times).value;
     const double tput = cfg.batch / (iteration_ms / 1e3);

@@ -116,6 +116,17 @@ TEST(ClusterProfile, OptionalHostSharing) {
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(*back, c);
   EXPECT_NE(fingerprint(c), before);  // it changes the time model, so the fingerprint
+  // The CPU per call: written when measured, read back, never negative.
+  c.host_sharing.call_cpu_ms = 0.25;
+  j = to_json(c);
+  EXPECT_EQ(j["host_sharing"].dump(),
+            R"({"ranks_per_host":8,"compute_slowdown":2.25,"call_cpu_ms":0.25})");
+  back = cluster_profile_from_json(j, "rt");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, c);
+  j["host_sharing"]["call_cpu_ms"] = -0.1;
+  EXPECT_TRUE(error_contains(parse(j), "host_sharing.call_cpu_ms"));
+  j["host_sharing"].erase("call_cpu_ms");
   j["host_sharing"]["compute_slowdown"] = 0.5;
   EXPECT_TRUE(error_contains(parse(j), "host_sharing.compute_slowdown"));
   j["host_sharing"]["compute_slowdown"] = 2.0;

@@ -262,6 +262,26 @@ TEST_F(LayerCostTest, SequenceParallelSyncsReplicatedGradientsEveryMicroBatch) {
   EXPECT_DOUBLE_EQ(sp64.transient.value, 2 * act64);
 }
 
+TEST_F(LayerCostTest, CallsCountTheBlockingCollectivesOfAMicroBatch) {
+  // 8 devices, pp 1: what the executor calls per micro-batch on one rank.
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 8, 1, 1, 8);
+  auto calls = [&](const LayerStrategy& s) { return transformer_layer_cost(ctx, 0, s).calls; };
+  EXPECT_EQ(calls(strategy(1, 8)), 0.0);                    // DDP: the sync is per iteration
+  EXPECT_EQ(calls(strategy(1, 8, DpType::kZero2)), 1.0);    // the gradient's reduce-scatter
+  EXPECT_EQ(calls(strategy(1, 8, DpType::kZero3)), 3.0);    // + the forward's and backward's gathers
+  EXPECT_EQ(calls(strategy(2, 4)), 4.0);                    // TP: 2 allreduces each way
+  EXPECT_EQ(calls(strategy(2, 4, DpType::kDdp, true)), 6.0);  // + the recompute's 2
+  // SP: an allgather and a reduce-scatter for each allreduce, and the replicated gradients'.
+  EXPECT_EQ(calls(strategy(2, 4, DpType::kDdp, false, true, true)), 9.0);
+  EXPECT_EQ(calls(strategy(2, 4, DpType::kZero3, true, true, true)), 2 * 6.0 + 1 + 3);
+  // Embedding + head on one stage: the embedding's allreduce, the loss's 3, the input
+  // gradient's; with SP a reduce-scatter, its backward allgather and the positions' sync, the
+  // head's allgather, the loss's 3, the reduce-scatter and the norm's sync.
+  EXPECT_EQ(embedding_cost(ctx, 0, strategy(1, 8)).calls, 0.0);
+  EXPECT_EQ(embedding_cost(ctx, 0, strategy(2, 4)).calls, 5.0);
+  EXPECT_EQ(embedding_cost(ctx, 0, strategy(2, 4, DpType::kDdp, false, true, true)).calls, 9.0);
+}
+
 TEST_F(LayerCostTest, InfeasibleLayouts) {
   // batch 8 in 4 micro-batches of 2 samples cannot be split over dp 4.
   CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 4, 8);

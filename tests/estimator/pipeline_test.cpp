@@ -123,6 +123,33 @@ TEST(Pipeline, OutOfStepSetsShareTheHostsCoresGolden) {
   EXPECT_DOUBLE_EQ(least_solo_compute_factor(plain), 1.0);
 }
 
+TEST(Pipeline, CallsTakeTheHostsCpuGolden) {
+  using ms = Milliseconds;
+  ModelConfig m = testing::tiny_model();
+  ClusterProfile c = testing::two_level_cluster(2, 2);
+  c.host_sharing = {4, 2.0, 0.1};  // 0.1 ms of CPU per call
+  // pp 2 on one host of 4, 5 calls per micro-batch on each stage's ranks: 2 * 0.1 * 5 = 1 ms
+  // of profiled-compute time each. T2 = 4 * ((1.5 + 1) / 2 + (2 + 1) / 2 + min(max(0, 2 - 1.5 -
+  // 1 / 2), max(0, 3 - 2 - 1 / 2))) + 1 = 12 > T1 = 10.25 (as without calls).
+  CostContext two = testing::context(m, c, nullptr, 4, 2, 4, 16);
+  std::vector<StageTime> st{{ms(2), ms(1.5), ms(1), ms(0), 1, 5}, {ms(3), ms(2), ms(0.5), ms(0), 1, 5}};
+  EXPECT_DOUBLE_EQ(iteration_time(two, st).value, 12.0);
+  // Not profiled (0 ms per call): T2 = 10, T = T1.
+  c.host_sharing.call_cpu_ms = 0;
+  EXPECT_DOUBLE_EQ(iteration_time(two, st).value, 10.25);
+  // One stage in step on the full host: the calls' CPU is inside its communication time while
+  // that is longer (T2 = M m + sync, the plain formula) ...
+  c.host_sharing.call_cpu_ms = 0.1;
+  CostContext one = testing::context(m, c, nullptr, 4, 1, 2, 16);
+  EXPECT_DOUBLE_EQ(iteration_time(one, {StageTime{ms(4), ms(2.5), ms(1), ms(0), 1, 5}}).value, 9.0);
+  // ... and bounds the step when it is not: 2 * (2.5 + 1) + 1 = 8 > 7.
+  EXPECT_DOUBLE_EQ(iteration_time(one, {StageTime{ms(3), ms(2.5), ms(1), ms(0), 1, 5}}).value, 8.0);
+  EXPECT_DOUBLE_EQ(p2p_calls(two, 0), 2.0);
+  EXPECT_DOUBLE_EQ(p2p_calls(one, 0), 0.0);
+  CostContext four = testing::context(m, c, nullptr, 4, 4, 4, 16);
+  EXPECT_DOUBLE_EQ(p2p_calls(four, 1), 4.0);
+}
+
 TEST(Pipeline, HostGroupsAreTheSetsNoPerMicroBatchCollectiveJoins) {
   ModelConfig m = testing::tiny_model();
   ClusterProfile c = testing::two_level_cluster(2, 2);

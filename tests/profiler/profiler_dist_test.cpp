@@ -58,6 +58,9 @@ TEST_F(ProfilerDist, ClusterProfileLoadsAndHasEveryOp) {
   EXPECT_EQ(c->host_sharing.ranks_per_host, 2);
   EXPECT_GE(c->host_sharing.compute_slowdown, 1.0);
   EXPECT_LT(c->host_sharing.compute_slowdown, 8.0);
+  // A small Gloo call takes some CPU (hand-off, loop thread, copies), well under a second.
+  EXPECT_GT(c->host_sharing.call_cpu_ms, 0.0);
+  EXPECT_LT(c->host_sharing.call_cpu_ms, 50.0);
   // One group shape (n = 2): its arrival waits after 0.5, 2 and 8 ms of compute.
   ASSERT_EQ(c->arrival_waits.size(), 1u);
   EXPECT_EQ(c->arrival_waits[0].group_size, 2);
