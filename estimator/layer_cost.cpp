@@ -40,6 +40,11 @@
 //   reduce-scatter over the same group). DDP's end-of-iteration allreduce is not charged one.
 //   Their sum is reported as LayerCost::waits: the pipeline model shrinks them with the compute
 //   when a stage runs while the rest of its host is idle (pipeline.cpp).
+//   Calls (LayerCost::calls): the blocking collectives of one micro-batch on one rank, each of
+//   which takes CPU from ranks sharing the host (pipeline.cpp's T2): TP's 2 + (2 | 4 ckpt) (x2
+//   with SP) + SP's replicated-gradient sync, ZeRO's reduce-scatter, ZeRO-3's two gathers; the
+//   embedding's collective (+ SP's allgather and positions' sync), the head's 3 + 1 (+ SP's
+//   allgather and norm sync). DDP's per-iteration allreduce is not a per-micro-batch call.
 //   DDP's allreduce and ZeRO-2's allgather are bucketed: latency charged
 //   (P * k_grad) / grad_bucket_bytes times; the per-layer reduce-scatter is one call.
 //   grad_sync         = reduce + M * per-micro-batch reduce-scatter + after_step (reported)

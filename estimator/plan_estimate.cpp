@@ -6,8 +6,12 @@
 //              + (fwd + bwd)(E_s) + p2p_time(ctx, s, x_last(L_s))                     [ms]
 //   sync_s   = sum_{l in L_s} grad_sync_exposed_l + grad_sync_exposed(E_s)           [ms]
 //   c_s      = the compute part of micro_s (LayerCost::compute of its layers and E_s)
-//   T        = iteration_time(ctx, {micro, c, sync})   (pipeline.cpp: the 1F1B formula, or with
-//              cluster.host_sharing its version for ranks that share a host's cores)  [ms]
+//   G_s      = host_groups(): the sets of the stage's ranks on a host that no per-micro-batch
+//              collective joins (1 when the stage reshards anywhere)
+//   calls_s  = LayerCost::calls of its layers and E_s + 2 per reshard + p2p_calls(ctx, s)
+//   T        = iteration_time(ctx, {micro, c, sync, waits, G, calls})   (pipeline.cpp: the 1F1B
+//              formula, or with cluster.host_sharing its version for ranks that share a host's
+//              cores)  [ms]
 //   samples/s = B / (T / 1000)
 // Memory per device of stage s (bytes):
 //   base_s   = runtime_buffer_bytes + model_states(E_s)   (the cluster's device.runtime_buffer

@@ -26,7 +26,10 @@
 // window of min_time_ms (the same call count on every rank).
 // Host sharing: ranks_per_host = the size of the blocks of consecutive ranks with one boot id
 // (one kernel, so one set of cores; emulated nodes share it); compute_slowdown = that window
-// with every rank computing over the same window on rank 0 alone (>= 1).
+// with every rank computing over the same window on rank 0 alone (>= 1); call_cpu_ms = the
+// process CPU time (every thread) of a 1-element allreduce over the rank's pair, every rank
+// calling at once, mean over 200 (or 20 x repeats) calls and over the ranks (only with 2 or
+// more ranks per host).
 // Memory bandwidth: copy of 64 MiB, 2 * bytes / median time. Memory: physical RAM / local ranks.
 // Overlap: median GEMM time while a world allreduce (largest size) loops in a second thread,
 // over the GEMM alone = compute_slowdown; likewise for the allreduce = comm_slowdown (>= 1).
