@@ -130,9 +130,11 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.transient = emb.transient + layer_transient;
     se.base = Bytes(ctx.runtime_buffer_bytes()) + emb.model_states;
     se.peak_memory = se.base + se.model_states + se.activations + se.transient;
-    times.push_back(
-        {se.micro_batch_time, se.micro_batch_compute, se.sync_exposed, se.micro_batch_waits,
-         host_groups(ctx, st, s.embedding, stage_layers, reshards), calls});
+    se.host_sets = host_groups(ctx, st, s.embedding, stage_layers, reshards);
+    se.calls = calls;
+    times.push_back({se.micro_batch_time, se.micro_batch_compute, se.sync_exposed,
+                     se.micro_batch_waits, se.host_sets, calls});
+    se.shared_micro = shared_micro(ctx, st, times.back());
     e.stages.push_back(se);
   }
   e.iteration = iteration_time(ctx, times);

@@ -34,6 +34,10 @@ struct StageEstimate {
   Milliseconds switch_out;        // last stage: resharding from the last layer into the LM head
   Milliseconds micro_batch_compute;  // the compute part of micro_batch_time (LayerCost::compute)
   Milliseconds micro_batch_waits;    // the arrival waits in micro_batch_time (LayerCost::waits)
+  int host_sets = 1;                 // host_groups(): sets of its ranks out of step (pipeline.h)
+  double calls = 0;                  // blocking calls per micro-batch on one rank (StageTime)
+  Milliseconds shared_micro;         // micro_batch_time at the speed the host's shared cores
+                                     // give it (pipeline.h shared_micro; equal without sharing)
   Milliseconds sync_exposed;      // sum of the layers' and embedding/head's grad_sync_exposed
   Milliseconds p2p;               // p2p_time(ctx, stage) (included in micro_batch_time)
   int in_flight = 1;              // in_flight_micro_batches(pp, stage, M)

@@ -120,6 +120,12 @@ void print_plan(const Strategy& s, const estimator::PlanEstimate& e, bool per_la
     std::printf("  stage %d  layers %d-%d  micro-batch %.2f ms  exposed sync %.2f ms  peak %s\n",
                 st, l, l + s.pp_division[st] - 1, se.micro_batch_time.value, se.sync_exposed.value,
                 format_bytes(se.peak_memory.value).c_str());
+    if (se.shared_micro.value < se.micro_batch_time.value || se.host_sets > 1) {
+      std::printf("    shared cores: compute %.2f ms, arrival waits %.2f ms, %d set%s of ranks out "
+                  "of step, %.0f blocking calls: micro-batch %.2f ms at shared speed\n",
+                  se.micro_batch_compute.value, se.micro_batch_waits.value, se.host_sets,
+                  se.host_sets == 1 ? "" : "s", se.calls, se.shared_micro.value);
+    }
     const LayerIdx end = l + s.pp_division[st];
     while (l < end) {
       LayerIdx r = l;
