@@ -62,9 +62,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <utility>
 #include <limits>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "core/device_mesh.h"
 #include "estimator/comm_model.h"
@@ -149,8 +150,8 @@ std::pair<int, int> busiest_host(const CostContext& ctx, StageIdx stage) {
   return {best_n, best_lo};
 }
 
-// A stage at shared speed (see the top of the file): its micro-batch time, and the part of
-// its communication that no other set of the host's ranks hides behind its compute.
+// A stage at shared speed (see the top of the file): its micro-batch time, and the chance
+// that no other set of the host's ranks computes while it communicates (T2's v_s).
 struct Shared {
   Milliseconds micro;
   double alone = 1;  // the chance that no other set computes: (1 - u)^(groups - 1)
@@ -168,18 +169,18 @@ Shared shared_stage(const CostContext& ctx, StageIdx st, const StageTime& s) {
   // groups - 1 computes with probability u; the compute runs max(1, N k / R) / k times its
   // profiled speed with N of the host's ranks computing. Iterated from u = 1 (every set
   // computing: the in-step speed) down to the fixed point.
-  double u = 1, micro = solo.value;
-  for (int it = 0; it < 60; ++it) {
-    double e = 0, p_j = std::pow(1 - u, groups - 1);  // P(j others compute), j = 0
+  auto speed = [&](double u) {  // e(u): E_j[max(1, N k / R)] / k
+    if (u >= 1) return std::max(1.0, n * k / r) / k;  // every other set computes
+    double e = 0, p_j = std::pow(1 - u, groups - 1);   // P(j others compute), from j = 0
     for (int j = 0; j < groups; ++j) {
       e += p_j * std::max(1.0, per_group * (1 + j) * k / r) / k;
-      if (u >= 1) {  // all mass on j = groups - 1
-        e = std::max(1.0, n * k / r) / k;
-        break;
-      }
-      p_j = p_j * (groups - 1 - j) / (j + 1) * u / (1 - u);
+      p_j *= double(groups - 1 - j) / (j + 1) * u / (1 - u);
     }
-    const double ce = c * e, we = w * e;
+    return e;
+  };
+  double u = 1, micro = solo.value;
+  for (int it = 0; it < 60; ++it) {
+    const double e = speed(u), ce = c * e, we = w * e;
     micro = std::min(solo.value, ce + we + x);
     const double nu = ce / (ce + we + x);
     if (std::fabs(nu - u) < 1e-9) break;
