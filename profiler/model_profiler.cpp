@@ -203,9 +203,11 @@ std::vector<int64_t> optimizer_sizes(const ModelConfig& cfg) {
 // One unit's optimizer step over n parameters as the executor runs it
 // (executor/sharded_unit.cpp): the gradient's square sum (grad_sq), clipping (g *= c, as
 // while the norm is above max_grad_norm), the Adam update, zeroing the gradient. Mean wall and
-// CPU ms of the calls.
+// CPU ms of at least `repeats` calls filling a window of `window_ms` (the same call count on
+// every rank).
 struct TimedMean { double wall = 0, cpu = 0; };
-TimedMean time_optimizer_step(executor::Comms& comms, int64_t n, const ModelProfilerOptions& o) {
+TimedMean time_optimizer_step(executor::Comms& comms, int64_t n, int warmup, int repeats,
+                              double window_ms) {
   at::Tensor p = at::randn({n}), g = at::randn({n}), m = at::zeros({n}), v = at::zeros({n});
   const models::AdamOptions adam;
   int64_t step = 0;
@@ -216,7 +218,7 @@ TimedMean time_optimizer_step(executor::Comms& comms, int64_t n, const ModelProf
     models::adam_update(p, g, m, v, ++step, adam);
     g.zero_();
   };
-  for (int i = 0; i < o.warmup; ++i) once();
+  for (int i = 0; i < warmup; ++i) once();
   barrier(comms);
   std::vector<double> t, c;
   auto timed = [&](int calls) {
@@ -227,9 +229,9 @@ TimedMean time_optimizer_step(executor::Comms& comms, int64_t n, const ModelProf
       c.push_back(w.cpu_ms());
     }
   };
-  timed(o.repeats);
-  const double need = std::ceil(o.min_time_ms / std::max(mean(t), 1e-6));
-  timed(int(std::min(need_max(comms, need), 100000.0)) - o.repeats);
+  timed(repeats);
+  const double need = std::ceil(window_ms / std::max(mean(t), 1e-6));
+  timed(int(std::min(need_max(comms, need), 100000.0)) - repeats);
   (void)sink;
   return {mean(t), mean(c)};
 }
@@ -286,7 +288,7 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     for (int t : tps)
       if (tp_fits(cfg, k, t)) total += passes * int(o.micro_batches.size()) + 1;
   const std::vector<int64_t> opt_sizes = optimizer_sizes(cfg);
-  total += int(opt_sizes.size());
+  total += passes * int(opt_sizes.size());
   Progress bar(total, "profile-model", o.progress && comms.rank() == 0);
 
   ModelProfile p;
@@ -373,6 +375,14 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
         }
       }
     }
+    // The optimizer step at each size, in the same passes (its values follow the points'):
+    // a slow spell moves one pass of it too, not all of its calls.
+    for (int64_t n : opt_sizes) {
+      bar.step("optimizer step " + std::to_string(n) + " params" + label);
+      const TimedMean t = time_optimizer_step(comms, n, o.warmup, pass_repeats, pass_window);
+      wall_pass.push_back(t.wall);
+      cpu_pass.push_back(t.cpu);
+    }
     if (!cpu_clock) {
       times[pass] = world_mean(comms, wall_pass);
       continue;
@@ -432,15 +442,9 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     if (has_ckpt) lt.checkpoint_bytes_per_sample = Bytes(values[ckpt.at]);
     p.layer_types.push_back(std::move(lt));
   }
-  std::vector<double> opt_ms;
-  for (int64_t n : opt_sizes) {
-    bar.step("optimizer step " + std::to_string(n) + " params");
-    const TimedMean t = time_optimizer_step(comms, n, o);
-    opt_ms.push_back(cpu_clock ? t.cpu * ratio : t.wall);
-  }
-  opt_ms = world_mean(comms, opt_ms);
+  PARATUNE_CHECK(at + opt_sizes.size() == time_values.size());
   for (size_t i = 0; i < opt_sizes.size(); ++i)
-    p.optimizer_step.push_back({opt_sizes[i], Milliseconds(opt_ms[i])});
+    p.optimizer_step.push_back({opt_sizes[i], Milliseconds(time_values[at + i])});
   bar.done();
   return p;
 }

@@ -21,7 +21,8 @@
 // host's cores (time-shared; one compute thread each), times every call twice, by the wall clock
 // and by the calling thread's CPU clock, and keeps per point
 //   time = CPU-time mean x R,  R = (sum of all wall times) / (sum of all CPU times) of the pass
-// (ranks' means; the optimizer step uses the median of the passes' R). What a call computes, and
+// (ranks' means; the optimizer step, timed in the same passes, uses its pass's R too). What a
+// call computes, and
 // the memory-bandwidth and cache contention of the ranks running beside it, is in its CPU time;
 // which rank the scheduler runs in which slice is not, and that share is R, one figure over the
 // whole pass. With 4 ranks on 2 cores the wall means of a point moved 10-70% between runs while
@@ -40,7 +41,8 @@
 // The optimizer step of one unit (optimizer_step): the executor's per-unit work after the
 // gradient sync (gradient square sum, clipping, Adam, zeroing) on n fp32 parameters, for n =
 // the largest unit's parameters and / 4 down to 1024 (at most 4 sizes), timed like a compute
-// point (all ranks at once, window means, averaged over ranks).
+// point (all ranks at once, window means, averaged over ranks, in every pass after the points,
+// the median of the passes kept).
 //
 //   ModelProfile p = profile_model(cfg, comms, ModelProfilerOptions{});
 #pragma once
