@@ -156,12 +156,7 @@ TEST(Pipeline, HostGroupsAreTheSetsNoPerMicroBatchCollectiveJoins) {
   c.host_sharing = {4, 2.0};
   CostContext ctx = testing::context(m, c, nullptr, 4, 1, 2, 16);
   auto ls = [](int tp, int dp, DpType t, bool cons = true) {
-    LayerStrategy s;
-    s.tp = tp;
-    s.dp = dp;
-    s.dp_type = t;
-    s.tp_consecutive = cons;
-    return s;
+    return testing::strategy(tp, dp, t, /*ckpt=*/false, cons);
   };
   const LayerStrategy ddp4 = ls(1, 4, DpType::kDdp);
   // DDP syncs once per iteration: every rank is its own set.
