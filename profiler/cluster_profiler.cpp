@@ -328,43 +328,73 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
     }
   }
 
+  // One clock per host (for the arrival stamps, the handoff stamps) and the host layout (host
+  // sharing, below).
+  std::vector<double> ids(world, 0.0);
+  ids[rank] = host_id();
+  ids = world_reduce(comms, ids, c10d::ReduceOp::SUM);
+
   // Arrival waits: a 4 KiB allreduce (latency only) after compute of a few lengths on every
-  // rank, against the same allreduce without it; per shape, all groups at once.
+  // rank; per shape, all groups at once. Where every group of the shape runs on one kernel,
+  // each rank stamps its arrival into its own slot of the allreduced buffer, so the wait is
+  // measured directly: the last arrival's stamp minus this rank's, mean over calls and ranks.
+  // Otherwise it is the call's mean time after the compute minus its median time without.
+  // The stamps keep what the link adds to a call after compute out of the wait (the collective
+  // fit prices the link).
   if (o.waits) {
     const int reps = std::max(10, o.repeats);
+    auto now_ms = [] {
+      return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+    };
     std::vector<std::vector<std::vector<double>>> waits(shapes.size());  // [shape] -> per pass
+    std::vector<bool> stamped(shapes.size(), false);
+    for (size_t si = 0; si < shapes.size(); ++si) {
+      const executor::Group& g = comms.group(group_of(shapes[si], rank));
+      double mine = 1;
+      for (Rank r : g.ranks()) mine = ids[r] == ids[rank] ? mine : 0;
+      stamped[si] = world_reduce(comms, {mine}, c10d::ReduceOp::MIN)[0] > 0;
+    }
     for (int pass = 0; pass < passes; ++pass) {
       for (size_t si = 0; si < shapes.size(); ++si) {
         const GroupShape& shape = shapes[si];
         bar.step("arrival wait " + describe(shape) + pass_label(pass, passes));
         executor::Group& g = comms.group(group_of(shape, rank));
-        at::Tensor tiny = at::ones({1024});
+        at::Tensor tiny = at::zeros({512}, at::kDouble);
         for (int i = 0; i < 3; ++i) g.allreduce_(tiny);
         barrier(comms);
         std::vector<double> idle;
         for (int i = 0; i < reps; ++i) idle.push_back(time_ms([&] { g.allreduce_(tiny); }));
-        std::vector<double> v{median(idle)};  // idle, then (load, call) per load
+        std::vector<double> v{median(idle)};  // idle, then (load, wait) per load
         for (double target : kWaitLoadsMs) {
           const ComputeLoad load = load_of(target, unit_ms, load_a, load_b);
           barrier(comms);
-          double load_sum = 0, call_sum = 0;
+          double load_sum = 0, call_sum = 0, skew_sum = 0;
           for (int i = 0; i < reps; ++i) {
             load_sum += time_ms([&] { load.run(); });
-            call_sum += time_ms([&] { g.allreduce_(tiny); });
+            tiny.zero_();
+            double* slot = tiny.data_ptr<double>();
+            const double arrived = now_ms();
+            slot[g.index()] = arrived;
+            g.allreduce_(tiny);
+            call_sum += now_ms() - arrived;
+            double last = arrived;
+            for (int k = 0; k < g.size(); ++k) last = std::max(last, slot[k]);
+            skew_sum += last - arrived;
           }
           v.push_back(load_sum / reps);
-          v.push_back(call_sum / reps);
+          v.push_back(stamped[si] ? skew_sum / reps : call_sum / reps);
         }
         waits[si].push_back(world_reduce(comms, v, c10d::ReduceOp::SUM));
       }
     }
     for (size_t si = 0; si < shapes.size(); ++si) {
       const GroupShape& shape = shapes[si];
-      // Per pass: the wait over that pass's idle call; then the median over passes.
+      // Per pass: the stamped wait, or the call's time over that pass's idle call; then the
+      // median over passes.
       std::vector<std::vector<double>> per_pass;
       for (const std::vector<double>& v : waits[si]) {
         std::vector<double> lw;
-        const double base = v[0] / world;
+        const double base = stamped[si] ? 0.0 : v[0] / world;
         for (size_t i = 1; i + 1 < v.size(); i += 2)
           lw.insert(lw.end(), {v[i] / world, std::max(0.0, v[i + 1] / world - base)});
         per_pass.push_back(lw);
@@ -381,10 +411,6 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
     }
   }
 
-  // One clock per host (for the handoff stamps) and the host layout (host sharing, below).
-  std::vector<double> ids(world, 0.0);
-  ids[rank] = host_id();
-  ids = world_reduce(comms, ids, c10d::ReduceOp::SUM);
   int tag = 1000;
   for (Placement p : p2p_placements) {
     const auto pairs = p2p_pairs(world, island, p);

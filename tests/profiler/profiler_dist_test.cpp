@@ -65,6 +65,13 @@ TEST_F(ProfilerDist, ClusterProfileLoadsAndHasEveryOp) {
   ASSERT_EQ(c->arrival_waits.size(), 1u);
   EXPECT_EQ(c->arrival_waits[0].group_size, 2);
   EXPECT_FALSE(c->arrival_waits[0].samples.empty());
+  // Both ranks stamp their arrival on this kernel's clock: a wait is how long the first rank
+  // waited for the second, never negative, and far below a second on 2 ranks.
+  for (const WaitSample& s : c->arrival_waits[0].samples) {
+    EXPECT_GT(s.load.value, 0.0);
+    EXPECT_GE(s.wait.value, 0.0);
+    EXPECT_LT(s.wait.value, 100.0);
+  }
   ASSERT_EQ(c->collectives.size(), 4u);  // n = 2, intra, consecutive: one entry per op
   for (const CollectiveFit& f : c->collectives) {
     EXPECT_EQ(f.group_size, 2);
