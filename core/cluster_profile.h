@@ -107,11 +107,12 @@ struct HostSharing {
 /// A collective called right after compute waits for the group's slowest rank to arrive. On
 /// dedicated devices that wait is small; on ranks that share a host's cores it grows with the
 /// compute before the call (a rank descheduled mid-compute arrives a scheduler slice late).
-/// Measured per group shape: the mean extra time of a tiny allreduce after `load` ms of compute
-/// on every rank, over the same allreduce without it.
+/// Measured per group shape after `load` ms of compute on every rank: where the group's ranks
+/// share one clock, the mean time from a rank's arrival at a tiny allreduce to the last one's;
+/// elsewhere the mean extra time of the allreduce over the same allreduce without compute.
 struct WaitSample {
   Milliseconds load;  // compute before the call, at one rank's speed alone
-  Milliseconds wait;  // mean extra time of the call (>= 0)
+  Milliseconds wait;  // mean wait for the group's last arrival (>= 0)
   bool operator==(const WaitSample& o) const { return load == o.load && wait == o.wait; }
 };
 struct ArrivalWait {

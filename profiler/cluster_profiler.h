@@ -13,9 +13,11 @@
 //                   (the Gloo wrapper exposes alltoall only inside reduce_scatter)
 // With load_ms > 0 every timed collective call follows load_ms of compute (GEMMs) on every rank,
 // as in training, and the shape's sample is the mean instead of the median.
-// Arrival waits (per shape, all groups at once): the mean time of a 4 KiB allreduce after
-// 0.5, 2 and 8 ms of GEMMs (side 128; the load's measured mean is recorded) on every rank, minus
-// the median of the same allreduce back to back; means over ranks.
+// Arrival waits (per shape, all groups at once): a 4 KiB allreduce after 0.5, 2 and 8 ms of
+// GEMMs (side 128; the load's measured mean is recorded) on every rank. Where each group of the
+// shape runs on one kernel: the last arrival's stamp minus the rank's own (steady clock, stamped
+// into the allreduced buffer); otherwise the call's mean time minus the median of the same
+// allreduce back to back; means over ranks.
 // p2p: ping-pong between the pairs of p2p_pairs() (all pairs at once), one-way = round trip / 2.
 // p2p handoff (with waits, where both ranks of every pair run on one kernel, so one clock): per
 // round the pair's first rank computes 4 ms (GEMMs, at one rank's speed alone), stamps a 64 KiB
