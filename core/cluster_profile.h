@@ -93,8 +93,8 @@ struct OverlapCoefficients {
 struct HostSharing {
   int ranks_per_host = 0;         // consecutive ranks on one host (0: no sharing recorded)
   double compute_slowdown = 1.0;  // all of a host's ranks computing / one alone (>= 1)
-  // CPU time (every thread of the rank's process) one rank spends per small collective or p2p
-  // call, every rank calling at once: the hand-off to the backend's threads, their loop, the
+  // CPU time (every thread of the rank's process) one rank spends per collective or p2p call
+  // (profiled with 1-element calls), every rank calling at once: the hand-off to the backend's threads, their loop, the
   // copies. On shared cores it is taken from the other ranks' compute. 0: not measured.
   double call_cpu_ms = 0.0;
   bool operator==(const HostSharing& o) const {

@@ -100,6 +100,8 @@ constexpr double kWaitLoadsMs[] = {0.5, 2.0, 8.0};
 // The pipeline handoff probe: the sender's compute per round (ms alone) and the message size.
 constexpr double kHandoffLoadMs = 4.0;
 constexpr int64_t kHandoffBytes = 64 << 10;
+// The message of the call-CPU probe (host sharing): one element (see below).
+constexpr int64_t kCallCpuBytes = 4;
 
 // Median ms of one GEMM of side 128 (ComputeLoad's unit), the slowest rank's.
 double unit_gemm_ms(executor::Comms& comms, const at::Tensor& a, const at::Tensor& b) {
@@ -489,9 +491,14 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
           ? std::max(1.0, share[0] / world / share[1])
           : 1.0;
   // The CPU one call takes: every rank calls a 1-element allreduce over its group of 2 (the
-  // shape of most of training's small calls: TP 2, p2p pairs) `calls` times, all at once; the
-  // process's CPU time (every thread, the backend's own too) over the calls, mean over ranks.
-  // Measured only where ranks share a host: it is what they take from each other's compute.
+  // shape of most of training's blocking calls: TP 2, p2p pairs), all at once; the process's
+  // CPU time (every thread, the backend's own too) per call, the median of 5 batches after 20
+  // calls of warm-up, mean over ranks. Measured only where ranks share a host: it is what they
+  // take from each other's compute. One batch right after 5 warm-up calls gave 0.07 to 0.5 ms
+  // from run to run (its first calls cost up to 1.4 ms each); the batches after the warm-up
+  // settle at 0.05-0.09 ms. Training-sized messages (64 KiB) measured 0.36-1.06 ms over three
+  // profiles: Gloo's loop thread, at nice 19, spins while a send holds its socket, and that CPU
+  // time counts here but takes little from compute.
   if (c.host_sharing.ranks_per_host > 1) {
     const GroupShape* pair = nullptr;
     for (const GroupShape& s : shapes)
@@ -500,16 +507,19 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
         pair = &s;
     if (pair) {
       executor::Group& g = comms.group(group_of(*pair, rank));
-      at::Tensor one = at::ones({1});
-      const int calls = std::max(200, 20 * o.repeats);
-      for (int i = 0; i < o.warmup + 5; ++i) g.allreduce_(one);
-      barrier(comms);
-      const double cpu0 = process_cpu_ms();
-      for (int i = 0; i < calls; ++i) g.allreduce_(one);
-      const double per_call = (process_cpu_ms() - cpu0) / calls;
+      at::Tensor msg = at::ones({kCallCpuBytes / 4});
+      const int calls = std::max(100, 10 * o.repeats);
+      for (int i = 0; i < 20; ++i) g.allreduce_(msg);
+      std::vector<double> batches;
+      for (int b = 0; b < 5; ++b) {
+        barrier(comms);
+        const double cpu0 = process_cpu_ms();
+        for (int i = 0; i < calls; ++i) g.allreduce_(msg);
+        batches.push_back((process_cpu_ms() - cpu0) / calls);
+      }
       barrier(comms);
       c.host_sharing.call_cpu_ms =
-          std::max(0.0, world_reduce(comms, {per_call}, c10d::ReduceOp::SUM)[0] / world);
+          std::max(0.0, world_reduce(comms, {median(batches)}, c10d::ReduceOp::SUM)[0] / world);
     }
   }
   bar.step("memory bandwidth");

@@ -29,9 +29,9 @@
 // Host sharing: ranks_per_host = the size of the blocks of consecutive ranks with one boot id
 // (one kernel, so one set of cores; emulated nodes share it); compute_slowdown = that window
 // with every rank computing over the same window on rank 0 alone (>= 1); call_cpu_ms = the
-// process CPU time (every thread) of a 1-element allreduce over the rank's pair, every rank
-// calling at once, mean over 200 (or 20 x repeats) calls and over the ranks (only with 2 or
-// more ranks per host).
+// process CPU time (every thread) per call of a 1-element allreduce over the rank's pair, every
+// rank calling at once, the median of 5 batches of 100 (or 10 x repeats) calls after 20 calls
+// of warm-up, mean over the ranks (only with 2 or more ranks per host).
 // Memory bandwidth: copy of 64 MiB, 2 * bytes / median time. Memory: physical RAM / local ranks.
 // Overlap: median GEMM time while a world allreduce (largest size) loops in a second thread,
 // over the GEMM alone = compute_slowdown; likewise for the allreduce = comm_slowdown (>= 1).
