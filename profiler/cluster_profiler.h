@@ -25,10 +25,11 @@
 // (mean arrival - stamp - the idle one-way time) / mean compute after the send (>= 0), over 40
 // rounds (or 4 x repeats), all pairs at once.
 // GEMM: fp32 square matmul of side gemm_size on every rank at once, 2 n^3 / mean time over a
-// window of min_time_ms (the same call count on every rank).
+// window of min_time_ms (the same call count on every rank; median of 3 windows).
 // Host sharing: ranks_per_host = the size of the blocks of consecutive ranks with one boot id
 // (one kernel, so one set of cores; emulated nodes share it); compute_slowdown = that window
-// with every rank computing over the same window on rank 0 alone (>= 1); call_cpu_ms = the
+// with every rank computing over the same window on rank 0 alone (>= 1), the median of 3 pairs
+// of windows taken in turn; call_cpu_ms = the
 // process CPU time (every thread) per call of a 1-element allreduce over the rank's pair, every
 // rank calling at once, the median of 5 batches of 100 (or 10 x repeats) calls after 20 calls
 // of warm-up, mean over the ranks (only with 2 or more ranks per host).
