@@ -6,6 +6,7 @@
 #include <string>
 
 #include <dirent.h>
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <cstdlib>
@@ -134,14 +135,25 @@ at::Tensor Group::reduce_scatter(const at::Tensor& t) {
 Comms::Comms(c10::intrusive_ptr<c10d::Store> store, Rank rank, int world, CommOptions opts)
     : store_(std::move(store)), rank_(rank), world_(world), opts_(opts) {
   int nice = opts_.loop_thread_nice;
-  if (const char* env = std::getenv("PARATUNE_GLOO_LOOP_NICE")) nice = std::atoi(env);
-  const std::set<long> before = nice != 0 ? thread_ids() : std::set<long>{};
+  bool idle = false;  // PARATUNE_GLOO_LOOP_NICE=idle: SCHED_IDLE, below any nice value
+  if (const char* env = std::getenv("PARATUNE_GLOO_LOOP_NICE")) {
+    idle = std::string(env) == "idle";
+    if (!idle) nice = std::atoi(env);
+  }
+  const std::set<long> before = nice != 0 || idle ? thread_ids() : std::set<long>{};
   device_ = opts_.loopback ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                            : c10d::ProcessGroupGloo::createDefaultDevice();
   // The threads that appeared while the device was created: its event loop.
-  if (nice != 0)
-    for (long tid : thread_ids())
-      if (!before.count(tid)) (void)setpriority(PRIO_PROCESS, id_t(tid), nice);
+  if (nice != 0 || idle)
+    for (long tid : thread_ids()) {
+      if (before.count(tid)) continue;
+      if (idle) {
+        sched_param p{};
+        (void)sched_setscheduler(pid_t(tid), SCHED_IDLE, &p);
+      } else {
+        (void)setpriority(PRIO_PROCESS, id_t(tid), nice);
+      }
+    }
   if (world_ > 1) p2p_ = make_pg(all_ranks(), "p2p");
 }
 

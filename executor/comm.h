@@ -29,7 +29,8 @@ namespace paratune::executor {
 struct CommOptions {
   std::chrono::milliseconds timeout{120000};  // per collective and rendezvous (default 120 s)
   bool loopback = true;  // bind Gloo to 127.0.0.1 (single node); false: the host's address
-  // Nice value of Gloo's event-loop thread (0: leave it; env PARATUNE_GLOO_LOOP_NICE overrides).
+  // Nice value of Gloo's event-loop thread (0: leave it; env PARATUNE_GLOO_LOOP_NICE overrides;
+  // PARATUNE_GLOO_LOOP_NICE=idle puts it in SCHED_IDLE, below every nice value).
   // That thread spins on epoll_wait while a data-ready socket's pair is locked by a sending
   // thread (gloo/transport/tcp: Pair::handleEvents only try-locks). When ranks share cores it
   // takes a core from the rank that holds the lock, and every small collective costs about one
