@@ -97,6 +97,8 @@ ComputeLoad load_of(double ms, double unit_ms, const at::Tensor& a, const at::Te
 
 // Compute before the arrival-wait allreduces, ms at one rank's speed alone.
 constexpr double kWaitLoadsMs[] = {0.5, 2.0, 8.0};
+// The arrival-wait allreduce: 512 doubles (4 KiB), one arrival stamp per rank of the group.
+constexpr int64_t kWaitSlots = 512;
 // The pipeline handoff probe: the sender's compute per round (ms alone) and the message size.
 constexpr double kHandoffLoadMs = 4.0;
 constexpr int64_t kHandoffBytes = 64 << 10;
@@ -352,7 +354,7 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
     std::vector<bool> stamped(shapes.size(), false);
     for (size_t si = 0; si < shapes.size(); ++si) {
       const executor::Group& g = comms.group(group_of(shapes[si], rank));
-      double mine = 1;
+      double mine = g.size() <= kWaitSlots ? 1 : 0;  // one slot per rank of the group
       for (Rank r : g.ranks()) mine = ids[r] == ids[rank] ? mine : 0;
       stamped[si] = world_reduce(comms, {mine}, c10d::ReduceOp::MIN)[0] > 0;
     }
@@ -361,7 +363,7 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
         const GroupShape& shape = shapes[si];
         bar.step("arrival wait " + describe(shape) + pass_label(pass, passes));
         executor::Group& g = comms.group(group_of(shape, rank));
-        at::Tensor tiny = at::zeros({512}, at::kDouble);
+        at::Tensor tiny = at::zeros({kWaitSlots}, at::kDouble);
         for (int i = 0; i < 3; ++i) g.allreduce_(tiny);
         barrier(comms);
         std::vector<double> idle;
