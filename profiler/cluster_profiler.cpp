@@ -38,6 +38,12 @@ double process_cpu_ms() {
   return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
 }
 
+// This kernel's steady clock in ms: one clock for every process on the kernel (the arrival and
+// handoff stamps compare it across ranks).
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+}
+
 double time_ms(const std::function<void()>& f) {
   const auto t0 = Clock::now();
   f();
@@ -193,9 +199,6 @@ std::array<double, 2> measure_handoff(executor::Comms& comms,
     if (a == comms.rank()) peer = b, sender = true;
     if (b == comms.rank()) peer = a, sender = false;
   }
-  auto now_ms = [] {
-    return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
-  };
   at::Tensor buf = at::zeros({std::max<int64_t>(numel, 1)}, at::kDouble);
   at::Tensor ack = at::zeros({1});
   std::array<double, 2> sum{0, 0};
@@ -347,9 +350,6 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   // fit prices the link).
   if (o.waits) {
     const int reps = std::max(10, o.repeats);
-    auto now_ms = [] {
-      return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
-    };
     std::vector<std::vector<std::vector<double>>> waits(shapes.size());  // [shape] -> per pass
     std::vector<bool> stamped(shapes.size(), false);
     for (size_t si = 0; si < shapes.size(); ++si) {
