@@ -246,6 +246,7 @@ int launch_emulated(const LaunchOptions& o, const LinkSpec& link) {
       n.node_rank = k;
       n.master_addr = node_addr(x, 0);
       n.master_port = port;
+      n.bind_global = true;  // the nodes share this machine's CPUs
       _exit(launch(n));
     }
     if (c > 0) kids.push_back(c);

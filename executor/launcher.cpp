@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -56,7 +58,24 @@ bool drain(int& fd, std::string& buf) {  // false at EOF
   return false;
 }
 
-pid_t spawn(const LaunchOptions& o, Child& c, int port, int world) {
+// The CPUs this launcher may run on, ascending.
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+std::string cpu_list(const std::vector<int>& cpus) {
+  std::string s;
+  for (int c : cpus) s += (s.empty() ? "" : ",") + std::to_string(c);
+  return s;
+}
+
+pid_t spawn(const LaunchOptions& o, Child& c, int port, int world, const std::vector<int>& cpus) {
   int out[2], err[2];
   if (pipe(out) != 0 || pipe(err) != 0) return -1;
   pid_t pid = fork();
@@ -68,6 +87,15 @@ pid_t spawn(const LaunchOptions& o, Child& c, int port, int world) {
     close(out[0]); close(out[1]); close(err[0]); close(err[1]);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    if (!cpus.empty()) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      for (int cpu : cpus) CPU_SET(cpu, &set);
+      if (sched_setaffinity(0, sizeof set, &set) != 0)
+        std::fprintf(stderr, "paratune launch: rank %d: binding to CPUs %s failed: %s\n", c.rank,
+                     cpu_list(cpus).c_str(), std::strerror(errno));
+      setenv("PARATUNE_CPUS", cpu_list(cpus).c_str(), 1);
+    }
     const std::map<std::string, std::string> env = {
         {"MASTER_ADDR", o.master_addr}, {"MASTER_PORT", std::to_string(port)},
         {"RANK", std::to_string(c.rank)}, {"WORLD_SIZE", std::to_string(world)},
@@ -105,6 +133,14 @@ Status LaunchOptions::validate() const {
   return Status::Ok();
 }
 
+std::vector<int> cpu_slice(const std::vector<int>& allowed, int slot, int slots) {
+  const int n = int(allowed.size());
+  if (n == 0 || slots < 1 || slot < 0) return {};
+  if (n < slots) return {allowed[size_t(slot % n)]};
+  const int lo = int(int64_t(slot) * n / slots), hi = int(int64_t(slot + 1) * n / slots);
+  return std::vector<int>(allowed.begin() + lo, allowed.begin() + hi);
+}
+
 int pick_free_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -129,12 +165,20 @@ int launch(const LaunchOptions& o) {
   sigaction(SIGTERM, &sa, nullptr);
 
   std::vector<Child> kids(o.nproc_per_node);
+  const std::vector<int> allowed = o.cpu_bind ? allowed_cpus() : std::vector<int>{};
+  std::string bound;
   for (int i = 0; i < o.nproc_per_node; ++i) {
     kids[i].local = i;
     kids[i].rank = o.node_rank * o.nproc_per_node + i;
-    kids[i].pid = spawn(o, kids[i], port, world);
+    const std::vector<int> cpus = o.bind_global ? cpu_slice(allowed, kids[i].rank, world)
+                                                : cpu_slice(allowed, i, o.nproc_per_node);
+    if (!cpus.empty()) bound += " " + std::to_string(kids[i].rank) + ":" + cpu_list(cpus);
+    kids[i].pid = spawn(o, kids[i], port, world, cpus);
     kids[i].running = kids[i].pid > 0;
   }
+  if (!bound.empty())
+    std::fprintf(stderr, "paratune launch: ranks bound to CPUs (rank:cpus)%s; --cpu-bind none "
+                 "lets the scheduler place them\n", bound.c_str());
   int exit_code = 0;
   bool stopping = false;
   auto stop_deadline = std::chrono::steady_clock::time_point::max();

@@ -33,6 +33,9 @@ int cmd_launch(int argc, char** argv) {
       ("emulate-link", "run all --nnodes nodes here, each in its own network namespace, joined "
        "by links of RATE[:LATENCY], e.g. 1gbit:200us (needs root; --node-rank and --master-addr "
        "do not apply)", cxxopts::value<std::string>())
+      ("cpu-bind", "'spread' (default): bind each rank to its share of the CPUs this launcher may "
+       "use (CPU rank mod n when there are fewer CPUs than ranks); 'none': let the scheduler "
+       "place them", cxxopts::value<std::string>()->default_value("spread"))
       ("h,help", "show this help");
   executor::LaunchOptions o;
   std::string emulate;
@@ -52,6 +55,13 @@ int cmd_launch(int argc, char** argv) {
     o.node_rank = r["node-rank"].as<int>();
     o.master_addr = r["master-addr"].as<std::string>();
     o.master_port = r["master-port"].as<int>();
+    const std::string bind = r["cpu-bind"].as<std::string>();
+    if (bind != "spread" && bind != "none") {
+      std::fprintf(stderr, "paratune launch: --cpu-bind must be 'spread' or 'none', not '%s'\n",
+                   bind.c_str());
+      return 2;
+    }
+    o.cpu_bind = bind == "spread";
     if (r.count("emulate-link")) {
       emulate = r["emulate-link"].as<std::string>();
       if (r.count("node-rank") || r.count("master-addr")) {

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
+#include <sched.h>
+#include <unistd.h>
 #endif
 
 #include <algorithm>
@@ -150,6 +152,53 @@ TEST(Launcher, RunsRanksWithTorchrunEnvironmentAndReportsFailures) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
   o.command.clear();
   EXPECT_FALSE(o.validate().ok());
+}
+
+TEST(Launcher, SpreadsTheCpusOverTheRanks) {
+  EXPECT_EQ(cpu_slice({0, 1}, 0, 4), (std::vector<int>{0}));
+  EXPECT_EQ(cpu_slice({0, 1}, 3, 4), (std::vector<int>{1}));
+  EXPECT_EQ(cpu_slice({0, 1, 2, 3, 4, 5, 6, 7}, 1, 4), (std::vector<int>{2, 3}));
+  EXPECT_EQ(cpu_slice({0, 2, 5}, 0, 2), (std::vector<int>{0}));
+  EXPECT_EQ(cpu_slice({0, 2, 5}, 1, 2), (std::vector<int>{2, 5}));
+  EXPECT_TRUE(cpu_slice({}, 0, 2).empty());
+
+  // Each rank's own affinity (/proc/self/status) is its slice of this test's allowed CPUs.
+  auto parse = [](const std::string& list) {  // "0-2,5" -> {0, 1, 2, 5}
+    std::vector<int> cpus;
+    std::stringstream in(list);
+    std::string part;
+    while (std::getline(in, part, ',')) {
+      const size_t dash = part.find('-');
+      const int lo = std::stoi(part.substr(0, dash));
+      const int hi = dash == std::string::npos ? lo : std::stoi(part.substr(dash + 1));
+      for (int c = lo; c <= hi; ++c) cpus.push_back(c);
+    }
+    return cpus;
+  };
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  std::vector<int> allowed;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) allowed.push_back(c);
+  const std::string dir = ::testing::TempDir() + "/paratune-bind-" + std::to_string(getpid());
+  ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
+  for (bool bind : {true, false}) {
+    LaunchOptions o;
+    o.nproc_per_node = 3;
+    o.cpu_bind = bind;
+    o.command = {"sh", "-c", "grep Cpus_allowed_list /proc/self/status | cut -f2 > " + dir +
+                                 "/$RANK"};
+    ASSERT_EQ(launch(o), 0);
+    for (int r = 0; r < 3; ++r) {
+      std::ifstream f(dir + "/" + std::to_string(r));
+      std::string line;
+      ASSERT_TRUE(std::getline(f, line)) << "rank " << r << " wrote nothing";
+      EXPECT_EQ(parse(line), bind ? cpu_slice(allowed, r, 3) : allowed)
+          << "rank " << r << " bind " << bind << ": " << line;
+    }
+  }
+  std::system(("rm -rf " + dir).c_str());
 }
 
 // Nice values of this process's threads (/proc/self/task/T/stat, field 19).
