@@ -209,8 +209,8 @@ std::vector<Measured> measure_interleaved(const std::string& paratune, const std
     ++done;
     if (stopped[k]) continue;
     const Job& j = jobs[k];
-    Measured m = measure_plan(paratune, launch, dir, model_json, j.plan, steps, warmup,
-                              j.memory_limit);
+    Measured m = measure_plan(paratune, j.launch.empty() ? launch : j.launch, dir, model_json,
+                              j.plan, steps, warmup, j.memory_limit);
     Measured& acc = out[k];
     if (!m.ok) {
       stopped[k] = true;

@@ -72,6 +72,7 @@ struct Job {
   Strategy plan;
   double memory_limit = 0;
   std::string label;  // for the progress lines
+  std::string launch = {};  // `paratune launch` flags for this job; empty: measure_interleaved's
 };
 
 /// The order of `jobs` x `repeats` runs: round r visits every job, forwards on even rounds and
