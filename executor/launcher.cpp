@@ -95,6 +95,8 @@ pid_t spawn(const LaunchOptions& o, Child& c, int port, int world, const std::ve
         std::fprintf(stderr, "paratune launch: rank %d: binding to CPUs %s failed: %s\n", c.rank,
                      cpu_list(cpus).c_str(), std::strerror(errno));
       setenv("PARATUNE_CPUS", cpu_list(cpus).c_str(), 1);
+    } else {
+      unsetenv("PARATUNE_CPUS");  // not an outer launcher's binding
     }
     const std::map<std::string, std::string> env = {
         {"MASTER_ADDR", o.master_addr}, {"MASTER_PORT", std::to_string(port)},

@@ -1,6 +1,7 @@
 #include "executor/rendezvous.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 
 #include <cstdlib>
 #include <thread>
@@ -68,8 +69,15 @@ c10::intrusive_ptr<c10d::Store> connect_store(const DistEnv& env,
 }
 
 int threads_per_rank(int local_world_size) {
-  const int hw = int(std::thread::hardware_concurrency());
-  const int n = hw / std::max(1, local_world_size);
+  // A rank that `paratune launch` bound to its share of the CPUs (PARATUNE_CPUS set) uses them
+  // all; otherwise the ranks split the CPUs this process may run on.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int allowed = sched_getaffinity(0, sizeof set, &set) == 0
+                          ? CPU_COUNT(&set)
+                          : int(std::thread::hardware_concurrency());
+  const char* bound = std::getenv("PARATUNE_CPUS");
+  const int n = bound && *bound ? allowed : allowed / std::max(1, local_world_size);
   return n < 1 ? 1 : n;
 }
 

@@ -33,7 +33,8 @@ struct DistEnv {
 StatusOr<DistEnv> dist_env_from_environment();
 /// TCPStore (rank 0 serves) or, for a world of one, an in-memory store.
 c10::intrusive_ptr<c10d::Store> connect_store(const DistEnv& env, std::chrono::milliseconds timeout);
-/// max(1, hardware threads / local ranks): torch intra-op threads per rank.
+/// Torch intra-op threads per rank: the CPUs this process may run on when `paratune launch` bound
+/// it to them (PARATUNE_CPUS set), else max(1, those CPUs / local ranks).
 int threads_per_rank(int local_world_size);
 /// Sets this process's compute threads to threads_per_rank(local_world_size) and returns it:
 /// torch's intra-op threads and, when libtorch's BLAS is OpenBLAS (found at run time), OpenBLAS's

@@ -201,6 +201,23 @@ TEST(Launcher, SpreadsTheCpusOverTheRanks) {
   std::system(("rm -rf " + dir).c_str());
 }
 
+TEST(Launcher, BoundRanksUseTheirCpusUnboundRanksShareThem) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  const int cpus = CPU_COUNT(&set);
+  const char* old = std::getenv("PARATUNE_CPUS");
+  const std::string saved = old ? old : "";
+  unsetenv("PARATUNE_CPUS");
+  EXPECT_EQ(threads_per_rank(1), cpus);
+  EXPECT_EQ(threads_per_rank(2 * cpus), 1);
+  EXPECT_EQ(threads_per_rank(2), std::max(1, cpus / 2));
+  setenv("PARATUNE_CPUS", "0", 1);  // bound by the launcher: its own CPUs, whatever the ranks
+  EXPECT_EQ(threads_per_rank(4 * cpus), cpus);
+  if (old) setenv("PARATUNE_CPUS", saved.c_str(), 1);
+  else unsetenv("PARATUNE_CPUS");
+}
+
 // Nice values of this process's threads (/proc/self/task/T/stat, field 19).
 std::vector<int> thread_nices() {
   std::vector<int> out;

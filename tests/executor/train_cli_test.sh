@@ -62,4 +62,14 @@ echo "ddp checkpointed: peak $peak bytes, states $state bytes"
 check "ddp train exits 0" '[ $rc -eq 0 ]'
 check "ddp peak above the states stays below all gradients" \
   '[ -n "$peak" ] && [ -n "$state" ] && [ $((4 * (peak - state))) -lt "$state" ]'
+# CPU binding: the launcher names each rank's CPUs (default spread), none leaves them to the
+# scheduler, a bad value is rejected before any rank starts.
+"$P" launch --nproc-per-node 2 -- sh -c 'echo "cpus=$PARATUNE_CPUS"' >"$T/out7" 2>"$T/err7"; rc=$?
+check "spread binding announced and exported" \
+  '[ $rc -eq 0 ] && grep -q "ranks bound to CPUs" "$T/err7" && [ $(grep -c "cpus=[0-9]" "$T/out7") -eq 2 ]'
+"$P" launch --nproc-per-node 2 --cpu-bind none -- sh -c 'echo "cpus=$PARATUNE_CPUS"' >"$T/out8" 2>"$T/err8"; rc=$?
+check "--cpu-bind none binds nothing" \
+  '[ $rc -eq 0 ] && ! grep -q "bound to CPUs" "$T/err8" && [ $(grep -c "cpus=\$" "$T/out8") -eq 2 ]'
+"$P" launch --nproc-per-node 2 --cpu-bind cores -- true >"$T/out9" 2>"$T/err9"; rc=$?
+check "bad --cpu-bind rejected" '[ $rc -eq 2 ] && grep -q "cpu-bind" "$T/err9"'
 exit $fail
