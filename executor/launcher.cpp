@@ -91,10 +91,13 @@ pid_t spawn(const LaunchOptions& o, Child& c, int port, int world, const std::ve
       cpu_set_t set;
       CPU_ZERO(&set);
       for (int cpu : cpus) CPU_SET(cpu, &set);
-      if (sched_setaffinity(0, sizeof set, &set) != 0)
+      if (sched_setaffinity(0, sizeof set, &set) == 0) {
+        setenv("PARATUNE_CPUS", cpu_list(cpus).c_str(), 1);
+      } else {
         std::fprintf(stderr, "paratune launch: rank %d: binding to CPUs %s failed: %s\n", c.rank,
                      cpu_list(cpus).c_str(), std::strerror(errno));
-      setenv("PARATUNE_CPUS", cpu_list(cpus).c_str(), 1);
+        unsetenv("PARATUNE_CPUS");
+      }
     } else {
       unsetenv("PARATUNE_CPUS");  // not an outer launcher's binding
     }

@@ -9,10 +9,11 @@
 //
 // CPU binding (`cpu_bind`, default on): the launcher's allowed CPUs are split among the ranks
 // before they start. With at least as many CPUs as ranks, rank slot i gets the i-th of
-// nproc contiguous slices; with fewer, slot i gets CPU i mod n. Ranks that the scheduler does
-// not move between cores ran 15-25% faster and steadier within a run on this machine (4 ranks on
-// 2 cores; docs/accuracy.md round 12). The slot is the local rank, or with `bind_global` (the
-// emulated cluster, whose nodes share this machine's CPUs) the global rank over the world.
+// nproc contiguous slices; with fewer, slot i gets CPU i mod n. Bound, 12 uniform plans on 4
+// ranks over 2 cores trained 1.11x faster than placed by the scheduler (geometric mean, 8 of 12
+// faster; bench_cpu_bind, docs/accuracy.md round 12). The slot is the local rank, or with
+// `bind_global` (the emulated cluster, whose nodes share this machine's CPUs) the global rank
+// over the world. Each bound rank sees its CPUs in PARATUNE_CPUS (unset when not bound).
 //
 //   LaunchOptions o; o.nproc_per_node = 4; o.command = {"paratune", "train", ...};
 //   int rc = launch(o);
