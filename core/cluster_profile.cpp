@@ -15,7 +15,8 @@
 //     "overlap": { "compute_slowdown" (>= 1), "comm_slowdown" (>= 1) },
 //     optional "host_sharing": { "ranks_per_host" (1 .. num_devices, divides it),
 //                                "compute_slowdown" (>= 1), optional "call_cpu_ms" (>= 0,
-//                                written when > 0) } }   (absent: no sharing; written
+//                                written when > 0), optional "cpus" (ranks_per_host CPU
+//                                numbers >= 0, written when recorded) } }   (absent: no sharing; written
 //                                only when ranks_per_host > 0, so older files keep their
 //                                fingerprint),
 //     optional "arrival_waits": [ { "group_size", "placement", "consecutive",
@@ -238,6 +239,14 @@ Status validate(const ClusterProfile& c, const std::string& file) {
     if (!(h.call_cpu_ms >= 0.0) || !is_finite(h.call_cpu_ms)) {
       return field_error(file, "host_sharing.call_cpu_ms", "must be finite and >= 0");
     }
+    if (!h.cpus.empty() && static_cast<int>(h.cpus.size()) != h.ranks_per_host) {
+      return field_error(file, "host_sharing.cpus",
+                         "has " + std::to_string(h.cpus.size()) +
+                             " entries, needs one per rank of a host (ranks_per_host = " +
+                             std::to_string(h.ranks_per_host) + ")");
+    }
+    for (int cpu : h.cpus)
+      if (cpu < 0) return field_error(file, "host_sharing.cpus", "CPU numbers must be >= 0");
   }
   std::set<std::tuple<int, int, bool>> seen_wait;
   for (size_t i = 0; i < c.arrival_waits.size(); ++i) {
@@ -322,6 +331,8 @@ StatusOr<ClusterProfile> cluster_profile_from_json(const Json& j, const std::str
     c.host_sharing.ranks_per_host = static_cast<int>(h.integer("ranks_per_host", 1, 1 << 30));
     c.host_sharing.compute_slowdown = h.number("compute_slowdown", 1.0);
     c.host_sharing.call_cpu_ms = h.number_or("call_cpu_ms", 0.0, 0.0);
+    if (h.has("cpus"))
+      for (int64_t cpu : h.integers("cpus", 0)) c.host_sharing.cpus.push_back(int(cpu));
     (void)h.finish();
   }
   if (r.has("arrival_waits")) {
@@ -405,6 +416,7 @@ Json to_json(const ClusterProfile& c) {
     h["ranks_per_host"] = c.host_sharing.ranks_per_host;
     h["compute_slowdown"] = c.host_sharing.compute_slowdown;
     if (c.host_sharing.call_cpu_ms > 0) h["call_cpu_ms"] = c.host_sharing.call_cpu_ms;
+    if (!c.host_sharing.cpus.empty()) h["cpus"] = c.host_sharing.cpus;
     j["host_sharing"] = std::move(h);
   }
   if (!c.arrival_waits.empty()) {

@@ -97,9 +97,14 @@ struct HostSharing {
   // (profiled with 1-element calls), every rank calling at once: the hand-off to the backend's threads, their loop, the
   // copies. On shared cores it is taken from the other ranks' compute. 0: not measured.
   double call_cpu_ms = 0.0;
+  // The CPU each rank of a host is bound to, by its position on the host (ranks_per_host
+  // entries, the same on every host), when every rank is bound to one CPU (`paratune launch
+  // --cpu-bind spread` with fewer CPUs than ranks): ranks on one CPU take turns, ranks on
+  // different CPUs do not compete. Empty: not bound one CPU each (not recorded).
+  std::vector<int> cpus = {};
   bool operator==(const HostSharing& o) const {
     return ranks_per_host == o.ranks_per_host && compute_slowdown == o.compute_slowdown &&
-           call_cpu_ms == o.call_cpu_ms;
+           call_cpu_ms == o.call_cpu_ms && cpus == o.cpus;
   }
   bool shared() const { return ranks_per_host > 1 && compute_slowdown > 1.0; }
 };

@@ -47,6 +47,23 @@
 // One stage per host in step (pp 1, or stages the size of a host, G = 1): shared_s = m_s, so T1
 // is the plain formula and T2 <= T1. Without sharing (k = 1) T1 is the plain formula and
 // T2 <= T1. In both cases T is the plain formula.
+// Ranks bound one CPU each (host_sharing.cpus, `paratune launch --cpu-bind spread` with fewer
+// CPUs than ranks): which stages compete is known, so T2 is replaced by the 1F1B schedule played
+// out on those CPUs (bound_pipeline_time()): every stage runs its micro-batches' forwards and
+// backwards in 1F1B order (pp - 1 - s forwards of warm-up, then one forward and one backward in
+// turn, then the backwards left); F(s, m) starts when F(s - 1, m) has ended, B(s, m) when
+// B(s + 1, m) has. A task is its compute, f_s (c_s + w_s + k q n_calls_s) for the forward and
+// (1 - f_s) (...) for the backward (f_s = StageTime::forward_share), then its communication
+// f_s x_s or (1 - f_s) x_s with x_s = max(0, m_s - c_s - w_s - k q n_calls_s), which holds no
+// CPU. While computing, a stage progresses at the speed of its slowest CPU: with L ranks
+// computing on a CPU that F ranks of the host are bound to, profiled compute takes
+// max(1, L k / F) / k of its time (k(n) above, per CPU; L = F is the profiled speed). Ranks on
+// one CPU share it equally; a stage alone on its CPUs runs at 1 / k. Then
+//   T2 = the last task's end + max_s sync_s,   T = max(T1, T2)
+// (T1 carries the handoff delays; on one stage per CPU with nothing shared T2 is the plain
+// formula at solo speed). Measured on the emulated 2 x 2 cluster bound 0,1,0,1 (pp4-m8, stages
+// 0 and 2 on one CPU): the capacity form of T2 said the cores are busy all the time, but 26-35%
+// of a step they were idle waiting for a neighbour's handoff.
 // Handoff delay (cluster p2p handoff_fraction h of the link's placement; 0 when not measured).
 // A send that is not waited for progresses on Gloo's event-loop thread, which on ranks that share
 // cores runs when the sender stops computing, so the message arrives up to the sender's next
@@ -61,6 +78,7 @@
 #include "estimator/pipeline.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -155,6 +173,9 @@ std::pair<int, int> busiest_host(const CostContext& ctx, StageIdx stage) {
 struct Shared {
   Milliseconds micro;
   double alone = 1;  // the chance that no other set computes: (1 - u)^(groups - 1)
+  // e(u) / e(1): how much faster the stage's compute runs with its sets out of step than in
+  // step (1 when in step); bound_pipeline_time() scales the stage's compute by it.
+  double compute_scale = 1;
 };
 
 Shared shared_stage(const CostContext& ctx, StageIdx st, const StageTime& s) {
@@ -186,7 +207,8 @@ Shared shared_stage(const CostContext& ctx, StageIdx st, const StageTime& s) {
     if (std::fabs(nu - u) < 1e-9) break;
     u = nu;
   }
-  return {Milliseconds(micro), std::pow(std::max(0.0, 1 - u), groups - 1)};
+  return {Milliseconds(micro), std::pow(std::max(0.0, 1 - u), groups - 1),
+          std::min(1.0, speed(u) / speed(1.0))};
 }
 
 }  // namespace
@@ -231,10 +253,135 @@ int host_groups(const CostContext& ctx, StageIdx stage, const LayerStrategy& emb
   return static_cast<int>(std::unique(roots.begin(), roots.end()) - roots.begin());
 }
 
+bool bound_one_cpu_each(const CostContext& ctx) {
+  const HostSharing& h = ctx.cluster->host_sharing;
+  return h.shared() && static_cast<int>(h.cpus.size()) == h.ranks_per_host &&
+         ctx.num_devices % h.ranks_per_host == 0;
+}
+
+Milliseconds bound_pipeline_time(const CostContext& ctx, const std::vector<StageTime>& stages,
+                                 const std::vector<double>& handoff) {
+  PARATUNE_CHECK(bound_one_cpu_each(ctx));
+  PARATUNE_CHECK(static_cast<int>(stages.size()) == ctx.pp);
+  PARATUNE_CHECK(static_cast<int>(handoff.size()) == ctx.pp - 1);
+  const HostSharing& h = ctx.cluster->host_sharing;
+  const int pp = ctx.pp, M = ctx.micro_batches, g = ctx.devices_per_stage(),
+            R = h.ranks_per_host;
+  const double k = h.compute_slowdown;
+  // Dense CPU ids over the whole cluster (host, cpu), the ranks bound to each, and per stage
+  // its ranks on each CPU it uses.
+  std::vector<std::pair<int, int>> cpu_keys;
+  std::vector<int> cpu_of(ctx.num_devices);
+  for (Rank r = 0; r < ctx.num_devices; ++r) {
+    const std::pair<int, int> key{r / R, h.cpus[r % R]};
+    auto it = std::find(cpu_keys.begin(), cpu_keys.end(), key);
+    cpu_of[r] = static_cast<int>(it - cpu_keys.begin());
+    if (it == cpu_keys.end()) cpu_keys.push_back(key);
+  }
+  const int ncpu = static_cast<int>(cpu_keys.size());
+  std::vector<int> full(ncpu, 0);
+  for (Rank r = 0; r < ctx.num_devices; ++r) ++full[cpu_of[r]];
+  std::vector<std::vector<std::pair<int, int>>> uses(pp);  // (cpu, ranks of the stage on it)
+  for (StageIdx s = 0; s < pp; ++s) {
+    for (Rank r = s * g; r < (s + 1) * g; ++r) {
+      auto it = std::find_if(uses[s].begin(), uses[s].end(),
+                             [&](const std::pair<int, int>& u) { return u.first == cpu_of[r]; });
+      if (it == uses[s].end()) uses[s].push_back({cpu_of[r], 1});
+      else ++it->second;
+    }
+  }
+  // Per stage and direction (0 forward, 1 backward): CPU work in profiled ms, then the
+  // communication that holds no CPU.
+  std::vector<std::array<double, 2>> work(pp), comm(pp);
+  Milliseconds sync_max;
+  for (StageIdx s = 0; s < pp; ++s) {
+    const StageTime& st = stages[s];
+    const double cpu = k * h.call_cpu_ms * st.calls;
+    const double x = std::max(0.0, st.micro.value - st.compute.value - st.waits.value - cpu);
+    const double w =
+        (st.compute.value + st.waits.value) * shared_stage(ctx, s, st).compute_scale + cpu;
+    const double f = std::clamp(st.forward_share, 0.0, 1.0);
+    work[s] = {f * w, (1 - f) * w};
+    comm[s] = {f * x, (1 - f) * x};
+    sync_max = std::max(sync_max, st.sync);
+  }
+  // Each stage's tasks in 1F1B order: (direction, micro-batch).
+  std::vector<std::vector<std::pair<int, int>>> order(pp);
+  for (StageIdx s = 0; s < pp; ++s) {
+    int fwd = std::min(pp - 1 - s, M), bwd = 0;
+    for (int m = 0; m < fwd; ++m) order[s].push_back({0, m});
+    while (bwd < M) {
+      if (fwd < M) order[s].push_back({0, fwd++});
+      order[s].push_back({1, bwd++});
+    }
+  }
+  constexpr double kNever = std::numeric_limits<double>::infinity();
+  // done[dir][s * M + m]: when the task ended (kNever: not yet).
+  std::array<std::vector<double>, 2> done{std::vector<double>(pp * M, kNever),
+                                          std::vector<double>(pp * M, kNever)};
+  enum Phase { kIdle, kCompute, kComm };
+  std::vector<Phase> phase(pp, kIdle);
+  std::vector<size_t> next(pp, 0);
+  std::vector<double> left(pp, 0), comm_end(pp, 0);
+  std::vector<int> load(ncpu);
+  double now = 0;
+  size_t finished = 0, total = size_t(pp) * 2 * M;
+  while (finished < total) {
+    double arrival = kNever;  // the next handoff that lets an idle stage start
+    for (StageIdx s = 0; s < pp; ++s) {
+      if (phase[s] != kIdle || next[s] >= order[s].size()) continue;
+      const auto [dir, m] = order[s][next[s]];
+      const double ready =
+          dir == 0 ? (s == 0 ? 0.0 : done[0][(s - 1) * M + m] + handoff[s - 1])
+                   : (s == pp - 1 ? done[0][s * M + m] : done[1][(s + 1) * M + m] + handoff[s]);
+      if (ready > now) {
+        arrival = std::min(arrival, ready);
+        continue;
+      }
+      phase[s] = kCompute;
+      left[s] = work[s][dir];
+    }
+    std::fill(load.begin(), load.end(), 0);
+    for (StageIdx s = 0; s < pp; ++s)
+      if (phase[s] == kCompute)
+        for (auto [c, n] : uses[s]) load[c] += n;
+    // Profiled ms of work per ms: the slowest of the stage's CPUs.
+    auto rate = [&](StageIdx s) {
+      double r = kNever;
+      for (auto [c, n] : uses[s]) r = std::min(r, k / std::max(1.0, load[c] * k / full[c]));
+      return r;
+    };
+    double step = arrival - now;
+    for (StageIdx s = 0; s < pp; ++s) {
+      if (phase[s] == kCompute) step = std::min(step, left[s] / rate(s));
+      if (phase[s] == kComm) step = std::min(step, comm_end[s] - now);
+    }
+    PARATUNE_CHECK(step < kNever);  // a stage is always running: the schedule has no deadlock
+    now += std::max(0.0, step);
+    for (StageIdx s = 0; s < pp; ++s) {
+      const auto [dir, m] = order[s][std::min(next[s], order[s].size() - 1)];
+      if (phase[s] == kCompute) {
+        left[s] -= step * rate(s);
+        if (left[s] <= 1e-9 * std::max(1.0, work[s][dir])) {
+          phase[s] = kComm;
+          comm_end[s] = now + comm[s][dir];
+        }
+      }
+      if (phase[s] == kComm && comm_end[s] <= now) {
+        done[dir][s * M + m] = now;
+        phase[s] = kIdle;
+        ++next[s];
+        ++finished;
+      }
+    }
+  }
+  return Milliseconds(now) + sync_max;
+}
+
 Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>& stages) {
   PARATUNE_CHECK(static_cast<int>(stages.size()) == ctx.pp);
   std::vector<Milliseconds> solo, sync;
-  std::vector<double> alone;
+  std::vector<double> alone, handoff(ctx.pp - 1, 0.0);
   Milliseconds sync_max;
   for (StageIdx st = 0; st < ctx.pp; ++st) {
     const Shared sh = shared_stage(ctx, st, stages[st]);
@@ -247,13 +394,16 @@ Milliseconds iteration_time(const CostContext& ctx, const std::vector<StageTime>
     const double h =
         handoff_fraction(*ctx.cluster, link_placement(ctx, st)) * ctx.options.scales.pipeline;
     if (h <= 0) continue;
-    solo[st] += (stages[st].compute * solo_compute_factor(ctx, st) +
-                 stages[st + 1].compute * solo_compute_factor(ctx, st + 1)) *
-                (h / 2);
+    handoff[st] = ((stages[st].compute * solo_compute_factor(ctx, st) +
+                    stages[st + 1].compute * solo_compute_factor(ctx, st + 1)) *
+                   (h / 2))
+                      .value;
+    solo[st] += Milliseconds(handoff[st]);
   }
   const Milliseconds t1 = pipeline_iteration_time(solo, sync, ctx.micro_batches);
   const HostSharing& h = ctx.cluster->host_sharing;
   if (!h.shared()) return t1;
+  if (ctx.pp > 1 && bound_one_cpu_each(ctx)) return std::max(t1, bound_pipeline_time(ctx, stages, handoff));
   const int n = ctx.num_devices, r = h.ranks_per_host;
   Milliseconds t2;
   for (int lo = 0; lo < n; lo += r) {

@@ -38,6 +38,9 @@ struct StageTime {
   // sends and receives, 2 per reshard): each takes cluster.host_sharing.call_cpu_ms of CPU
   // from the host's cores (T2).
   double calls = 0;
+  // The forward's share of micro (and of its compute and communication): how the stage's
+  // micro-batch splits into the two tasks of bound_pipeline_time().
+  double forward_share = 1.0 / 3;
 };
 
 /// Blocking p2p calls of one micro-batch on a rank of stage `stage`: 2 (the activation and its
@@ -69,6 +72,16 @@ Milliseconds solo_micro(const CostContext& ctx, StageIdx stage, const StageTime&
 /// step (pipeline.cpp, processor sharing): solo_micro when s.groups == 1 or without host
 /// sharing, less otherwise. What T1 of iteration_time() uses.
 Milliseconds shared_micro(const CostContext& ctx, StageIdx stage, const StageTime& s);
+
+/// True when ctx's cluster records the one CPU each rank of a host is bound to
+/// (host_sharing.cpus) and its ranks share cores.
+bool bound_one_cpu_each(const CostContext& ctx);
+/// The 1F1B schedule of ctx's pipeline played out on the CPUs the ranks are bound to
+/// (pipeline.cpp): when the last backward ends, plus the largest exposed sync. handoff[s]: the
+/// delay (ms) of each message over link s -> s + 1 (pp - 1 entries). Needs
+/// bound_one_cpu_each(ctx).
+Milliseconds bound_pipeline_time(const CostContext& ctx, const std::vector<StageTime>& stages,
+                                 const std::vector<double>& handoff);
 
 /// The iteration time of ctx's pipeline. Without host sharing (cluster.host_sharing.shared()
 /// false: GPUs, or one rank per core) and without handoff delays it is

@@ -9,7 +9,8 @@
 //   G_s      = host_groups(): the sets of the stage's ranks on a host that no per-micro-batch
 //              collective joins (1 when the stage reshards anywhere)
 //   calls_s  = LayerCost::calls of its layers and E_s + 2 per reshard + p2p_calls(ctx, s)
-//   T        = iteration_time(ctx, {micro, c, sync, waits, G, calls})   (pipeline.cpp: the 1F1B
+//   f_s      = the forward's share of the layers' and E_s's fwd + bwd
+//   T        = iteration_time(ctx, {micro, c, sync, waits, G, calls, f})   (pipeline.cpp: the 1F1B
 //              formula, or with cluster.host_sharing its version for ranks that share a host's
 //              cores)  [ms]
 //   samples/s = B / (T / 1000)
@@ -76,6 +77,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.micro_batch_time = emb.forward + emb.backward + se.p2p;
     se.micro_batch_compute = emb.compute;
     se.micro_batch_waits = emb.waits;
+    Milliseconds forward = emb.forward, backward = emb.backward;
     double calls = emb.calls + p2p_calls(ctx, st);
     se.sync_exposed = emb.grad_sync_exposed;
     Bytes activation = emb.activation_per_micro_batch;
@@ -107,6 +109,8 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
       stage_layers.push_back(le.strategy);
       se.micro_batch_time += le.cost.forward + le.cost.backward + le.switch_in;
       se.micro_batch_compute += le.cost.compute;
+      forward += le.cost.forward;
+      backward += le.cost.backward;
       se.micro_batch_waits += le.cost.waits;
       se.sync_exposed += le.cost.grad_sync_exposed;
       se.model_states += le.cost.model_states;
@@ -134,6 +138,8 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.calls = calls;
     times.push_back({se.micro_batch_time, se.micro_batch_compute, se.sync_exposed,
                      se.micro_batch_waits, se.host_sets, calls});
+    if ((forward + backward).value > 0)
+      times.back().forward_share = forward.value / (forward + backward).value;
     se.shared_micro = shared_micro(ctx, st, times.back());
     e.stages.push_back(se);
   }

@@ -1,5 +1,6 @@
 #include "profiler/cluster_profiler.h"
 
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +77,27 @@ int ranks_per_host(const std::vector<double>& ids) {
   for (int i = 0; i < world; ++i)
     if (ids[i] != ids[i - i % r] || (i % r == 0 && i > 0 && ids[i] == ids[i - r])) return 0;
   return r;
+}
+
+// The CPU this process is bound to when its affinity allows exactly one, else -1.
+int only_cpu() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) != 1) return -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) return c;
+  return -1;
+}
+
+// host_sharing.cpus from every rank's 1 + only_cpu(): the first host's CPUs when every rank is
+// bound to one CPU and every host binds its ranks alike, else empty.
+std::vector<int> host_cpus(const std::vector<double>& bound, int per_host) {
+  if (per_host < 2) return {};
+  for (size_t i = 0; i < bound.size(); ++i)
+    if (bound[i] < 1 || bound[i] != bound[i % per_host]) return {};
+  std::vector<int> cpus;
+  for (int i = 0; i < per_host; ++i) cpus.push_back(int(bound[i]) - 1);
+  return cpus;
 }
 
 int64_t numel_for(int64_t bytes, int n) {
@@ -340,6 +362,10 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   std::vector<double> ids(world, 0.0);
   ids[rank] = host_id();
   ids = world_reduce(comms, ids, c10d::ReduceOp::SUM);
+  // The one CPU each rank is bound to (1 + its number; 0 when its affinity allows several).
+  std::vector<double> bound(world, 0.0);
+  bound[rank] = double(1 + only_cpu());
+  bound = world_reduce(comms, bound, c10d::ReduceOp::SUM);
 
   // Arrival waits: a 4 KiB allreduce (latency only) after compute of a few lengths on every
   // rank; per shape, all groups at once. Where every group of the shape runs on one kernel,
@@ -496,6 +522,7 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   }
   const double gemm_ms = median(all_windows) / calls;
   c.host_sharing.ranks_per_host = ranks_per_host(ids);
+  c.host_sharing.cpus = host_cpus(bound, c.host_sharing.ranks_per_host);
   c.host_sharing.compute_slowdown =
       c.host_sharing.ranks_per_host > 0 && !ratios.empty() ? std::max(1.0, median(ratios)) : 1.0;
   // The CPU one call takes: every rank calls a 1-element allreduce over its group of 2 (the

@@ -29,7 +29,9 @@
 // Host sharing: ranks_per_host = the size of the blocks of consecutive ranks with one boot id
 // (one kernel, so one set of cores; emulated nodes share it); compute_slowdown = that window
 // with every rank computing over the same window on rank 0 alone (>= 1), the median of 3 pairs
-// of windows taken in turn; call_cpu_ms = the
+// of windows taken in turn; cpus = the CPU each rank of a host is bound to, when every rank's
+// affinity is one CPU and every host binds alike (paratune launch's --cpu-bind spread with
+// fewer CPUs than ranks); call_cpu_ms = the
 // process CPU time (every thread) per call of a 1-element allreduce over the rank's pair, every
 // rank calling at once, the median of 5 batches of 100 (or 10 x repeats) calls after 20 calls
 // of warm-up, mean over the ranks (only with 2 or more ranks per host).

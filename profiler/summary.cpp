@@ -67,6 +67,11 @@ std::string cluster_summary(const ClusterProfile& c) {
          (c.host_sharing.call_cpu_ms > 0
               ? fmt(", %.3f ms of CPU per small collective call\n", c.host_sharing.call_cpu_ms)
               : std::string("\n"));
+  if (!c.host_sharing.cpus.empty()) {
+    std::string list;
+    for (int cpu : c.host_sharing.cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
+    s += "  ranks of a host bound to CPUs " + list + " (by position on the host)\n";
+  }
   return s;
 }
 

@@ -124,6 +124,19 @@ TEST(ClusterProfile, OptionalHostSharing) {
   back = cluster_profile_from_json(j, "rt");
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(*back, c);
+  // The CPU each rank of a host is bound to: written when recorded, one per rank of a host.
+  c.host_sharing.cpus = {0, 1, 0, 1, 0, 1, 0, 1};
+  j = to_json(c);
+  EXPECT_EQ(j["host_sharing"]["cpus"].dump(), "[0,1,0,1,0,1,0,1]");
+  back = cluster_profile_from_json(j, "rt");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, c);
+  j["host_sharing"]["cpus"] = {0, 1, 0, 1};
+  EXPECT_TRUE(error_contains(parse(j), "host_sharing.cpus", "ranks_per_host = 8"));
+  j["host_sharing"]["cpus"] = {0, 1, 0, 1, 0, 1, 0, -1};
+  EXPECT_TRUE(error_contains(parse(j), "cpus"));
+  j["host_sharing"].erase("cpus");
+  c.host_sharing.cpus.clear();
   j["host_sharing"]["call_cpu_ms"] = -0.1;
   EXPECT_TRUE(error_contains(parse(j), "host_sharing.call_cpu_ms"));
   j["host_sharing"].erase("call_cpu_ms");

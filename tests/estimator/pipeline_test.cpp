@@ -215,6 +215,47 @@ TEST(Pipeline, HandoffDelayGolden) {
   EXPECT_DOUBLE_EQ(handoff_fraction(only_inter, Placement::kIntraIsland), 0.25);
 }
 
+// Ranks bound one CPU each (host_sharing.cpus): the 1F1B schedule played out on the CPUs.
+TEST(Pipeline, BoundRanksPlayThe1F1BScheduleOnTheirCpus) {
+  using ms = Milliseconds;
+  ModelConfig m = testing::tiny_model();
+  // pp 2 on one CPU (2 ranks, k = 2): alone a stage computes twice as fast as profiled, both
+  // at once share it. No communication, and some stage always has work: the CPU never idles,
+  // so T = all the work at 2 profiled ms per ms = 2 stages * 4 micro-batches * 30 / 2.
+  ClusterProfile one_cpu = testing::two_level_cluster(1, 2);
+  one_cpu.host_sharing = {2, 2.0, 0.0, {0, 0}};
+  CostContext ctx = testing::context(m, one_cpu, nullptr, 2, 2, 4, 16);
+  ASSERT_TRUE(bound_one_cpu_each(ctx));
+  const std::vector<StageTime> two(2, StageTime{ms(30), ms(30), ms(0), ms(0)});
+  EXPECT_NEAR(bound_pipeline_time(ctx, two, {0.0}).value, 120.0, 1e-9);
+  // T1 at solo speed is 5 * 15 = 75: the schedule on the CPU is what the iteration takes.
+  EXPECT_NEAR(iteration_time(ctx, two).value, 120.0, 1e-9);
+  // Each stage on a CPU of its own (2 ranks each): the plain 1F1B at profiled speed, (M + 1) *
+  // 30; one micro-batch with a handoff of 1.5 ms per message: F0, F1, B1, B0 and two handoffs.
+  ClusterProfile own = testing::two_level_cluster(1, 4);
+  own.host_sharing = {4, 2.0, 0.0, {0, 0, 1, 1}};
+  CostContext own4 = testing::context(m, own, nullptr, 4, 2, 4, 16);
+  EXPECT_NEAR(bound_pipeline_time(own4, two, {0.0}).value, 150.0, 1e-9);
+  CostContext own1 = testing::context(m, own, nullptr, 4, 2, 1, 16);
+  EXPECT_NEAR(bound_pipeline_time(own1, two, {1.5}).value, 63.0, 1e-9);
+  // The sync is added once.
+  std::vector<StageTime> synced = two;
+  synced[1].sync = ms(4);
+  EXPECT_NEAR(bound_pipeline_time(own4, synced, {0.0}).value, 154.0, 1e-9);
+  // pp 4 on 2 CPUs bound 0,1,0,1 (stages 0 and 2 share one, 1 and 3 the other), M = 8, micro
+  // 3 ms of which 2.5 compute (the golden of IterationTimeWithHostSharingGolden, where the
+  // capacity form gives 24): 26.1675 by a time-stepped simulation written apart from this one
+  // (dt = 1e-4 ms).
+  ClusterProfile alt = testing::two_level_cluster(2, 2);
+  alt.host_sharing = {4, 2.0, 0.0, {0, 1, 0, 1}};
+  CostContext pp4 = testing::context(m, alt, nullptr, 4, 4, 8, 16);
+  const std::vector<StageTime> four(4, StageTime{ms(3), ms(2.5), ms(0), ms(0)});
+  EXPECT_NEAR(iteration_time(pp4, four).value, 26.1675, 2e-3);
+  alt.host_sharing.cpus.clear();  // not recorded: the capacity form
+  EXPECT_FALSE(bound_one_cpu_each(pp4));
+  EXPECT_DOUBLE_EQ(iteration_time(pp4, four).value, 24.0);
+}
+
 TEST(Pipeline, P2pGoldenAndPlacement) {
   // 8 devices in 2 islands of 4, pp 2: stage 0 = island 0, stage 1 = island 1 -> inter p2p at
   // 1 GB/s. Micro-batch 16/2 = 8 samples of 16 x 64 fp32, 1/4 per device pair, both directions.

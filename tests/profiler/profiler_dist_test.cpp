@@ -1,11 +1,14 @@
 // The profilers on 2 local ranks through `paratune launch`: the files they write load and
 // validate, have the expected entries, plausible numbers, and `paratune search` accepts them;
 // the measured activation bytes predict the executor's peak memory per extra sample.
+#include <sched.h>
+
 #include <algorithm>
 
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "core/cluster_profile.h"
 #include "core/json_reader.h"
@@ -20,6 +23,17 @@ namespace {
 
 using testing::bin;
 using testing::run;
+
+// The CPUs this process (and so `paratune launch`) may run on, ascending.
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
 
 class ProfilerDist : public ::testing::Test {
  protected:
@@ -61,6 +75,16 @@ TEST_F(ProfilerDist, ClusterProfileLoadsAndHasEveryOp) {
   // A small Gloo call takes some CPU (hand-off, loop thread, copies), well under a second.
   EXPECT_GT(c->host_sharing.call_cpu_ms, 0.0);
   EXPECT_LT(c->host_sharing.call_cpu_ms, 50.0);
+  // `paratune launch` binds the 2 ranks (--cpu-bind spread): on 1 or 2 CPUs one CPU each, which
+  // the profile records; on 4 or more, 2 or more CPUs each, which it does not.
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.size() == 1) {
+    EXPECT_EQ(c->host_sharing.cpus, std::vector<int>({allowed[0], allowed[0]}));
+  } else if (allowed.size() == 2) {
+    EXPECT_EQ(c->host_sharing.cpus, allowed);
+  } else if (allowed.size() >= 4) {
+    EXPECT_TRUE(c->host_sharing.cpus.empty());
+  }
   // One group shape (n = 2): its arrival waits after 0.5, 2 and 8 ms of compute.
   ASSERT_EQ(c->arrival_waits.size(), 1u);
   EXPECT_EQ(c->arrival_waits[0].group_size, 2);
@@ -115,6 +139,7 @@ TEST(ProfilerHandoff, FractionSeesStarvedLoopThreads) {
   ASSERT_EQ(c->p2p.size(), 1u);
   EXPECT_GT(c->p2p[0].handoff_fraction, 0.0);
   EXPECT_LT(c->p2p[0].handoff_fraction, 3.0);
+  EXPECT_EQ(c->host_sharing.cpus, std::vector<int>({0, 0, 0, 0}));  // all bound to CPU 0
   r = run("taskset -c 0 " + bin() + " launch --nproc-per-node 2 -- " + bin() +
           " profile-cluster --no-waits -o " + tmp.path() + "/n.json" + flags);
   ASSERT_EQ(r.rc, 0) << r.output;
