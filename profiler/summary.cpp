@@ -100,6 +100,23 @@ double ProfileAgreement::median_rel_diff() const {
   return n % 2 ? d[n / 2] : 0.5 * (d[n / 2 - 1] + d[n / 2]);
 }
 
+double ProfileAgreement::median_ratio() const {
+  if (times.empty()) return 1;
+  std::vector<double> q;
+  for (const AgreementRow& r : times) q.push_back(r.a > 0 ? r.b / r.a : 1.0);
+  std::sort(q.begin(), q.end());
+  const size_t n = q.size();
+  return n % 2 ? q[n / 2] : 0.5 * (q[n / 2 - 1] + q[n / 2]);
+}
+
+ProfileAgreement ProfileAgreement::speed_removed() const {
+  ProfileAgreement g = *this;
+  const double f = median_ratio();
+  if (f > 0)
+    for (AgreementRow& r : g.times) r.b /= f;
+  return g;
+}
+
 std::string ProfileAgreement::report(double tol) const {
   std::vector<AgreementRow> rows = times;
   std::stable_sort(rows.begin(), rows.end(), [](const AgreementRow& x, const AgreementRow& y) {
@@ -123,6 +140,13 @@ std::string ProfileAgreement::report(double tol) const {
   s += line;
   if (unmatched) s += fmt("; %.0f points in only one profile", unmatched);
   s += "\n";
+  const ProfileAgreement g = speed_removed();
+  std::snprintf(line, sizeof line,
+                "  B / A at the median point: x%.3f; with B divided by it (each run's overall "
+                "speed taken out): %d of %zu within %.0f%% (median %.1f%%, max %.1f%%)\n",
+                median_ratio(), g.within(tol), g.times.size(), 100 * tol,
+                100 * g.median_rel_diff(), 100 * g.max_rel_diff());
+  s += line;
   return s;
 }
 

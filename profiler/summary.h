@@ -34,7 +34,13 @@ struct ProfileAgreement {
   int within(double tol) const;
   double max_rel_diff() const;
   double median_rel_diff() const;
-  /// Table of every time, sorted by difference, and a one-line verdict at `tol`.
+  /// The median of b / a over the times: how much slower B ran as a whole (1: no change).
+  double median_ratio() const;
+  /// The same comparison with every b divided by median_ratio(): what is left once the
+  /// machine's overall speed in each run is taken out (activations unchanged).
+  ProfileAgreement speed_removed() const;
+  /// Table of every time, sorted by difference, and a one-line verdict at `tol`, then the
+  /// verdict of speed_removed() (for information: the verdict is the first line's).
   std::string report(double tol) const;
 };
 

@@ -22,7 +22,8 @@
 // get from the host's shared cores, estimator::shared_micro) exactly and
 // the config's time is max(T1, T2) of that partition. T2 (the host's compute capacity) depends
 // on the partition only through the smallest stage communication time, so this is exact up to
-// that term.
+// that term. With ranks bound one CPU each (cluster.host_sharing.cpus) T2 is the 1F1B schedule
+// played out on the CPUs (estimator::bound_pipeline_time), also taken on T1's partition.
 //
 // Pruning (exact): a config's iteration time is at least the pipeline formula with every layer
 // at its fastest candidate, no switches, no sync and an even split; configs whose resulting
@@ -319,12 +320,15 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       double mi = ec.forward.value + ec.backward.value + p2p[ch[n - 1]],
              sy = ec.grad_sync_exposed.value;
       double co = ec.compute.value, wa = ec.waits.value;
+      double fw = ec.forward.value, fb = ec.forward.value + ec.backward.value;  // forward_share
       bool reshards = e_in[ch[0]] > 0 || e_out[ch[n - 1]] > 0;
       double calls = ec.calls + est::p2p_calls(ctx, s) +
                      est::kReshardCalls * ((e_in[ch[0]] > 0) + (e_out[ch[n - 1]] > 0));
       std::vector<LayerStrategy> layers;
       for (int l = 0; l < n; ++l) {
         mi += sc.layer[ch[l]].forward.value + sc.layer[ch[l]].backward.value;
+        fw += sc.layer[ch[l]].forward.value;
+        fb += sc.layer[ch[l]].forward.value + sc.layer[ch[l]].backward.value;
         co += sc.layer[ch[l]].compute.value;
         wa += sc.layer[ch[l]].waits.value;
         sy += sc.layer[ch[l]].grad_sync_exposed.value;
@@ -341,6 +345,7 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       t.time[n - 1] =
           est::StageTime{Milliseconds(mi), Milliseconds(co), Milliseconds(sy), Milliseconds(wa),
                          est::host_groups(ctx, s, e, layers, reshards), calls};
+      if (fb > 0) t.time[n - 1].forward_share = fw / fb;
       t.cost[n - 1] = StageCost{est::shared_micro(ctx, s, t.time[n - 1]).value, sy};
       t.choice[n - 1] = ch;
     }

@@ -164,6 +164,24 @@ TEST(CompareProfiles, HandComputedDifferences) {
   // Sorted by difference: the first row is a backward (20%) and is flagged.
   EXPECT_LT(r.find("backward"), r.find("forward")) << r;
   EXPECT_NE(r.find("20.0%  *"), std::string::npos) << r;
+  // B / A: 1.1, 0.8, 1.1, 0.8, 1.05 -> median 1.05; divided by it the forwards are +4.8%, the
+  // backwards -23.8%, the optimizer 0%.
+  EXPECT_NEAR(g->median_ratio(), 1.05, 1e-12);
+  const ProfileAgreement s = g->speed_removed();
+  EXPECT_EQ(s.within(0.10), 3);
+  EXPECT_NEAR(s.max_rel_diff(), 1 - 0.8 / 1.05, 1e-12);
+  EXPECT_NE(r.find("B / A at the median point: x1.050"), std::string::npos) << r;
+  EXPECT_NE(r.find("3 of 5 within 10% (median 4.8%, max 23.8%)"), std::string::npos) << r;
+}
+
+TEST(CompareProfiles, SpeedRemovedTakesOutAWholeRunsSpeed) {
+  // B ran 20% slower at every point: none within 10%, all of them once the speed is taken out.
+  auto g = compare_model_profiles(two_point_profile(10, 20, 1), two_point_profile(12, 24, 1.2));
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(g->within(0.10), 0);
+  EXPECT_NEAR(g->median_ratio(), 1.2, 1e-12);
+  EXPECT_EQ(g->speed_removed().within(1e-9), 5);
+  EXPECT_EQ(g->speed_removed().activations.size(), g->activations.size());
 }
 
 TEST(CompareProfiles, CountsUnmatchedPointsAndRejectsOtherModels) {

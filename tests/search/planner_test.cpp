@@ -226,6 +226,26 @@ TEST(Planner, CloseToBruteForceWithHostSharing) {
   std::printf("  %d of 3 limits chose a pipeline\n", pipelined_wins);
 }
 
+// Ranks bound one CPU each (host_sharing.cpus): T2 is the 1F1B schedule on the CPUs. The
+// search's own composition must agree with estimate_plan (search() checks it), and the plan fit
+// and stay within 5% of brute force.
+TEST(Planner, CloseToBruteForceWithRanksBoundToCpus) {
+  Fixture f = tiny(4);
+  f.cluster.host_sharing = HostSharing{16, 4.0};
+  for (int r = 0; r < 16; ++r) f.cluster.host_sharing.cpus.push_back(r % 4);
+  // A backward 1.7x the analytic one: the stages' forward share is not the analytic 1/3.
+  for (LayerTypeProfile& l : f.profile.layer_types)
+    for (ComputePoint& c : l.compute) c.backward = c.backward * 1.7;
+  int pipelined_wins = 0;
+  expect_close_to_brute_force(f, [&](const SearchResult& r, const SearchOptions& o) {
+    if (r.strategy.pp > 1) ++pipelined_wins;
+    auto e = est::estimate_plan(context(f, r.strategy, o), r.strategy);
+    ASSERT_TRUE(e.ok());
+    EXPECT_NEAR(e->iteration.value, r.estimate.iteration.value, 1e-9 * e->iteration.value);
+  });
+  std::printf("  %d of 3 limits chose a pipeline\n", pipelined_wins);
+}
+
 TEST(Planner, DeterministicAcrossRunsAndThreads) {
   Fixture f = tiny(4);
   f.model.num_layers = 8;
