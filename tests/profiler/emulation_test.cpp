@@ -79,8 +79,8 @@ TEST(Emulation, TwoByTwoAllreduceSeesTheGigabitLink) {
     const std::string file = dir + "/cluster" + std::to_string(i) + ".json";
     auto [pid, rc] = launch_child(
         "1gbit:200us --nnodes 2 --nproc-per-node 2 -- " + bin() + " profile-cluster -o " + file +
-        " --ops allreduce --sizes 1MiB,4MiB,16MiB --repeats 7 --gemm-size 128 --no-overlap " +
-        "--no-p2p > " + dir + "/log 2>&1");
+        " --ops allreduce --sizes 1MiB,4MiB,16MiB --repeats 7 --passes 5 --gemm-size 128 " +
+        "--no-overlap --no-p2p > " + dir + "/log 2>&1");
     ASSERT_EQ(rc, 0) << run("cat " + dir + "/log").output;
     EXPECT_EQ(left_behind(pid), 0u);
     auto c = load_cluster_profile(file);
@@ -108,7 +108,10 @@ TEST(Emulation, TwoByTwoAllreduceSeesTheGigabitLink) {
                 100 * inter4 / ring_bound, ring_bound / 1e6, intra / 1e6, intra / inter4);
     inter.push_back(inter4);
   }
-  // Two runs agree within 10%.
+  // Two runs agree within 10%. Each keeps the median of 5 passes (the default is 3): a clean-
+  // clone CI run on a noisy day measured 97.2 and 114.6 MB/s (81% and 96% of the bound) with 3,
+  // the machine's slow spells lasting seconds; with 5, three passes must be slow to move one.
+  // Passed with 3 in every earlier CI run.
   EXPECT_LT(std::abs(inter[0] - inter[1]), 0.1 * std::max(inter[0], inter[1]))
       << inter[0] << " vs " << inter[1] << " B/s";
 }
