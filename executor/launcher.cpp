@@ -58,17 +58,6 @@ bool drain(int& fd, std::string& buf) {  // false at EOF
   return false;
 }
 
-// The CPUs this launcher may run on, ascending.
-std::vector<int> allowed_cpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  return cpus;
-}
-
 std::string cpu_list(const std::vector<int>& cpus) {
   std::string s;
   for (int c : cpus) s += (s.empty() ? "" : ",") + std::to_string(c);
@@ -125,6 +114,16 @@ pid_t spawn(const LaunchOptions& o, Child& c, int port, int world, const std::ve
 }
 
 }  // namespace
+
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
 
 Status LaunchOptions::validate() const {
   if (nproc_per_node < 1) return InvalidArgument("--nproc-per-node must be >= 1");

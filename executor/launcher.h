@@ -41,6 +41,8 @@ struct LaunchOptions {
 
 /// Runs the ranks to completion; returns the exit code for the launcher process.
 int launch(const LaunchOptions& o);
+/// The CPUs this process may run on (its affinity mask), ascending; empty if unreadable.
+std::vector<int> allowed_cpus();
 /// The CPUs (ascending) that rank slot `slot` of `slots` gets out of `allowed` (see above).
 std::vector<int> cpu_slice(const std::vector<int>& allowed, int slot, int slots);
 /// A TCP port that was free a moment ago (bind to port 0 on 127.0.0.1).

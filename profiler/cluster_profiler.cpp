@@ -1,6 +1,5 @@
 #include "profiler/cluster_profiler.h"
 
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "executor/launcher.h"
 #include "executor/tracking_allocator.h"
 #include "profiler/fit.h"
 #include "profiler/group_shapes.h"
@@ -81,12 +81,8 @@ int ranks_per_host(const std::vector<double>& ids) {
 
 // The CPU this process is bound to when its affinity allows exactly one, else -1.
 int only_cpu() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) != 1) return -1;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &set)) return c;
-  return -1;
+  const std::vector<int> cpus = executor::allowed_cpus();
+  return cpus.size() == 1 ? cpus[0] : -1;
 }
 
 // host_sharing.cpus from every rank's 1 + only_cpu(): the first host's CPUs when every rank is

@@ -1,8 +1,6 @@
 // The profilers on 2 local ranks through `paratune launch`: the files they write load and
 // validate, have the expected entries, plausible numbers, and `paratune search` accepts them;
 // the measured activation bytes predict the executor's peak memory per extra sample.
-#include <sched.h>
-
 #include <algorithm>
 
 #include <gtest/gtest.h>
@@ -16,6 +14,7 @@
 #include "core/model_profile.h"
 #include "core/strategy.h"
 #include "estimator/plan_estimate.h"
+#include "executor/launcher.h"
 #include "tests/profiler/test_util.h"
 
 namespace paratune::profiler {
@@ -23,17 +22,6 @@ namespace {
 
 using testing::bin;
 using testing::run;
-
-// The CPUs this process (and so `paratune launch`) may run on, ascending.
-std::vector<int> allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  return cpus;
-}
 
 class ProfilerDist : public ::testing::Test {
  protected:
@@ -77,7 +65,7 @@ TEST_F(ProfilerDist, ClusterProfileLoadsAndHasEveryOp) {
   EXPECT_LT(c->host_sharing.call_cpu_ms, 50.0);
   // `paratune launch` binds the 2 ranks (--cpu-bind spread): on 1 or 2 CPUs one CPU each, which
   // the profile records; on 4 or more, 2 or more CPUs each, which it does not.
-  const std::vector<int> allowed = allowed_cpus();
+  const std::vector<int> allowed = executor::allowed_cpus();
   if (allowed.size() == 1) {
     EXPECT_EQ(c->host_sharing.cpus, std::vector<int>({allowed[0], allowed[0]}));
   } else if (allowed.size() == 2) {
