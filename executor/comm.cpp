@@ -13,6 +13,8 @@
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 
+#include "executor/trace.h"
+
 namespace paratune::executor {
 
 namespace {
@@ -59,6 +61,11 @@ const char* to_string(WaitKind k) {
 void wait_work(const c10::intrusive_ptr<c10d::Work>& w, const char* what, WaitKind kind,
                int group_size) {
   const auto t0 = std::chrono::steady_clock::now();
+  static constexpr TraceKind kTraceOf[] = {
+      TraceKind::kWaitOther,       TraceKind::kWaitAllReduce,    TraceKind::kWaitAllGather,
+      TraceKind::kWaitReduceScatter, TraceKind::kWaitRecvForward, TraceKind::kWaitRecvBackward,
+      TraceKind::kWaitSend};
+  TraceScope traced(kTraceOf[int(kind)]);
   try {
     w->wait();
   } catch (const std::exception& e) {

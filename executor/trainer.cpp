@@ -9,6 +9,7 @@
 #include "core/device_mesh.h"
 #include "executor/nodes.h"
 #include "executor/tp_ops.h"
+#include "executor/trace.h"
 #include "models/transformer.h"
 
 namespace paratune::executor {
@@ -239,6 +240,7 @@ void Trainer::sync_grads() {
 }
 
 StepResult Trainer::step(const at::Tensor& batch) {
+  TraceScope traced_step(TraceKind::kStep);
   for (auto& u : units_) u->zero_grad();
   const int M = s_.micro_batches, P = s_.pp;
   const bool last = stage_ == P - 1;
@@ -246,6 +248,7 @@ StepResult Trainer::step(const at::Tensor& batch) {
   std::deque<InFlight> inflight;
   double loss_sum = 0;
   auto run_forward = [&](int micro, const at::Tensor& in) {
+    TraceScope traced(TraceKind::kForward, micro);
     InFlight f{in, forward(micro, batch, in)};
     if (last) loss_sum += f.output.item<double>();
     else send_forward(f.output, micro);
@@ -253,6 +256,7 @@ StepResult Trainer::step(const at::Tensor& batch) {
   };
   auto run_backward = [&](int micro) {
     at::Tensor dy = last ? at::ones_like(inflight.front().output) : recv_backward(micro);
+    TraceScope traced(TraceKind::kBackward, micro);
     at::Tensor dx = backward(inflight.front(), dy);
     inflight.pop_front();
     send_backward(dx, micro);
@@ -267,7 +271,11 @@ StepResult Trainer::step(const at::Tensor& batch) {
   for (auto& w : pending_sends_) wait_work(w, "pipeline send", WaitKind::kSend);
   pending_sends_.clear();
 
-  sync_grads();
+  {
+    TraceScope traced(TraceKind::kGradSync);
+    sync_grads();
+  }
+  TraceScope traced_optimizer(TraceKind::kOptimizer);
   double sq = 0;
   for (auto& u : units_) sq += u->grad_sq();
   const bool counts_loss = last && head_->tp().index() == 0;

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <ctime>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,7 +28,9 @@
 #include "core/checkpoint_format.h"
 #include "executor/checkpoint.h"
 #include "executor/data.h"
+#include "executor/launcher.h"
 #include "executor/rendezvous.h"
+#include "executor/trace.h"
 #include "executor/tracking_allocator.h"
 #include "executor/trainer.h"
 
@@ -44,7 +47,7 @@ double process_cpu_ms() {
 }
 
 struct TrainFlags {
-  std::string strategy, model, data = executor::kDefaultCorpus, metrics;
+  std::string strategy, model, data = executor::kDefaultCorpus, metrics, trace;
   int steps = 10;
   uint64_t seed = 1;
   double memory_limit = 0;  // bytes, 0 = none
@@ -82,6 +85,28 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Collective: gathers every rank's trace events, host and bound CPU; rank 0 (`lead`) writes the
+// Chrome trace JSON to `path` and prints the per-rank summary over steps from `summary_from`.
+Status write_trace(const std::string& path, executor::Group& world, int node,
+                   int64_t summary_from, bool lead) {
+  const std::vector<int> allowed = executor::allowed_cpus();
+  at::Tensor where = at::tensor({double(node), allowed.size() == 1 ? double(allowed[0]) : -1.0},
+                                at::kDouble);
+  std::vector<at::Tensor> all = world.allgather(where);
+  std::vector<executor::TraceEvent> events = executor::gather_trace(world);
+  if (!lead) return Status::Ok();
+  std::vector<int> hosts, cpus;
+  for (const at::Tensor& t : all) {
+    hosts.push_back(int(t[0].item<double>()));
+    cpus.push_back(int(t[1].item<double>()));
+  }
+  Status w = write_file_atomic(path, executor::chrome_trace_json(events, hosts, cpus));
+  if (!w.ok()) return w;
+  std::printf("paratune train: trace of %zu events written to %s\n%s", events.size(),
+              path.c_str(), executor::summarize_trace(events, summary_from).c_str());
+  return Status::Ok();
+}
+
 // "STEP:RANK:shard|manifest" -> a SaveFault (test hook of the crash tests).
 StatusOr<executor::SaveFault> parse_fault(const std::string& v) {
   executor::SaveFault f;
@@ -107,6 +132,14 @@ int run(const TrainFlags& f) {
   if (!strategy.ok()) return fail(cmd, strategy.status());
   auto env = executor::dist_env_from_environment();
   if (!env.ok()) return fail(cmd, env.status());
+  if (!f.trace.empty()) {
+    // Fail before training rather than after it.
+    const std::filesystem::path dir = std::filesystem::path(f.trace).parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+      return fail(cmd, InvalidArgument("--trace " + f.trace + ": folder " + dir.string() +
+                                       " does not exist"));
+  }
   Status st = executor::check_runnable(*strategy, *model, env->world_size, f.strategy);
   if (!st.ok()) return fail(cmd, st);
   StatusOr<executor::TokenSource> data =
@@ -170,12 +203,17 @@ int run(const TrainFlags& f) {
     }
     const executor::RunInfo info{data->description(), int64_t(f.seed)};
     const int64_t tokens = int64_t(strategy->global_batch) * model->seq_len;
+    if (!f.trace.empty()) {
+      executor::trace_enable(true);
+      executor::trace_set_rank(rank);
+    }
     Json steps = Json::array();
     double total_ms = 0;
     for (int64_t i = first_step; i < f.steps; ++i) {
       at::Tensor batch = data->batch(i, strategy->global_batch, model->seq_len + 1);
       const auto t0 = std::chrono::steady_clock::now();
       const double cpu0 = process_cpu_ms();
+      executor::trace_set_step(i);
       executor::StepResult r = trainer.step(batch);
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -223,6 +261,11 @@ int run(const TrainFlags& f) {
     }
     std::vector<at::Tensor> all = comms.world().allgather(mine);
     std::vector<at::Tensor> all_waits = comms.world().allgather(waits);
+    if (!f.trace.empty()) {
+      Status w = write_trace(f.trace, comms.world(), env->node_rank,
+                             first_step + (ran > 2 ? 2 : ran > 1 ? 1 : 0), lead);
+      if (!w.ok()) return fail(cmd, w);
+    }
     const int64_t wait_steps = std::max<int64_t>(0, f.steps - first_step - 1);
     if (lead && !f.metrics.empty()) {
       Json peaks = Json::array(), states = Json::array(), lives = Json::array();
@@ -282,6 +325,9 @@ int cmd_train(int argc, char** argv) {
       ("seed", "init and data seed", cxxopts::value<uint64_t>()->default_value("1"))
       ("lr", "Adam learning rate", cxxopts::value<double>()->default_value("1e-3"))
       ("metrics", "write metrics JSON here (rank 0)", cxxopts::value<std::string>())
+      ("trace", "write every rank's timeline (forward, backward, waits, sync, optimizer; wall and "
+                "CPU time) here as Chrome trace JSON (rank 0; open in ui.perfetto.dev) and print "
+                "where each rank's step time went", cxxopts::value<std::string>())
       ("memory-per-device", "fail cleanly when a rank's tracked peak exceeds this (e.g. 2GiB)",
        cxxopts::value<std::string>())
       ("timeout", "seconds before a collective with a dead/hung peer fails",
@@ -318,6 +364,7 @@ int cmd_train(int argc, char** argv) {
     f.model = r["model"].as<std::string>();
     if (r.count("data")) f.data = r["data"].as<std::string>();
     if (r.count("metrics")) f.metrics = r["metrics"].as<std::string>();
+    if (r.count("trace")) f.trace = r["trace"].as<std::string>();
     f.steps = r["steps"].as<int>();
     f.seed = r["seed"].as<uint64_t>();
     f.lr = r["lr"].as<double>();

@@ -17,12 +17,14 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "executor/comm.h"
 #include "executor/data.h"
 #include "executor/launcher.h"
 #include "executor/layout.h"
 #include "executor/rendezvous.h"
+#include "executor/trace.h"
 #include "executor/tracking_allocator.h"
 #include "executor/trainer.h"
 #include "models/reference.h"
@@ -137,6 +139,92 @@ TEST(TrackingAllocator, KeepsActivationSizedBlocksInTheHeap) {
   const struct mallinfo2 after = mallinfo2();
   EXPECT_EQ(after.arena, arena_live) << "the heap was trimmed after the free";
 #endif
+}
+
+// Spans are recorded only while tracing is on, nested waits inside a forward end first, and
+// the thread's CPU time of a busy span is close to its wall time.
+TEST(Trace, RecordsSpansOnlyWhenEnabled) {
+  executor::trace_clear();
+  executor::trace_enable(false);
+  { executor::TraceScope s(executor::TraceKind::kForward, 0); }
+  EXPECT_TRUE(executor::trace_events().empty());
+  executor::trace_enable(true);
+  executor::trace_set_rank(3);
+  executor::trace_set_step(7);
+  {
+    executor::TraceScope f(executor::TraceKind::kForward, 1);
+    { executor::TraceScope w(executor::TraceKind::kWaitAllReduce); }
+    volatile double x = 0;
+    for (int i = 0; i < 2000000; ++i) x = x + 1e-9 * i;
+  }
+  executor::trace_enable(false);
+  const std::vector<executor::TraceEvent> ev = executor::trace_events();
+  executor::trace_clear();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].kind, executor::TraceKind::kWaitAllReduce);
+  EXPECT_EQ(ev[1].kind, executor::TraceKind::kForward);
+  EXPECT_EQ(ev[1].micro, 1);
+  EXPECT_EQ(ev[1].rank, 3);
+  EXPECT_EQ(ev[1].step, 7);
+  EXPECT_GE(ev[0].t0_us, ev[1].t0_us);
+  EXPECT_LE(ev[0].t0_us + ev[0].dur_us, ev[1].t0_us + ev[1].dur_us);
+  EXPECT_GT(ev[1].thread_cpu_us, 0);
+  EXPECT_LE(ev[1].thread_cpu_us, ev[1].dur_us * 1.01 + 50);
+  EXPECT_GE(ev[1].process_cpu_us, ev[1].thread_cpu_us * 0.99);
+}
+
+// The summary's arithmetic on hand-made events: compute = step - waits, CPU likewise, other
+// threads = process - thread CPU; steps before `from_step` are left out.
+TEST(Trace, SummaryAndChromeJson) {
+  using K = executor::TraceKind;
+  auto ev = [](K k, int rank, int64_t step, double t0, double dur, double tcpu, double pcpu,
+               int micro = -1) {
+    executor::TraceEvent e;
+    e.kind = k;
+    e.rank = rank;
+    e.step = step;
+    e.t0_us = t0;
+    e.dur_us = dur;
+    e.thread_cpu_us = tcpu;
+    e.process_cpu_us = pcpu;
+    e.micro = micro;
+    return e;
+  };
+  const std::vector<executor::TraceEvent> events = {
+      ev(K::kStep, 0, 0, 1000, 99000, 1000, 1000),  // warm-up step, left out
+      ev(K::kWaitRecvBackward, 1, 1, 120000, 30000, 100, 300),
+      ev(K::kForward, 1, 1, 100000, 20000, 10000, 10000, 0),
+      ev(K::kStep, 1, 1, 100000, 100000, 40000, 46000),
+      ev(K::kWaitAllReduce, 1, 2, 250000, 10000, 0, 0),
+      ev(K::kStep, 1, 2, 200000, 80000, 50000, 52000),
+  };
+  const std::string table = executor::summarize_trace(events, 1);
+  // rank 1: step (100 + 80) / 2 = 90 ms; waits (30 + 10) / 2 = 20 -> compute 70; CPU
+  // (40 + 50 - 0.1) / 2 = 44.95; wall / cpu 1.56; recv bwd 15, allreduce 5; other threads
+  // ((46 - 40) + (52 - 50)) / 2 = 4.
+  EXPECT_NE(table.find("    1    90.00     70.00     44.95   1.56      0.00     15.00"),
+            std::string::npos) << table;
+  EXPECT_NE(table.find("5.00"), std::string::npos) << table;
+  EXPECT_NE(table.find("4.00\n"), std::string::npos) << table;
+  EXPECT_EQ(table.find("\n    0 "), std::string::npos) << table;  // rank 0 had only step 0
+
+  const auto doc = nlohmann::json::parse(executor::chrome_trace_json(events, {0, 1}, {-1, 1}));
+  int spans = 0;
+  bool named_cpu = false;
+  for (const auto& e : doc["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "thread_name" && e["tid"] == 1)
+      named_cpu = e["args"]["name"] == "rank 1 (cpu 1)";
+    if (e["ph"] != "X") continue;
+    ++spans;
+    if (e["name"] == "forward") {
+      EXPECT_EQ(e["pid"], 1);  // rank 1's host
+      EXPECT_DOUBLE_EQ(e["ts"].get<double>(), 99000);  // from the earliest event
+      EXPECT_EQ(e["args"]["micro_batch"], 0);
+      EXPECT_EQ(e["cat"], "compute");
+    }
+  }
+  EXPECT_EQ(spans, 6);
+  EXPECT_TRUE(named_cpu);
 }
 
 TEST(Launcher, RunsRanksWithTorchrunEnvironmentAndReportsFailures) {

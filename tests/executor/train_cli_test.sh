@@ -1,7 +1,7 @@
 #!/bin/sh
 # `paratune train` end to end in one process (world of one) and rejection of bad input:
 # metrics JSON, the default Debian corpus, --memory-per-device OOM, world-size mismatch; and on 4
-# local ranks the per-rank communication waits in the metrics.
+# local ranks the per-rank communication waits in the metrics and the --trace timeline.
 # usage: train_cli_test.sh PARATUNE PARITY_DRIVER
 set -u
 P=$1; D=$2
@@ -46,6 +46,26 @@ check "pipeline receives: 2 per step per direction" \
   '[ $(echo "$one_line" | grep -o "\"kind\":\"pipeline_recv_[a-z]*\",\"group_size\":0,\"ms_per_step\":[0-9.e+-]*,\"calls_per_step\":2.0" | wc -l) -eq 4 ]'
 check "TP allreduce over 2 ranks on every rank, no allgather counted" \
   '[ $(echo "$one_line" | grep -o "\"kind\":\"allreduce\",\"group_size\":2," | wc -l) -eq 4 ] && ! echo "$one_line" | grep -q allgather'
+# The trace of the same run: every rank's forwards and backwards per micro-batch and step, stage
+# 1's forward receives and stage 0's backward receives, one summary row per rank; a trace into a
+# missing folder is refused before training.
+"$P" launch --nproc-per-node 4 -- "$P" train --strategy "$T/pp2-tp2.json" --model "$T/tiny-gpt.json" \
+  --steps 3 --trace "$T/trace.json" >"$T/out10" 2>"$T/err10"; rc=$?
+cat "$T/err10"
+count() { grep -c "\"name\": \"$1\"" "$T/trace.json"; }
+check "traced train exits 0" '[ $rc -eq 0 ] && [ -s "$T/trace.json" ]'
+check "trace: 4 ranks x 3 steps x 2 micro-batches of forward and of backward" \
+  '[ $(count forward) -eq 24 ] && [ $(count backward) -eq 24 ] && [ $(count step) -eq 12 ]'
+check "trace: stage 1 waits for 2 activations, stage 0 for 2 gradients, per rank and step" \
+  '[ $(count "wait recv forward") -eq 12 ] && [ $(count "wait recv backward") -eq 12 ]'
+check "trace: a row per rank (named with its CPU where it is bound to one)" \
+  '[ $(grep -cE "\"name\": \"rank [0-3]( \(cpu [0-9]+\))?\"" "$T/trace.json") -eq 4 ]'
+check "trace summary: one row per rank" \
+  '[ $(sed -n "/trace summary/,\$p" "$T/out10" | grep -cE "^\[rank 0\] +[0-3] +[0-9.]+ ") -eq 4 ]'
+"$P" train --strategy "$T/single.json" --model "$T/tiny-gpt.json" --steps 1 \
+  --trace "$T/nowhere/t.json" >"$T/out11" 2>"$T/err11"; rc=$?
+check "trace into a missing folder refused before training" \
+  '[ $rc -ne 0 ] && grep -q "nowhere" "$T/err11" && ! grep -q "ms/iter" "$T/out11"'
 # DDP's gradient buckets replace the units' own gradient buffers: the two never exist at once.
 # With every layer checkpointed and 1 sample per rank, the step's transients are far below all
 # gradients (a quarter of the DDP states); allocating the bucket next to the units' buffers put
