@@ -159,7 +159,8 @@ std::string chrome_trace_json(const std::vector<TraceEvent>& events, const std::
   return doc.dump(1);
 }
 
-std::string summarize_trace(const std::vector<TraceEvent>& events, int64_t from_step) {
+std::string summarize_trace(const std::vector<TraceEvent>& events, int64_t from_step,
+                            const std::vector<int>& cpus) {
   struct Row {
     int steps = 0;
     double step = 0, step_thread = 0, step_process = 0;
@@ -206,6 +207,23 @@ std::string summarize_trace(const std::vector<TraceEvent>& events, int64_t from_
                   w(TraceKind::kWaitSend), w(TraceKind::kWaitAllReduce),
                   w(TraceKind::kWaitAllGather), w(TraceKind::kWaitReduceScatter),
                   w(TraceKind::kWaitOther), (r.step_process - r.step_thread) / n);
+    out += line;
+  }
+  // Per CPU: the CPU time of its ranks' processes over the mean step wall of those ranks.
+  std::map<int, std::vector<int>> ranks_of;
+  for (const auto& [rank, r] : rows)
+    if (r.steps > 0 && rank < int(cpus.size()) && cpus[rank] >= 0) ranks_of[cpus[rank]].push_back(rank);
+  for (const auto& [cpu, ranks] : ranks_of) {
+    double busy = 0, wall = 0;
+    std::string names;
+    for (int rank : ranks) {
+      const Row& r = rows.at(rank);
+      busy += r.step_process / r.steps;
+      wall += r.step / r.steps / double(ranks.size());
+      names += (names.empty() ? "" : ", ") + std::to_string(rank);
+    }
+    std::snprintf(line, sizeof line, "cpu %d (ranks %s): busy %.0f%% of the step (%.2f of %.2f ms)\n",
+                  cpu, names.c_str(), wall > 0 ? 100 * busy / wall : 0.0, busy, wall);
     out += line;
   }
   return out;

@@ -85,9 +85,12 @@ std::vector<TraceEvent> gather_trace(Group& world);
 std::string chrome_trace_json(const std::vector<TraceEvent>& events, const std::vector<int>& hosts,
                               const std::vector<int>& cpus);
 
-/// Per rank over steps [from_step, last]: mean step, compute (forward + backward + optimizer
-/// minus the waits nested in them) wall and CPU time, waits by kind, and the CPU time of the
-/// process's other threads, per step. A readable table.
-std::string summarize_trace(const std::vector<TraceEvent>& events, int64_t from_step);
+/// Per rank over steps [from_step, last]: mean step, compute (the step minus the waits nested
+/// in it) wall and CPU time, waits by kind, and the CPU time of the process's other threads, per
+/// step. A readable table. With `cpus` (rank -> its one CPU, -1 where not bound to one), also a
+/// line per CPU: how busy it was, i.e. its ranks' process CPU time over the steps / the mean
+/// wall time of their steps.
+std::string summarize_trace(const std::vector<TraceEvent>& events, int64_t from_step,
+                            const std::vector<int>& cpus = {});
 
 }  // namespace paratune::executor

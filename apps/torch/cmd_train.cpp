@@ -103,7 +103,7 @@ Status write_trace(const std::string& path, executor::Group& world, int node,
   Status w = write_file_atomic(path, executor::chrome_trace_json(events, hosts, cpus));
   if (!w.ok()) return w;
   std::printf("paratune train: trace of %zu events written to %s\n%s", events.size(),
-              path.c_str(), executor::summarize_trace(events, summary_from).c_str());
+              path.c_str(), executor::summarize_trace(events, summary_from, cpus).c_str());
   return Status::Ok();
 }
 

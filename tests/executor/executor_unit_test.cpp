@@ -207,6 +207,12 @@ TEST(Trace, SummaryAndChromeJson) {
   EXPECT_NE(table.find("5.00"), std::string::npos) << table;
   EXPECT_NE(table.find("4.00\n"), std::string::npos) << table;
   EXPECT_EQ(table.find("\n    0 "), std::string::npos) << table;  // rank 0 had only step 0
+  EXPECT_EQ(table.find("cpu 1 (ranks"), std::string::npos) << table;  // no CPUs given
+  // Bound: rank 1 on CPU 1, process CPU (46 + 52) / 2 = 49 ms over a 90 ms step.
+  const std::string bound = executor::summarize_trace(events, 1, {0, 1});
+  EXPECT_NE(bound.find("cpu 1 (ranks 1): busy 54% of the step (49.00 of 90.00 ms)"),
+            std::string::npos) << bound;
+  EXPECT_EQ(bound.find("cpu 0 (ranks"), std::string::npos) << bound;  // rank 0: no counted step
 
   const auto doc = nlohmann::json::parse(executor::chrome_trace_json(events, {0, 1}, {-1, 1}));
   int spans = 0;
