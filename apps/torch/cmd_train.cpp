@@ -9,6 +9,7 @@
 // continues at the checkpoint's step and stops at the same step as an uninterrupted one. A save
 // happens after every K-th step and after the last; --resume takes a save dir (its latest
 // complete checkpoint) or one step-* folder, under any strategy and world size.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -55,6 +56,7 @@ struct TrainFlags {
   int timeout_s = 120;
   std::string save_dir, resume;
   int save_every = 0;  // 0: only after the last step
+  int trace_steps = 20;  // steps recorded by --trace, from the first
   executor::CheckpointOptions ckpt;
 };
 
@@ -203,10 +205,7 @@ int run(const TrainFlags& f) {
     }
     const executor::RunInfo info{data->description(), int64_t(f.seed)};
     const int64_t tokens = int64_t(strategy->global_batch) * model->seq_len;
-    if (!f.trace.empty()) {
-      executor::trace_enable(true);
-      executor::trace_set_rank(rank);
-    }
+    if (!f.trace.empty()) executor::trace_set_rank(rank);
     Json steps = Json::array();
     double total_ms = 0;
     for (int64_t i = first_step; i < f.steps; ++i) {
@@ -214,7 +213,9 @@ int run(const TrainFlags& f) {
       const auto t0 = std::chrono::steady_clock::now();
       const double cpu0 = process_cpu_ms();
       executor::trace_set_step(i);
+      if (!f.trace.empty()) executor::trace_enable(i - first_step < f.trace_steps);
       executor::StepResult r = trainer.step(batch);
+      executor::trace_enable(false);  // a checkpoint save's collectives are not the step's
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       const double cpu_ms = process_cpu_ms() - cpu0;
@@ -262,8 +263,9 @@ int run(const TrainFlags& f) {
     std::vector<at::Tensor> all = comms.world().allgather(mine);
     std::vector<at::Tensor> all_waits = comms.world().allgather(waits);
     if (!f.trace.empty()) {
+      const int64_t traced = std::min<int64_t>(ran, f.trace_steps);
       Status w = write_trace(f.trace, comms.world(), env->node_rank,
-                             first_step + (ran > 2 ? 2 : ran > 1 ? 1 : 0), lead);
+                             first_step + (traced > 2 ? 2 : traced > 1 ? 1 : 0), lead);
       if (!w.ok()) return fail(cmd, w);
     }
     const int64_t wait_steps = std::max<int64_t>(0, f.steps - first_step - 1);
@@ -328,6 +330,8 @@ int cmd_train(int argc, char** argv) {
       ("trace", "write every rank's timeline (forward, backward, waits, sync, optimizer; wall and "
                 "CPU time) here as Chrome trace JSON (rank 0; open in ui.perfetto.dev) and print "
                 "where each rank's step time went", cxxopts::value<std::string>())
+      ("trace-steps", "steps recorded by --trace, from the first (the summary leaves out the "
+                      "first 2)", cxxopts::value<int>()->default_value("20"))
       ("memory-per-device", "fail cleanly when a rank's tracked peak exceeds this (e.g. 2GiB)",
        cxxopts::value<std::string>())
       ("timeout", "seconds before a collective with a dead/hung peer fails",
@@ -365,6 +369,11 @@ int cmd_train(int argc, char** argv) {
     if (r.count("data")) f.data = r["data"].as<std::string>();
     if (r.count("metrics")) f.metrics = r["metrics"].as<std::string>();
     if (r.count("trace")) f.trace = r["trace"].as<std::string>();
+    f.trace_steps = r["trace-steps"].as<int>();
+    if (f.trace_steps < 1) {
+      std::fprintf(stderr, "paratune train: --trace-steps must be >= 1\n");
+      return 2;
+    }
     f.steps = r["steps"].as<int>();
     f.seed = r["seed"].as<uint64_t>();
     f.lr = r["lr"].as<double>();

@@ -46,15 +46,15 @@ check "pipeline receives: 2 per step per direction" \
   '[ $(echo "$one_line" | grep -o "\"kind\":\"pipeline_recv_[a-z]*\",\"group_size\":0,\"ms_per_step\":[0-9.e+-]*,\"calls_per_step\":2.0" | wc -l) -eq 4 ]'
 check "TP allreduce over 2 ranks on every rank, no allgather counted" \
   '[ $(echo "$one_line" | grep -o "\"kind\":\"allreduce\",\"group_size\":2," | wc -l) -eq 4 ] && ! echo "$one_line" | grep -q allgather'
-# The trace of the same run: every rank's forwards and backwards per micro-batch and step, stage
-# 1's forward receives and stage 0's backward receives, one summary row per rank; a trace into a
-# missing folder is refused before training.
+# The trace of the same run (4 steps, the first 3 traced): every rank's forwards and backwards
+# per micro-batch and traced step, stage 1's forward receives and stage 0's backward receives,
+# one summary row per rank; a trace into a missing folder is refused before training.
 "$P" launch --nproc-per-node 4 -- "$P" train --strategy "$T/pp2-tp2.json" --model "$T/tiny-gpt.json" \
-  --steps 3 --trace "$T/trace.json" >"$T/out10" 2>"$T/err10"; rc=$?
+  --steps 4 --trace-steps 3 --trace "$T/trace.json" >"$T/out10" 2>"$T/err10"; rc=$?
 cat "$T/err10"
 count() { grep -c "\"name\": \"$1\"" "$T/trace.json"; }
 check "traced train exits 0" '[ $rc -eq 0 ] && [ -s "$T/trace.json" ]'
-check "trace: 4 ranks x 3 steps x 2 micro-batches of forward and of backward" \
+check "trace: 4 ranks x 3 traced steps x 2 micro-batches of forward and of backward" \
   '[ $(count forward) -eq 24 ] && [ $(count backward) -eq 24 ] && [ $(count step) -eq 12 ]'
 check "trace: stage 1 waits for 2 activations, stage 0 for 2 gradients, per rank and step" \
   '[ $(count "wait recv forward") -eq 12 ] && [ $(count "wait recv backward") -eq 12 ]'
