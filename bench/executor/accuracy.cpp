@@ -318,6 +318,7 @@ int main(int argc, char** argv) {
                   100 * raw_held.t_max, raw_all.tau, raw_held.tau);
     }
     std::printf("%s\n", bench::describe(noise, f.repeats).c_str());
+    std::printf("%s\n", bench::describe(bench::noise_ceiling(meas), f.repeats).c_str());
   }
   // Raw rows.
   const std::string csv = f.out + "/accuracy.csv", js = f.out + "/accuracy.json", svg = f.out + "/accuracy.svg";

@@ -90,3 +90,54 @@ std::string describe(const RunToRunNoise& n, int repeats) {
 }
 
 }  // namespace paratune::bench
+
+namespace paratune::bench {
+
+NoiseCeiling noise_ceiling(const std::vector<Measured>& m, int draws, uint32_t seed) {
+  NoiseCeiling c;
+  std::vector<const std::vector<double>*> runs;
+  std::vector<double> truth;
+  for (const Measured& x : m) {
+    if (!x.ok || x.runs_ms.size() < 2) continue;
+    runs.push_back(&x.runs_ms);
+    truth.push_back(median(x.runs_ms));
+  }
+  c.plans = int(runs.size());
+  if (c.plans == 0 || draws < 1) return c;
+  uint64_t state = seed ? seed : 1;  // xorshift64*: the same draws on every platform
+  auto next = [&state](size_t n) {
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return size_t((state * 2685821657736338717ULL) >> 33) % n;
+  };
+  std::vector<double> meas(runs.size()), pick;
+  for (int d = 0; d < draws; ++d) {
+    double sum = 0, worst = 0;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const std::vector<double>& r = *runs[i];
+      pick.clear();
+      for (size_t k = 0; k < r.size(); ++k) pick.push_back(r[next(r.size())]);
+      meas[i] = median(pick);
+      const double e = std::fabs(meas[i] - truth[i]) / truth[i];
+      sum += e;
+      worst = std::max(worst, e);
+    }
+    c.mape += sum / double(runs.size()) / draws;
+    c.max_ape += worst / draws;
+    c.tau += kendall_tau(truth, meas) / draws;
+  }
+  return c;
+}
+
+std::string describe(const NoiseCeiling& c, int repeats) {
+  if (c.plans == 0) return "noise floor: not measured (needs --repeats >= 2)";
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "noise floor (a perfect model scored against resampled medians of %d runs, %d "
+                "plans): mean abs error %.1f%%, max %.1f%%, Kendall's tau %.3f",
+                repeats, c.plans, 100 * c.mape, 100 * c.max_ape, c.tau);
+  return buf;
+}
+
+}  // namespace paratune::bench

@@ -3,6 +3,7 @@
 // are brought in here. Torch-free.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,5 +49,21 @@ RunToRunNoise run_to_run_noise(const std::vector<Measured>& m);
 /// "run-to-run (run 2 vs run 1 of 57 plans): mean abs difference 10.9%, max 40.2%, tau 0.821;
 /// spread of 3 runs: median 12.0%, max 45.0%", or a line saying a second run is needed.
 std::string describe(const RunToRunNoise& n, int repeats);
+
+/// What a perfect cost model would score against this bench's own measurements: each plan's
+/// "true" time taken as the median of its runs, and a fresh measurement as the median of as
+/// many runs drawn with replacement from them (a bootstrap, `draws` times, deterministic for a
+/// seed). Means over the draws of the mean and max absolute error and of Kendall's tau, over the
+/// plans with at least two runs. It estimates, from few runs, the floor that measurement noise
+/// alone puts under any model's figures on this machine with this many runs a plan; the
+/// calibration-to-bench drift of the machine comes on top.
+struct NoiseCeiling {
+  int plans = 0;
+  double mape = 0, max_ape = 0, tau = 0;
+};
+NoiseCeiling noise_ceiling(const std::vector<Measured>& m, int draws = 1000, uint32_t seed = 1);
+/// "noise floor (a perfect model vs resampled medians of 5 runs, 57 plans): mean abs error 4.0%,
+/// max 30.2%, Kendall's tau 0.831", or a line saying a second run is needed.
+std::string describe(const NoiseCeiling& c, int repeats);
 
 }  // namespace paratune::bench

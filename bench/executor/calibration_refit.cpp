@@ -34,6 +34,7 @@ struct Row {
   std::string name;
   Strategy plan;
   double meas_ms = 0;
+  std::vector<double> runs_ms;  // every run's median step, where the rows carry them
   bool train = false;
 };
 
@@ -122,6 +123,9 @@ int main(int argc, char** argv) {
     if (!s.ok()) die(s.status().message());
     row.plan = *s;
     row.meas_ms = r.at("meas_ms").get<double>();
+    if (r.contains("runs_ms") && r.at("runs_ms").is_array())
+      for (const Json& v : r.at("runs_ms"))
+        if (v.is_number()) row.runs_ms.push_back(v.get<double>());
     const std::string key = dump_json(r.at("strategy"));
     if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
     seen.push_back(key);
@@ -153,6 +157,15 @@ int main(int argc, char** argv) {
   std::printf("baseline, every multiplier 1: held-out time mean abs error %.1f%%, max %.1f%%, "
               "tau %.3f\n",
               100 * raw.mape, 100 * raw.max_ape, raw.tau);
+  std::vector<bench::Measured> held_runs;
+  for (const Row& r : held) {
+    bench::Measured m;
+    m.ok = true;
+    m.runs_ms = r.runs_ms;
+    held_runs.push_back(m);
+  }
+  const int repeats = j->value("repeats", 0);
+  std::printf("held-out %s\n", bench::describe(bench::noise_ceiling(held_runs), repeats).c_str());
   std::printf("%10s %10s %10s %10s %8s %12s\n", "penalty", "train rms", "held MAPE", "held max",
               "held tau", "LOO log-rms");
   std::vector<double> last;  // the last fit's held-out predictions

@@ -324,6 +324,7 @@ int main(int argc, char** argv) {
   }
   const bench::RunToRunNoise noise = bench::run_to_run_noise(meas);
   std::printf("\n%s\n", bench::describe(noise, f.repeats).c_str());
+  std::printf("%s\n", bench::describe(bench::noise_ceiling(meas), f.repeats).c_str());
   std::printf("summary: regret <= 5%% at %d of %d limits; never slower than the best baseline "
               "at %d of %d; >= 1.2x the best baseline (or no baseline fits) at %d\n",
               regret_ok, limits_run, never_slower, limits_run, fast_limits);

@@ -1,5 +1,5 @@
 // The statistics the executor benchmarks report: the interleaved measurement order, Kendall's
-// tau and the run-to-run noise of repeated measurements.
+// tau, the run-to-run noise of repeated measurements and the noise floor under any model.
 #include "bench/executor/bench_util.h"
 
 #include <gtest/gtest.h>
@@ -61,6 +61,35 @@ TEST(RunToRunNoise, NeedsTwoRuns) {
   const RunToRunNoise n = run_to_run_noise({runs({100}), runs({200})});
   EXPECT_EQ(n.plans, 0);
   EXPECT_NE(describe(n, 1).find("--repeats >= 2"), std::string::npos);
+}
+
+// Runs that never move: a perfect model scores 0 / 0 and keeps every pair in order.
+TEST(NoiseCeiling, SteadyRunsScoreZero) {
+  const NoiseCeiling c = noise_ceiling({runs({100, 100, 100}), runs({200, 200}), runs({50})});
+  EXPECT_EQ(c.plans, 2);  // one run: left out
+  EXPECT_DOUBLE_EQ(c.mape, 0.0);
+  EXPECT_DOUBLE_EQ(c.max_ape, 0.0);
+  EXPECT_NEAR(c.tau, 1.0, 1e-9);
+  EXPECT_NE(describe(c, 3).find("2 plans"), std::string::npos);
+  EXPECT_NE(describe(noise_ceiling({runs({1})}), 1).find("--repeats >= 2"), std::string::npos);
+}
+
+// Plan {100, 140}: truth 120; a resampled median of 2 runs is 100, 120 or 140 with probability
+// 1/4, 1/2, 1/4, so its expected error is 1/2 x 1/6 = 1/12, and the max over the plans is 1/6
+// half of the time. With two steady plans beside it (far apart, so the order never changes):
+// mean error 1/36, mean max 1/12, tau 1. 4000 draws put the means within a few thousandths.
+TEST(NoiseCeiling, ExpectedErrorOfAResampledMedian) {
+  const NoiseCeiling c =
+      noise_ceiling({runs({100, 140}), runs({1000, 1000}), runs({5000, 5000})}, 4000, 7);
+  EXPECT_EQ(c.plans, 3);
+  EXPECT_NEAR(c.mape, 1.0 / 36, 0.003);
+  EXPECT_NEAR(c.max_ape, 1.0 / 12, 0.008);
+  EXPECT_NEAR(c.tau, 1.0, 1e-9);
+  // The same seed gives the same draws; scaling every run scales nothing.
+  const NoiseCeiling again =
+      noise_ceiling({runs({200, 280}), runs({2000, 2000}), runs({10000, 10000})}, 4000, 7);
+  EXPECT_DOUBLE_EQ(again.mape, c.mape);
+  EXPECT_DOUBLE_EQ(again.max_ape, c.max_ape);
 }
 
 }  // namespace
