@@ -53,8 +53,9 @@ std::string describe(const RunToRunNoise& n, int repeats);
 /// What a perfect cost model would score against this bench's own measurements: each plan's
 /// "true" time taken as the median of its runs, and a fresh measurement as the median of as
 /// many runs drawn with replacement from them (a bootstrap, `draws` times, deterministic for a
-/// seed). Means over the draws of the mean and max absolute error and of Kendall's tau, over the
-/// plans with at least two runs. It estimates, from few runs, the floor that measurement noise
+/// seed): the mean over the draws of the mean absolute error and of Kendall's tau, and the
+/// median over the draws of the max absolute error (the max of one draw hangs on rare draws that
+/// pick a plan's one far-off run several times), over the plans with at least two runs. It estimates, from few runs, the floor that measurement noise
 /// alone puts under any model's figures on this machine with this many runs a plan; the
 /// calibration-to-bench drift of the machine comes on top.
 struct NoiseCeiling {

@@ -9,8 +9,10 @@
 // without any held-out run. No training runs: the measurements are the bench's.
 //
 //   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
-//       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1] [--add "PLAN NAME"]...
+//       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
 //
+// It first prints the rows' noise floor (bench::noise_ceiling) over all plans and over the
+// held-out ones; `--penalties none` stops there.
 // The profiles must be the ones the bench used (the predictions are recomputed from them).
 #include <algorithm>
 #include <cmath>
@@ -92,6 +94,7 @@ int main(int argc, char** argv) {
     else if (k == "--profile") profile = v;
     else if (k == "--rows") rows_path = v;
     else if (k == "--add") add.push_back(v);
+    else if (k == "--penalties" && v == "none") penalties.clear();  // only the baseline and floors
     else if (k == "--penalties") {
       penalties.clear();
       std::stringstream ss(v);
@@ -157,15 +160,19 @@ int main(int argc, char** argv) {
   std::printf("baseline, every multiplier 1: held-out time mean abs error %.1f%%, max %.1f%%, "
               "tau %.3f\n",
               100 * raw.mape, 100 * raw.max_ape, raw.tau);
-  std::vector<bench::Measured> held_runs;
-  for (const Row& r : held) {
-    bench::Measured m;
-    m.ok = true;
-    m.runs_ms = r.runs_ms;
-    held_runs.push_back(m);
-  }
+  std::vector<bench::Measured> held_runs, all_runs;
+  for (const std::vector<Row>* rows : {&train, &held})
+    for (const Row& r : *rows) {
+      bench::Measured m;
+      m.ok = true;
+      m.runs_ms = r.runs_ms;
+      (rows == &held ? held_runs : all_runs).push_back(m);
+    }
+  all_runs.insert(all_runs.end(), held_runs.begin(), held_runs.end());
   const int repeats = j->value("repeats", 0);
+  std::printf("all plans: %s\n", bench::describe(bench::noise_ceiling(all_runs), repeats).c_str());
   std::printf("held-out %s\n", bench::describe(bench::noise_ceiling(held_runs), repeats).c_str());
+  if (penalties.empty()) return 0;
   std::printf("%10s %10s %10s %10s %8s %12s\n", "penalty", "train rms", "held MAPE", "held max",
               "held tau", "LOO log-rms");
   std::vector<double> last;  // the last fit's held-out predictions

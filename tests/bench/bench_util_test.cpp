@@ -75,21 +75,31 @@ TEST(NoiseCeiling, SteadyRunsScoreZero) {
 }
 
 // Plan {100, 140}: truth 120; a resampled median of 2 runs is 100, 120 or 140 with probability
-// 1/4, 1/2, 1/4, so its expected error is 1/2 x 1/6 = 1/12, and the max over the plans is 1/6
-// half of the time. With two steady plans beside it (far apart, so the order never changes):
-// mean error 1/36, mean max 1/12, tau 1. 4000 draws put the means within a few thousandths.
+// 1/4, 1/2, 1/4, so its expected error is 1/2 x 1/6 = 1/12. With two steady plans beside it
+// (far apart, so the order never changes): mean error 1/36, tau 1. 4000 draws put the mean
+// within a few thousandths.
 TEST(NoiseCeiling, ExpectedErrorOfAResampledMedian) {
   const NoiseCeiling c =
       noise_ceiling({runs({100, 140}), runs({1000, 1000}), runs({5000, 5000})}, 4000, 7);
   EXPECT_EQ(c.plans, 3);
   EXPECT_NEAR(c.mape, 1.0 / 36, 0.003);
-  EXPECT_NEAR(c.max_ape, 1.0 / 12, 0.008);
   EXPECT_NEAR(c.tau, 1.0, 1e-9);
   // The same seed gives the same draws; scaling every run scales nothing.
   const NoiseCeiling again =
       noise_ceiling({runs({200, 280}), runs({2000, 2000}), runs({10000, 10000})}, 4000, 7);
   EXPECT_DOUBLE_EQ(again.mape, c.mape);
   EXPECT_DOUBLE_EQ(again.max_ape, c.max_ape);
+}
+
+// Two plans {100, 130, 160} and {1000, 1300, 1600}: truths 130 and 1300; a resampled median of
+// 3 runs is off by 30 / 130 unless it lands on the middle run (probability 13/27). A draw's max
+// is 0 only when both land there (0.23), so the median over draws of the max is 30 / 130; the
+// mean error is 14/27 x 30/130.
+TEST(NoiseCeiling, MaxIsTheMedianOverDraws) {
+  const NoiseCeiling c = noise_ceiling({runs({100, 130, 160}), runs({1000, 1300, 1600})}, 4000, 3);
+  EXPECT_NEAR(c.max_ape, 30.0 / 130, 1e-12);
+  EXPECT_NEAR(c.mape, 14.0 / 27 * 30 / 130, 0.005);
+  EXPECT_NEAR(c.tau, 1.0, 1e-9);
 }
 
 }  // namespace
