@@ -26,6 +26,14 @@
 // last wait beyond the last load (it saturates at a scheduler slice). Lookup: exact (n,
 // placement, consecutive), then !consecutive, then the nearest measured group size of the
 // placement, then the other placement; none measured: no wait.
+// Not charged where ranks share their host's cores (cluster.host_sharing.shared()): there the
+// model profile's compute time is the time with all of a host's ranks computing, i.e. until the
+// last of them is done, so the earlier ranks' wait for it is already inside that time. Measured
+// with `paratune train --trace` and bench/executor/trace_arrivals.py (docs/accuracy.md, round
+// 14): pp1-m2 tp8-dp1 on 8 ranks over 2 CPUs spent 2.5 ms computing and 4.3 ms waiting before
+// each TP allreduce, 6.8 ms in all against the profile's 6.8 ms of compute per call, where the
+// estimator had added the probe's 10-13.5 ms wait on top; tp4-dp1 on 4 ranks, 3.6 ms against
+// 2.2 x 1.57 (that day's CPU speed) = 3.5 ms. Every calibration had fitted wait x0.22-0.55.
 //
 // Group shape of a layer on stage s: the TP / DP groups of core/device_mesh.h; the placement is
 // inter-island when ANY group of the layer has ranks in two islands (cluster.island_of), since
@@ -246,6 +254,10 @@ const ArrivalWait* find_wait(const ClusterProfile& c, const GroupShape& g) {
 
 Milliseconds CommPricer::wait(const GroupShape& g, Milliseconds compute_before) const {
   if (g.size <= 1 || cluster_.arrival_waits.empty()) return Milliseconds(0);
+  // Ranks sharing their host's cores: the compute before the call is priced at the profile's
+  // all-ranks-computing speed, which is when the last rank of a CPU gets done; the ranks that
+  // finish before it wait inside that time, not after it (see the top of the file).
+  if (cluster_.host_sharing.shared()) return Milliseconds(0);
   const ArrivalWait* w = find_wait(cluster_, g);
   return w ? interpolate_wait(*w, compute_before) * (scales_ ? scales_->wait : 1.0) : Milliseconds(0);
 }

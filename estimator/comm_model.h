@@ -68,7 +68,8 @@ class CommPricer {
   Milliseconds collective(CommUse use, CollectiveOp op, const GroupShape& g, Bytes bytes,
                           double latency_calls = 1.0);
   /// What a collective over `g` called after `compute_before` of compute waits for its slowest
-  /// rank (cluster.arrival_waits, comm_model.cpp) times scales.wait; 0 when the profile has none.
+  /// rank (cluster.arrival_waits, comm_model.cpp) times scales.wait; 0 when the profile has none
+  /// or the ranks share their host's cores (the profiled compute already holds the wait).
   Milliseconds wait(const GroupShape& g, Milliseconds compute_before) const;
   /// "" when every lookup found data, else the first missing entry in words.
   const std::string& missing() const { return missing_; }

@@ -10,7 +10,11 @@
 //
 //   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
 //       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
+//       [--fit-runs calibration.json]
 //
+// --fit-runs also fits on the runs that `paratune calibrate` stored in its file (its own
+// measurements, minutes before the bench) with the current model, and scores that fit on the
+// held-out plans: the calibrated figure of the user's workflow, re-predicted.
 // It first prints the rows' noise floor (bench::noise_ceiling) over all plans and over the
 // held-out ones; `--penalties none` stops there.
 // The profiles must be the ones the bench used (the predictions are recomputed from them).
@@ -85,6 +89,7 @@ int main(int argc, char** argv) {
   std::string cluster, model, profile, rows_path;
   std::vector<double> penalties = {0.001, 0.003, 0.01, 0.03, 0.1, 0.3};
   std::vector<std::string> add;
+  std::string fit_runs;  // a calibration file whose runs to fit on as well
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
     if (i + 1 >= argc) die("flag " + k + " needs a value");
@@ -94,6 +99,7 @@ int main(int argc, char** argv) {
     else if (k == "--profile") profile = v;
     else if (k == "--rows") rows_path = v;
     else if (k == "--add") add.push_back(v);
+    else if (k == "--fit-runs") fit_runs = v;
     else if (k == "--penalties" && v == "none") penalties.clear();  // only the baseline and floors
     else if (k == "--penalties") {
       penalties.clear();
@@ -172,6 +178,33 @@ int main(int argc, char** argv) {
   const int repeats = j->value("repeats", 0);
   std::printf("all plans: %s\n", bench::describe(bench::noise_ceiling(all_runs), repeats).c_str());
   std::printf("held-out %s\n", bench::describe(bench::noise_ceiling(held_runs), repeats).c_str());
+  if (!fit_runs.empty()) {
+    // The user's workflow: `paratune calibrate`'s own runs (stored in its file), fitted with the
+    // current model at calibrate's penalty, scored on the bench's held-out plans.
+    StatusOr<Json> cj = read_json_file(fit_runs);
+    if (!cj.ok()) die(cj.status().message());
+    if (!cj->contains("runs") || !(*cj)["runs"].is_array())
+      die(fit_runs + ": field \"runs\": missing (a calibration file of `paratune calibrate`)");
+    std::vector<Row> cal;
+    for (const Json& r : (*cj)["runs"]) {
+      Row row;
+      row.name = r.at("plan").get<std::string>();
+      StatusOr<Strategy> s = strategy_from_json(r.at("strategy"), fit_runs);
+      if (!s.ok()) die(s.status().message());
+      row.plan = *s;
+      row.meas_ms = r.at("measured_ms").get<double>();
+      cal.push_back(row);
+    }
+    if (cal.size() < 2) die(fit_runs + ": needs 2 runs");
+    calibrate::FitInputs cfit = fit;
+    cfit.penalty = -1;  // calibrate's default
+    const calibrate::Calibration c = fit_or_die(cfit, cal);
+    const Score h = score(predictions(cfit, held, c.scales), held_meas);
+    std::printf("fitted on %s's %zu runs (calibrate's default penalty): held-out time mean abs "
+                "error %.1f%%, max %.1f%%, tau %.3f   %s\n",
+                fit_runs.c_str(), cal.size(), 100 * h.mape, 100 * h.max_ape, h.tau,
+                calibrate::describe(c.scales).c_str());
+  }
   if (penalties.empty()) return 0;
   std::printf("%10s %10s %10s %10s %8s %12s\n", "penalty", "train rms", "held MAPE", "held max",
               "held tau", "LOO log-rms");

@@ -158,6 +158,13 @@ TEST(CommModel, ArrivalWaitInterpolatesAndFallsBack) {
   EXPECT_DOUBLE_EQ(p.wait(GroupShape{8, kInter, true}, ms(4)).value, 5.0);
   EXPECT_EQ(p.wait(GroupShape{1, kIntra, true}, ms(4)).value, 0.0);  // no group, no wait
   EXPECT_TRUE(p.missing().empty());  // waits are optional data
+  // Ranks that share their host's cores: the profiled compute (all ranks computing) already
+  // ends when the last rank of a CPU does, so no wait is added after it.
+  c.host_sharing.ranks_per_host = 4;
+  c.host_sharing.compute_slowdown = 1.9;
+  EXPECT_EQ(CommPricer(c).wait(four, ms(2.5)).value, 0.0);
+  c.host_sharing.compute_slowdown = 1.0;  // as many cores as ranks: the wait counts again
+  EXPECT_DOUBLE_EQ(CommPricer(c).wait(four, ms(2.5)).value, 3.5);
 }
 
 TEST(CommModel, PricerReportsMissingData) {
