@@ -111,7 +111,9 @@ struct HostSharing {
 
 /// A collective called right after compute waits for the group's slowest rank to arrive. On
 /// dedicated devices that wait is small; on ranks that share a host's cores it grows with the
-/// compute before the call (a rank descheduled mid-compute arrives a scheduler slice late).
+/// compute before the call (a rank descheduled mid-compute arrives a scheduler slice late), but
+/// there the estimator charges none: its profiled compute, taken with all of a host's ranks
+/// computing, already ends when the last of them does (estimator/comm_model.cpp).
 /// Measured per group shape after `load` ms of compute on every rank: where the group's ranks
 /// share one clock, the mean time from a rank's arrival at a tiny allreduce to the last one's;
 /// elsewhere the mean extra time of the allreduce over the same allreduce without compute.
