@@ -12,9 +12,13 @@ call on every rank. The ranks of one host share a clock, so per call:
 which is what profile-cluster's arrival-wait probe and collective fits price. Usage:
 
     bench/executor/trace_arrivals.py TRACE.json [--kind "wait allreduce"] [--from-step 2]
+        [--group 0,2 --group 1,3]
 
-It refuses (exit 2) when the ranks made different numbers of such calls in a step, i.e. when
-the calls are not all world-wide.
+--group (repeatable) takes the calls of those ranks instead of the whole world: for a plan
+whose calls of that kind all run in the same groups in the same order (e.g. tp2-dp2*: every
+TP allgather in {0,2} or {1,3}); the figures pool the groups' calls.
+It refuses (exit 2) when the ranks of a group made different numbers of such calls in a step,
+i.e. when the calls are not all calls of that group.
 """
 import argparse
 import collections
@@ -28,6 +32,8 @@ def main():
     ap.add_argument("trace")
     ap.add_argument("--kind", default="wait allreduce")
     ap.add_argument("--from-step", type=int, default=2, help="first step counted (0-based)")
+    ap.add_argument("--group", action="append", default=[],
+                    help="ranks of one group, comma-separated (repeatable; default: the world)")
     a = ap.parse_args()
     try:
         with open(a.trace) as f:
@@ -42,29 +48,43 @@ def main():
         sys.exit(f"trace_arrivals: {a.trace}: no '{a.kind}' events from step {a.from_step}")
     ranks = sorted({r for r, _ in calls})
     steps = sorted({s for _, s in calls})
+    try:
+        groups = [[int(r) for r in g.split(",")] for g in a.group] or [ranks]
+    except ValueError:
+        sys.exit(f"trace_arrivals: --group: expected ranks like 0,2, got {a.group}")
+    for g in groups:
+        missing = [r for r in g if r not in ranks]
+        if missing:
+            sys.exit(f"trace_arrivals: --group {g}: ranks {missing} made no '{a.kind}' calls")
     waits, comms, gaps = [], [], []
-    for s in steps:
-        per_rank = [sorted(calls[(r, s)], key=lambda e: e["ts"]) for r in ranks]
-        counts = {len(c) for c in per_rank}
-        if len(counts) != 1:
-            print(f"trace_arrivals: step {s}: the ranks made {sorted(counts)} '{a.kind}' calls; "
-                  "they are not all world-wide calls", file=sys.stderr)
-            sys.exit(2)
-        for k in range(counts.pop()):
-            arrive = [c[k]["ts"] for c in per_rank]
-            back = [c[k]["ts"] + c[k]["dur"] for c in per_rank]
-            last = max(arrive)
-            waits.append(statistics.mean(last - t for t in arrive) / 1e3)
-            comms.append(statistics.mean(t - last for t in back) / 1e3)
-            if k > 0:
-                gaps.append(statistics.mean(
-                    c[k]["ts"] - (c[k - 1]["ts"] + c[k - 1]["dur"]) for c in per_rank) / 1e3)
-    print(f"{a.trace}: {len(waits)} '{a.kind}' calls over {len(steps)} steps, {len(ranks)} ranks")
+    for g in groups:
+        for s in steps:
+            per_rank = [sorted(calls[(r, s)], key=lambda e: e["ts"]) for r in g]
+            counts = {len(c) for c in per_rank}
+            if len(counts) != 1:
+                print(f"trace_arrivals: step {s}: the ranks {g} made {sorted(counts)} "
+                      f"'{a.kind}' calls; they are not all calls of this group", file=sys.stderr)
+                sys.exit(2)
+            for k in range(counts.pop()):
+                arrive = [c[k]["ts"] for c in per_rank]
+                back = [c[k]["ts"] + c[k]["dur"] for c in per_rank]
+                last = max(arrive)
+                waits.append(statistics.mean(last - t for t in arrive) / 1e3)
+                comms.append(statistics.mean(t - last for t in back) / 1e3)
+                if k > 0:
+                    gaps.append(statistics.mean(
+                        c[k]["ts"] - (c[k - 1]["ts"] + c[k - 1]["dur"]) for c in per_rank) / 1e3)
+    where = f"{len(ranks)} ranks" if not a.group else "groups " + " ".join(a.group)
+    print(f"{a.trace}: {len(waits)} '{a.kind}' calls over {len(steps)} steps, {where}")
     for name, v in (("compute gap before a call", gaps), ("arrival wait", waits),
                     ("collective after the last arrival", comms)):
         if v:
             print(f"  {name:34s} mean {statistics.mean(v):7.2f} ms   median "
                   f"{statistics.median(v):7.2f} ms")
+    if comms and statistics.mean(comms) < 0:
+        print("trace_arrivals: warning: calls return before the last rank arrives on average; "
+              "the ranks paired here are not the members of one call (see --group)",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":
