@@ -141,8 +141,13 @@ double unit_gemm_ms(executor::Comms& comms, const at::Tensor& a, const at::Tenso
 // Per-rank time (ms) of one call of `op` on `g` at `numel` fp32 elements: the median of the
 // timed calls, or with a compute load their mean (a call after compute waits for the slowest
 // rank to arrive, a random delay whose mean is what training pays).
+// `from_last_arrival` (every rank of `g` on this rank's kernel, so one steady clock): a call is
+// timed from the group's last arrival (the ranks' stamps, gathered after the loop) to this
+// rank's return, without the wait for the others to come in (priced apart: arrival waits, host
+// sharing).
 double measure_collective(executor::Group& g, CollectiveOp op, int64_t numel, int warmup,
-                          int repeats, executor::Comms& comms, const ComputeLoad& load) {
+                          int repeats, executor::Comms& comms, const ComputeLoad& load,
+                          bool from_last_arrival) {
   const int n = g.size();
   at::Tensor full = at::ones({numel});
   at::Tensor chunk = at::ones({numel / n});
@@ -157,10 +162,23 @@ double measure_collective(executor::Group& g, CollectiveOp op, int64_t numel, in
   };
   for (int i = 0; i < warmup; ++i) call();
   barrier(comms);
-  std::vector<double> t;
+  std::vector<double> t, arrive;
   for (int i = 0; i < repeats; ++i) {
     load.run();
-    t.push_back(time_ms(call));
+    const double a = now_ms();
+    call();
+    t.push_back(now_ms() - a);
+    arrive.push_back(a);
+  }
+  if (from_last_arrival && n > 1) {
+    at::Tensor all = at::empty({int64_t(n) * repeats}, at::kDouble);
+    g.allgather_into(at::tensor(arrive, at::kDouble), all);
+    const double* p = all.data_ptr<double>();
+    for (int i = 0; i < repeats; ++i) {
+      double last = arrive[i];
+      for (int j = 0; j < n; ++j) last = std::max(last, p[int64_t(j) * repeats + i]);
+      t[i] = std::max(arrive[i] + t[i] - last, 1e-3);
+    }
   }
   double m = load.calls > 0 ? mean(t) : median(t);
   if (op == CollectiveOp::kAllToAll) {  // subtract the local sum of reduce_scatter
@@ -246,6 +264,21 @@ std::array<double, 2> measure_handoff(executor::Comms& comms,
 
 }  // namespace
 
+bool group_has_cpu_to_itself(const std::vector<Rank>& members, const std::vector<double>& bound,
+                             const std::vector<double>& ids) {
+  if (members.size() < 2 || bound.size() != ids.size()) return false;
+  const size_t first = size_t(members[0]);
+  if (first >= bound.size() || bound[first] < 1) return false;
+  size_t on_cpu = 0;  // ranks of the world on this kernel bound to this CPU
+  for (size_t r = 0; r < bound.size(); ++r)
+    if (bound[r] == bound[first] && ids[r] == ids[first]) ++on_cpu;
+  for (Rank r : members) {
+    const size_t i = size_t(r);
+    if (i >= bound.size() || bound[i] != bound[first] || ids[i] != ids[first]) return false;
+  }
+  return on_cpu == members.size();
+}
+
 double host_id() {
   std::ifstream f("/proc/sys/kernel/random/boot_id");
   std::string id;
@@ -271,6 +304,8 @@ Status ClusterProfilerOptions::validate() const {
     return InvalidArgument("--min-time-ms must be a finite number >= 0");
   if (!(load_ms >= 0) || !std::isfinite(load_ms))
     return InvalidArgument("--load-ms must be a finite number >= 0");
+  if (!(shared_cpu_load_ms >= 0) || !std::isfinite(shared_cpu_load_ms))
+    return InvalidArgument("--shared-cpu-load-ms must be a finite number >= 0");
   return Status::Ok();
 }
 
@@ -298,11 +333,37 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
                     3 + (o.overlap && world > 1 ? 1 : 0);
   Progress bar(total, "profile-cluster", o.progress && rank == 0);
 
-  // The compute loads (--load-ms, --waits): GEMMs of side 128, calibrated once.
+  // One clock per host (for the arrival stamps, the handoff stamps) and the host layout (host
+  // sharing, below).
+  std::vector<double> ids(world, 0.0);
+  ids[rank] = host_id();
+  ids = world_reduce(comms, ids, c10d::ReduceOp::SUM);
+  // The one CPU each rank is bound to (1 + its number; 0 when its affinity allows several).
+  std::vector<double> bound(world, 0.0);
+  bound[rank] = double(1 + only_cpu());
+  bound = world_reduce(comms, bound, c10d::ReduceOp::SUM);
+  // Shapes whose every group has a CPU to itself (all its ranks bound to one CPU that no other
+  // rank runs on): timed after compute, from the last arrival (see cluster_profiler.h).
+  std::vector<bool> shared_cpu(shapes.size(), false);
+  for (size_t si = 0; si < shapes.size(); ++si) {
+    const executor::Group& g = comms.group(group_of(shapes[si], rank));
+    const double mine = group_has_cpu_to_itself(g.ranks(), bound, ids) ? 1 : 0;
+    shared_cpu[si] = world_reduce(comms, {mine}, c10d::ReduceOp::MIN)[0] > 0;
+  }
+  const bool any_shared = o.shared_cpu_load_ms > 0 &&
+                          std::find(shared_cpu.begin(), shared_cpu.end(), true) != shared_cpu.end();
+
+  // The compute loads (--load-ms, --shared-cpu-load-ms, --waits): GEMMs of side 128, calibrated
+  // once.
   const at::Tensor load_a = at::randn({128, 128}), load_b = at::randn({128, 128});
-  const double unit_ms = o.load_ms > 0 || o.waits ? unit_gemm_ms(comms, load_a, load_b) : 0.0;
+  const double unit_ms =
+      o.load_ms > 0 || o.waits || any_shared ? unit_gemm_ms(comms, load_a, load_b) : 0.0;
   const ComputeLoad load =
       o.load_ms > 0 ? load_of(o.load_ms, unit_ms, load_a, load_b) : ComputeLoad{};
+  const ComputeLoad shared_load =
+      o.load_ms > 0 ? load
+      : any_shared  ? load_of(o.shared_cpu_load_ms, unit_ms, load_a, load_b)
+                    : ComputeLoad{};
 
   ClusterProfile c;
   c.name = o.name;
@@ -326,8 +387,10 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
         std::vector<double> med;
         for (int64_t bytes : o.sizes) {
           bar.step(std::string(to_string(op)) + " " + describe(shape) + pass_label(pass, passes));
+          const bool one_cpu = shared_cpu[si] && o.shared_cpu_load_ms > 0;  // as in training
           med.push_back(measure_collective(g, op, numel_for(bytes, shape.size), o.warmup,
-                                           o.repeats, comms, load));
+                                           o.repeats, comms, one_cpu ? shared_load : load,
+                                           one_cpu));
         }
         coll[si][oi].push_back(world_reduce(comms, med, c10d::ReduceOp::MAX));
       }
@@ -353,15 +416,6 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
     }
   }
 
-  // One clock per host (for the arrival stamps, the handoff stamps) and the host layout (host
-  // sharing, below).
-  std::vector<double> ids(world, 0.0);
-  ids[rank] = host_id();
-  ids = world_reduce(comms, ids, c10d::ReduceOp::SUM);
-  // The one CPU each rank is bound to (1 + its number; 0 when its affinity allows several).
-  std::vector<double> bound(world, 0.0);
-  bound[rank] = double(1 + only_cpu());
-  bound = world_reduce(comms, bound, c10d::ReduceOp::SUM);
 
   // Arrival waits: a 4 KiB allreduce (latency only) after compute of a few lengths on every
   // rank; per shape, all groups at once. Where every group of the shape runs on one kernel,
@@ -601,7 +655,11 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
            (load.calls > 0 ? "each after " + std::to_string(load.calls) +
                                  " GEMMs of side 128 on every rank, means"
                            : std::string("medians")) +
-           "; slowest rank per sample";
+           "; slowest rank per sample" +
+           (any_shared ? "; groups with a CPU to themselves: each call after " +
+                             std::to_string(shared_load.calls) +
+                             " GEMMs of side 128, from the last arrival, means"
+                       : std::string());
   return c;
 }
 

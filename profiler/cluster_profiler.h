@@ -13,6 +13,14 @@
 //                   (the Gloo wrapper exposes alltoall only inside reduce_scatter)
 // With load_ms > 0 every timed collective call follows load_ms of compute (GEMMs) on every rank,
 // as in training, and the shape's sample is the mean instead of the median.
+// Shapes whose every group has a CPU to itself (group_has_cpu_to_itself(): all its ranks bound
+// to one CPU that no other rank runs on; e.g. ranks 0 and 2 of two emulated nodes of 2 ranks
+// bound [0, 1, 0, 1]) are timed as training calls them: each call after shared_cpu_load_ms of
+// GEMMs on every rank (load_ms instead where that is set), from the group's last arrival (stamps)
+// to the rank's return, the mean. Back to back such a pair pays a scheduler slice per call (3-4
+// ms at 16-64 KiB) that training's calls, which follow compute, do not; where other ranks share
+// the CPU they compute during training's calls and the back-to-back time is the closer one
+// (docs/accuracy.md, round 15).
 // Arrival waits (per shape, all groups at once): a 4 KiB allreduce after 0.5, 2 and 8 ms of
 // GEMMs (side 128; the load's measured mean is recorded) on every rank. Where each group of the
 // shape runs on one kernel: the last arrival's stamp minus the rank's own (steady clock, stamped
@@ -73,6 +81,7 @@ struct ClusterProfilerOptions {
   int gemm_size = 1024;    // GEMM side (default 1024)
   double min_time_ms = 200;  // GEMM timing window, ms (default 200)
   double load_ms = 0;        // compute before each timed collective call, ms (0: none, medians)
+  double shared_cpu_load_ms = 1;  // the same, for groups with a CPU to themselves (0: none)
   bool waits = true;         // measure arrival waits and the p2p handoff (default on)
   bool progress = true;    // progress bar on rank 0's stderr (default on)
   Status validate() const;
@@ -80,6 +89,12 @@ struct ClusterProfilerOptions {
 
 ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& env,
                                const ClusterProfilerOptions& o);
+
+/// Whether the ranks `members` (2 or more) run on one kernel (ids: host_id() per rank of the
+/// world) and are bound to one and the same CPU (bound: 1 + the CPU per rank, 0 where a rank may
+/// run on several) that no other rank of that kernel is bound to.
+bool group_has_cpu_to_itself(const std::vector<Rank>& members, const std::vector<double>& bound,
+                             const std::vector<double>& ids);
 
 /// This host's kernel, as a number: the first 12 hex digits of the boot id (exact in a double);
 /// the hostname's hash when the boot id cannot be read. Emulated nodes share it.

@@ -95,6 +95,10 @@ int cmd_profile_cluster(int argc, char** argv) {
        cxxopts::value<double>()->default_value("200"))
       ("load-ms", "compute before each timed collective call, ms (0: none; then medians, else means)",
        cxxopts::value<double>()->default_value("0"))
+      ("shared-cpu-load-ms", "compute before each timed call of groups that have a CPU to "
+       "themselves (all ranks bound to one CPU no other rank uses), timed from the last arrival, "
+       "ms (0: back to back like the others)",
+       cxxopts::value<double>()->default_value("1"))
       ("no-p2p", "skip p2p")
       ("no-overlap", "skip the overlap measurement")
       ("no-waits", "skip the arrival waits (what a collective right after compute waits for "
@@ -153,6 +157,7 @@ int cmd_profile_cluster(int argc, char** argv) {
     o.gemm_size = r["gemm-size"].as<int>();
     o.min_time_ms = r["min-time-ms"].as<double>();
     o.load_ms = r["load-ms"].as<double>();
+    o.shared_cpu_load_ms = r["shared-cpu-load-ms"].as<double>();
     o.p2p = !r.count("no-p2p");
     o.overlap = !r.count("no-overlap");
     o.waits = !r.count("no-waits");

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "executor/emulation.h"
+#include "profiler/cluster_profiler.h"
 #include "profiler/fit.h"
 #include "profiler/group_shapes.h"
 #include "profiler/model_profiler.h"
@@ -88,6 +89,30 @@ TEST(P2pPairs, IntraAndInter) {
   EXPECT_EQ(p2p_pairs(4, 2, Placement::kInterIsland), (P{{0, 2}, {1, 3}}));
   EXPECT_TRUE(p2p_pairs(2, 2, Placement::kInterIsland).empty());
   EXPECT_TRUE(p2p_pairs(2, 1, Placement::kIntraIsland).empty());
+}
+
+// Which groups the cluster profiler times after compute (cluster_profiler.h): all ranks bound
+// to one CPU that no other rank of that kernel runs on.
+TEST(SharedCpu, GroupHasItsCpuToItselfOnlyWhenNoOtherRankRunsThere) {
+  // 2 emulated nodes x 2 ranks on one kernel, bound [0, 1, 0, 1] (bound = 1 + CPU).
+  const std::vector<double> ids4 = {7, 7, 7, 7}, bound4 = {1, 2, 1, 2};
+  EXPECT_TRUE(group_has_cpu_to_itself({0, 2}, bound4, ids4));   // across the link, CPU 0
+  EXPECT_TRUE(group_has_cpu_to_itself({1, 3}, bound4, ids4));
+  EXPECT_FALSE(group_has_cpu_to_itself({0, 1}, bound4, ids4));  // two CPUs
+  EXPECT_FALSE(group_has_cpu_to_itself({0, 1, 2, 3}, bound4, ids4));
+  EXPECT_FALSE(group_has_cpu_to_itself({0}, bound4, ids4));     // not a group
+  // 2 x 4 bound [0, 1, 0, 1] per node: CPU 0 runs ranks 0, 2, 4, 6.
+  const std::vector<double> ids8(8, 7.0), bound8 = {1, 2, 1, 2, 1, 2, 1, 2};
+  EXPECT_FALSE(group_has_cpu_to_itself({0, 4}, bound8, ids8));  // 2 and 6 run there too
+  EXPECT_FALSE(group_has_cpu_to_itself({0, 2}, bound8, ids8));
+  EXPECT_TRUE(group_has_cpu_to_itself({0, 2, 4, 6}, bound8, ids8));
+  // Unbound ranks (0) and ranks on other kernels never count as sharing.
+  EXPECT_FALSE(group_has_cpu_to_itself({0, 2}, {0, 2, 0, 2}, ids4));
+  EXPECT_FALSE(group_has_cpu_to_itself({0, 2}, bound4, {7, 7, 8, 8}));
+  // A rank of another kernel bound to the same CPU number is another CPU.
+  EXPECT_TRUE(group_has_cpu_to_itself({0, 1}, {1, 1, 1, 1}, {7, 7, 8, 8}));
+  EXPECT_FALSE(group_has_cpu_to_itself({0, 1}, {1, 1, 1}, {7, 7, 7}));  // rank 2 runs there
+  EXPECT_FALSE(group_has_cpu_to_itself({0, 5}, bound4, ids4));  // not a rank of the world
 }
 
 TEST(Link, Parse) {
