@@ -113,6 +113,45 @@ TEST_F(ProfilerDist, ClusterProfileLoadsAndHasEveryOp) {
 // on an earlier machine (0.08 to 0.72 of the compute after the send), but on a 6.18 kernel in
 // only 3 of 6 (fraction 0 in the others): nice 19 still gets a share of the core. SCHED_IDLE:
 // late in 5 of 5.
+// Groups with a CPU to themselves (cluster_profiler.h) are timed after compute, from the last
+// arrival: on 2 CPUs, 4 ranks bound [0, 1, 0, 1] make the strided pairs {0, 2} and {1, 3} such
+// groups; 2 ranks get a CPU each and no group qualifies; --shared-cpu-load-ms 0 turns it off.
+TEST(ProfilerSharedCpu, PairsAloneOnTheirCpuAreTimedAfterCompute) {
+  if (run("taskset -c 0,1 true").rc != 0) GTEST_SKIP() << "taskset or a second CPU is missing";
+  testing::TempDir tmp;
+  const std::string flags = " --ops allreduce,allgather --sizes 16KiB,64KiB --repeats 3"
+                            " --no-p2p --no-overlap --no-waits --gemm-size 128 --min-time-ms 20";
+  const std::string rule = "groups with a CPU to themselves";
+  auto profile = [&](int ranks, const std::string& extra, const std::string& name) {
+    testing::Run r = run("taskset -c 0,1 " + bin() + " launch --nproc-per-node " +
+                         std::to_string(ranks) + " -- " + bin() + " profile-cluster -o " +
+                         tmp.path() + "/" + name + flags + extra);
+    EXPECT_EQ(r.rc, 0) << r.output;
+    return load_cluster_profile(tmp.path() + "/" + name);
+  };
+  auto on = profile(4, "", "on.json");
+  ASSERT_TRUE(on.ok()) << on.status().message();
+  EXPECT_EQ(on->host_sharing.cpus, std::vector<int>({0, 1, 0, 1}));
+  EXPECT_NE(on->note.find(rule), std::string::npos) << on->note;
+  int strided = 0;
+  for (const CollectiveFit& f : on->collectives) {
+    if (f.group_size != 2 || f.consecutive) continue;
+    ++strided;
+    ASSERT_EQ(f.samples.size(), 2u);
+    for (const auto& x : f.samples) {
+      EXPECT_GT(x.time.value, 0.0);
+      EXPECT_LT(x.time.value, 1000.0);
+    }
+  }
+  EXPECT_EQ(strided, 2);  // allreduce and allgather over {0, 2} / {1, 3}
+  auto off = profile(4, " --shared-cpu-load-ms 0", "off.json");
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_EQ(off->note.find(rule), std::string::npos) << off->note;
+  auto two = profile(2, "", "two.json");
+  ASSERT_TRUE(two.ok()) << two.status().message();
+  EXPECT_EQ(two->note.find(rule), std::string::npos) << two->note;
+}
+
 TEST(ProfilerHandoff, FractionSeesStarvedLoopThreads) {
   if (run("taskset -c 0 true").rc != 0) GTEST_SKIP() << "taskset is not available";
   testing::TempDir tmp;
