@@ -343,15 +343,15 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
   bound[rank] = double(1 + only_cpu());
   bound = world_reduce(comms, bound, c10d::ReduceOp::SUM);
   // Shapes whose every group has a CPU to itself (all its ranks bound to one CPU that no other
-  // rank runs on): timed after compute, from the last arrival (see cluster_profiler.h).
+  // rank runs on): timed after compute, from the last arrival (see cluster_profiler.h); none
+  // with --shared-cpu-load-ms 0.
   std::vector<bool> shared_cpu(shapes.size(), false);
-  for (size_t si = 0; si < shapes.size(); ++si) {
+  for (size_t si = 0; si < shapes.size() && o.shared_cpu_load_ms > 0; ++si) {
     const executor::Group& g = comms.group(group_of(shapes[si], rank));
     const double mine = group_has_cpu_to_itself(g.ranks(), bound, ids) ? 1 : 0;
     shared_cpu[si] = world_reduce(comms, {mine}, c10d::ReduceOp::MIN)[0] > 0;
   }
-  const bool any_shared = o.shared_cpu_load_ms > 0 &&
-                          std::find(shared_cpu.begin(), shared_cpu.end(), true) != shared_cpu.end();
+  const bool any_shared = std::find(shared_cpu.begin(), shared_cpu.end(), true) != shared_cpu.end();
 
   // The compute loads (--load-ms, --shared-cpu-load-ms, --waits): GEMMs of side 128, calibrated
   // once.
@@ -387,10 +387,9 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
         std::vector<double> med;
         for (int64_t bytes : o.sizes) {
           bar.step(std::string(to_string(op)) + " " + describe(shape) + pass_label(pass, passes));
-          const bool one_cpu = shared_cpu[si] && o.shared_cpu_load_ms > 0;  // as in training
           med.push_back(measure_collective(g, op, numel_for(bytes, shape.size), o.warmup,
-                                           o.repeats, comms, one_cpu ? shared_load : load,
-                                           one_cpu));
+                                           o.repeats, comms, shared_cpu[si] ? shared_load : load,
+                                           shared_cpu[si]));
         }
         coll[si][oi].push_back(world_reduce(comms, med, c10d::ReduceOp::MAX));
       }
@@ -415,7 +414,6 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
       c.collectives.push_back(std::move(f));
     }
   }
-
 
   // Arrival waits: a 4 KiB allreduce (latency only) after compute of a few lengths on every
   // rank; per shape, all groups at once. Where every group of the shape runs on one kernel,
