@@ -57,4 +57,16 @@ std::vector<double> median_of_passes(const std::vector<std::vector<double>>& per
   return out;
 }
 
+std::vector<double> lower_quartile_of_passes(const std::vector<std::vector<double>>& per_pass) {
+  std::vector<double> out(per_pass.empty() ? 0 : per_pass[0].size());
+  for (size_t k = 0; k < out.size(); ++k) {
+    std::vector<double> col;
+    for (const std::vector<double>& v : per_pass) col.push_back(v[k]);
+    const size_t at = (col.size() - 1) / 4;
+    std::nth_element(col.begin(), col.begin() + long(at), col.end());
+    out[k] = col[at];
+  }
+  return out;
+}
+
 }  // namespace paratune::profiler

@@ -29,5 +29,10 @@ double mean(const std::vector<double>& v);
 /// Element k of the result = median over the passes of per_pass[p][k] (every pass the same
 /// length; empty when there is no pass). The profilers' `--passes`.
 std::vector<double> median_of_passes(const std::vector<std::vector<double>>& per_pass);
+/// Element k of the result = the lower quartile over the passes of per_pass[p][k]: the value at
+/// index (P - 1) / 4 of the P passes' values sorted (P = 1-4: the smallest; 5-8: the second
+/// smallest; 9: the third). The model profiler's default: on shared vCPUs the machine's slow
+/// spells move a point's pass up far more often than down (docs/profilers.md).
+std::vector<double> lower_quartile_of_passes(const std::vector<std::vector<double>>& per_pass);
 
 }  // namespace paratune::profiler

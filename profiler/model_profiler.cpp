@@ -276,8 +276,31 @@ Status ModelProfilerOptions::validate(const ModelConfig& cfg) const {
   return Status::Ok();
 }
 
+StatusOr<PassKeep> parse_keep(const std::string& s) {
+  if (s == "lower-quartile") return PassKeep::kLowerQuartile;
+  if (s == "median") return PassKeep::kMedian;
+  return InvalidArgument("--keep must be lower-quartile or median, not '" + s + "'");
+}
+
+std::string PassTable::to_csv() const {
+  std::string out = "point";
+  for (size_t q = 0; q < passes.size(); ++q) out += ",pass " + std::to_string(q + 1);
+  out += ",kept\n";
+  char buf[32];
+  for (size_t k = 0; k < points.size(); ++k) {
+    out += points[k];
+    for (const std::vector<double>& pass : passes) {
+      std::snprintf(buf, sizeof buf, ",%.6g", pass[k]);
+      out += buf;
+    }
+    std::snprintf(buf, sizeof buf, ",%.6g\n", kept[k]);
+    out += buf;
+  }
+  return out;
+}
+
 ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
-                           const ModelProfilerOptions& o) {
+                           const ModelProfilerOptions& o, PassTable* table) {
   executor::install_tracking_allocator(0);
   comms.ensure({comms.all_ranks()});  // the world group of the barriers and the final mean
   const std::vector<int> tps = o.tps.empty() ? allowed_tps(cfg) : o.tps;
@@ -311,13 +334,14 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   p.seq_len = cfg.seq_len;
   // Times: `passes` passes over every (kind, tp, micro-batch) point; in each pass a point is the
   // ranks' mean of their means over at least ceil(repeats / passes) calls and a window of
-  // min_time_ms / passes; the profile keeps the median of the passes (a slow spell of the
-  // machine moves one pass of every point, not every call of a few).
+  // min_time_ms / passes; the profile keeps the passes' lower quartile or median (a slow spell of
+  // the machine moves one pass of every point, not every call of a few).
   const int pass_repeats = (o.repeats + passes - 1) / passes;
   const double pass_window = o.min_time_ms / passes;
   // per pass: fwd, bwd (, fwd without autograd for the transformer) per point, kind by kind
   std::vector<std::vector<double>> times(passes);
   std::vector<double> ratios;                       // per pass: R (cpu clock)
+  std::vector<std::string> names;                   // per point, filled in the first pass
   for (int pass = 0; pass < passes; ++pass) {
     const std::string label = pass_label(pass, passes);
     std::vector<double> wall_pass, cpu_pass;  // this rank's means per point
@@ -372,6 +396,13 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
             wall_pass.push_back(mean(ng));
             cpu_pass.push_back(mean(ng_cpu));
           }
+          if (pass == 0) {
+            const std::string at = std::string(type_name(kind)) + " tp " + std::to_string(t) +
+                                   " mb " + std::to_string(b);
+            names.push_back(at + " forward");
+            names.push_back(at + " backward");
+            if (no_grad) names.push_back(at + " forward_no_grad");
+          }
         }
       }
     }
@@ -382,6 +413,7 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
       const TimedMean t = time_optimizer_step(comms, n, o.warmup, pass_repeats, pass_window);
       wall_pass.push_back(t.wall);
       cpu_pass.push_back(t.cpu);
+      if (pass == 0) names.push_back("optimizer step " + std::to_string(n) + " params");
     }
     if (!cpu_clock) {
       times[pass] = world_mean(comms, wall_pass);
@@ -396,7 +428,10 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     times[pass] = cpu_pass;
     ratios.push_back(r);
   }
-  const std::vector<double> time_values = median_of_passes(times);
+  const std::vector<double> time_values = o.keep == PassKeep::kMedian
+                                               ? median_of_passes(times)
+                                               : lower_quartile_of_passes(times);
+  if (table) *table = PassTable{names, times, time_values};
   const double ratio = cpu_clock ? median(ratios) : 1.0;
   char clock_note[96];
   if (cpu_clock)
@@ -404,7 +439,11 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
                   ratio);
   else
     clock_note[0] = 0;
-  p.device = "cpu-fp32 (" + std::to_string(threads) + " threads/rank" + clock_note + ")";
+  const std::string kept = passes == 1 ? std::string()
+                           : std::string("; ") +
+                                 (o.keep == PassKeep::kMedian ? "median" : "lower quartile") +
+                                 " of " + std::to_string(passes) + " passes";
+  p.device = "cpu-fp32 (" + std::to_string(threads) + " threads/rank" + clock_note + kept + ")";
 
   size_t at = 0;  // next time value
   for (UnitKind kind : kinds) {

@@ -10,9 +10,14 @@
 // `repeats`, and as many as fill `min_time_ms` (the same count on every rank), means. Means, not
 // medians: ranks that share cores take turns in scheduler slices, so most short calls run
 // undisturbed and their median is the speed of a rank alone; the mean over a window of many
-// slices is the speed training gets. Passes (`passes`, default 3): every point is measured once
+// slices is the speed training gets. Passes (`passes`, default 5): every point is measured once
 // per pass over all of them, each time with ceil(repeats / passes) calls at least and a window
-// of min_time_ms / passes, and the profile keeps the median of the passes' rank means.
+// of min_time_ms / passes, and the profile keeps the lower quartile of the passes' rank means
+// (`keep`, default; with 5 passes the second smallest) or their median. On this project's
+// shared vCPUs a pass of a point runs slow far more often than fast (a spell of the machine, or
+// the point's window falling in the ranks' slow mode of sharing a CPU), so the low end of the
+// passes is what two runs agree on; the median of 3 passes moved a point by 15-35% when two
+// passes fell in such spells (docs/profilers.md, round 16).
 // Checkpointing's recompute is one more forward (the estimator adds it). The transformer layer
 // is also timed forward under no_grad in the same loop (`forward_no_grad_ms`): a checkpointed
 // layer's first forward records no graph, which on small layers costs far less.
@@ -42,7 +47,7 @@
 // gradient sync (gradient square sum, clipping, Adam, zeroing) on n fp32 parameters, for n =
 // the largest unit's parameters and / 4 down to 1024 (at most 4 sizes), timed like a compute
 // point (all ranks at once, window means, averaged over ranks, in every pass after the points,
-// the median of the passes kept).
+// kept like the points).
 //
 //   ModelProfile p = profile_model(cfg, comms, ModelProfilerOptions{});
 #pragma once
@@ -57,14 +62,18 @@
 namespace paratune::profiler {
 
 enum class ProfileClock { kAuto, kWall, kCpu };
+/// Which value of a point's passes the profile keeps.
+enum class PassKeep { kLowerQuartile, kMedian };
 
 struct ModelProfilerOptions {
   std::vector<int> micro_batches = {1, 2, 4};  // local micro-batch sizes (default 1, 2, 4)
   std::vector<int> tps;       // TP degrees; empty: 1, 2, 4, 8 where the model allows (default)
   int warmup = 1;             // untimed runs per point (default 1)
   int repeats = 3;            // timed runs per point at least, over all passes (default 3)
-  int passes = 3;             // passes over every point, median of passes kept (default 3)
-  double min_time_ms = 300;   // timed forward+backward per point at least, ms (default 300)
+  int passes = 5;             // passes over every point (default 5)
+  PassKeep keep = PassKeep::kLowerQuartile;  // the passes' value kept (default lower quartile)
+  double min_time_ms = 500;   // timed forward+backward per point at least, ms, over all passes
+                              // (default 500: 100 ms a pass)
   bool progress = true;       // progress bar on rank 0 (default on)
   ProfileClock clock = ProfileClock::kAuto;  // see above (default auto)
   Status validate(const ModelConfig& cfg) const;
@@ -76,10 +85,23 @@ StatusOr<ProfileClock> parse_clock(const std::string& s);
 /// `cores` cores (kCpu when they outnumber the cores); kWall / kCpu stay as they are.
 ProfileClock resolve_clock(ProfileClock c, int host_ranks, int threads, int cores);
 
+/// "lower-quartile" or "median"; an error naming --keep otherwise.
+StatusOr<PassKeep> parse_keep(const std::string& s);
+
+/// Every pass's value of every timed point (the ranks' means), for a look at the machine's noise
+/// (`profile-model --passes-csv`). Rows in the order measured; `kept` is what the profile holds.
+struct PassTable {
+  std::vector<std::string> points;  // e.g. "transformer tp 2 mb 4 backward", "optimizer 1024"
+  std::vector<std::vector<double>> passes;  // [pass][point], ms
+  std::vector<double> kept;                 // [point], ms
+  std::string to_csv() const;
+};
+
 /// TP degrees of {1, 2, 4, 8} that divide the layer (heads, kv heads, ffn) and the vocabulary.
 std::vector<int> allowed_tps(const ModelConfig& cfg);
 /// Collective over comms' world (every rank calls it with the same arguments).
+/// `table`, when given, receives every pass's values.
 ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
-                           const ModelProfilerOptions& o);
+                           const ModelProfilerOptions& o, PassTable* table = nullptr);
 
 }  // namespace paratune::profiler

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -239,9 +240,13 @@ int cmd_profile_model(int argc, char** argv) {
       ("warmup", "untimed runs per point", cxxopts::value<int>()->default_value("1"))
       ("repeats", "timed runs per point at least (their mean is kept)", cxxopts::value<int>()->default_value("3"))
       ("passes", "passes over every point, each with its share of the repeats and of the "
-                 "window; the median of the passes is kept", cxxopts::value<int>()->default_value("3"))
-      ("min-time-ms", "timed forward+backward per point at least, ms (more runs until then)",
-       cxxopts::value<double>()->default_value("300"))
+                 "window", cxxopts::value<int>()->default_value("5"))
+      ("keep", "which value of a point's passes the profile keeps: lower-quartile (with 5 "
+               "passes the second smallest) or median", cxxopts::value<std::string>()->default_value("lower-quartile"))
+      ("passes-csv", "also write every pass's value of every point (ranks' means, ms) to this CSV",
+       cxxopts::value<std::string>())
+      ("min-time-ms", "timed forward+backward per point at least, over all passes, ms (more "
+                      "runs until then)", cxxopts::value<double>()->default_value("500"))
       ("clock", "auto, wall or cpu: cpu keeps each point's CPU time scaled by the pass's "
                 "wall/CPU ratio (for ranks that time-share cores); auto = cpu when this host's "
                 "ranks x threads outnumber its cores", cxxopts::value<std::string>()->default_value("auto"))
@@ -251,7 +256,7 @@ int cmd_profile_model(int argc, char** argv) {
        "times differ (no ranks; exit 1 when one differs by more than PCT, default 10)")
       ("h,help", "show this help");
   profiler::ModelProfilerOptions o;
-  std::string model_path, out;
+  std::string model_path, out, passes_csv;
   int timeout_s = 600;
   try {
     auto r = opts.parse(argc, argv);
@@ -280,6 +285,10 @@ int cmd_profile_model(int argc, char** argv) {
     o.warmup = r["warmup"].as<int>();
     o.repeats = r["repeats"].as<int>();
     o.passes = r["passes"].as<int>();
+    auto keep = profiler::parse_keep(r["keep"].as<std::string>());
+    if (!keep.ok()) return fail(cmd, keep.status());
+    o.keep = *keep;
+    if (r.count("passes-csv")) passes_csv = r["passes-csv"].as<std::string>();
     o.min_time_ms = r["min-time-ms"].as<double>();
     auto clock = profiler::parse_clock(r["clock"].as<std::string>());
     if (!clock.ok()) return fail(cmd, clock.status());
@@ -293,11 +302,21 @@ int cmd_profile_model(int argc, char** argv) {
   if (!cfg.ok()) return fail(cmd, cfg.status());
   Status st = o.validate(*cfg);
   if (!st.ok()) return fail(cmd, st);
+  if (!passes_csv.empty()) {
+    // Fail before profiling rather than after it.
+    const std::filesystem::path dir = std::filesystem::path(passes_csv).parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+      return fail(cmd, InvalidArgument("--passes-csv " + passes_csv + ": folder " + dir.string() +
+                                       " does not exist"));
+  }
   return with_comms(cmd, timeout_s, [&](const executor::DistEnv& env, executor::Comms& comms) {
-    ModelProfile p = profiler::profile_model(*cfg, comms, o);
+    profiler::PassTable table;
+    ModelProfile p = profiler::profile_model(*cfg, comms, o, &table);
     if (env.rank != 0) return 0;
     Status v = validate(p, out);
     if (v.ok()) v = write_file_atomic(out, dump_json(to_json(p)));
+    if (v.ok() && !passes_csv.empty()) v = write_file_atomic(passes_csv, table.to_csv());
     if (!v.ok()) return fail(cmd, v);
     for (const LayerTypeProfile& l : p.layer_types) {
       std::printf("%-12s params %lld\n", l.name.c_str(), (long long)l.param_count);
@@ -313,6 +332,8 @@ int cmd_profile_model(int argc, char** argv) {
                     a.bytes_per_sample.value / kKiB);
     }
     std::printf("paratune %s: wrote %s\n", cmd, out.c_str());
+    if (!passes_csv.empty())
+      std::printf("paratune %s: every pass's values in %s\n", cmd, passes_csv.c_str());
     return 0;
   });
 }

@@ -2,6 +2,9 @@
 // validate, have the expected entries, plausible numbers, and `paratune search` accepts them;
 // the measured activation bytes predict the executor's peak memory per extra sample.
 #include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -34,7 +37,8 @@ class ProfilerDist : public ::testing::Test {
                        "--gemm-size 256");  // arrival waits: on by default
     model_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() +
                      " profile-model --model configs/models/tiny.json -o " + dir_ +
-                     "/tiny.profile.json --micro-batches 1,4,256 --tp 1,2 --warmup 2 --repeats 7");
+                     "/tiny.profile.json --micro-batches 1,4,256 --tp 1,2 --warmup 2 --repeats 7 " +
+                     "--passes-csv " + dir_ + "/tiny.passes.csv");
   }
   static void TearDownTestSuite() {
     delete tmp_;
@@ -269,6 +273,58 @@ TEST(ProfilerClock, CpuClockProfileNamesItsRatioAndScalesWithWork) {
                                tmp.path() + "/x.json --clock gpu");
   EXPECT_NE(bad.rc, 0);
   EXPECT_NE(bad.output.find("--clock"), std::string::npos) << bad.output;
+}
+
+// --passes-csv: every point's five passes, and the profile holds each point's second smallest.
+TEST_F(ProfilerDist, PassesCsvHoldsEveryPassAndTheProfileKeepsTheirLowerQuartile) {
+  ASSERT_EQ(model_run_.rc, 0) << model_run_.output;
+  auto p = load_model_profile(dir_ + "/tiny.profile.json");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_NE(p->device.find("lower quartile of 5 passes"), std::string::npos) << p->device;
+  std::ifstream in(dir_ + "/tiny.passes.csv");
+  ASSERT_TRUE(in) << model_run_.output;
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "point,pass 1,pass 2,pass 3,pass 4,pass 5,kept");
+  std::map<std::string, double> kept;
+  while (std::getline(in, line)) {
+    std::stringstream row(line);
+    std::string name, cell;
+    std::getline(row, name, ',');
+    std::vector<double> v;
+    while (std::getline(row, cell, ',')) v.push_back(std::stod(cell));
+    ASSERT_EQ(v.size(), 6u) << line;
+    std::vector<double> passes(v.begin(), v.begin() + 5);
+    std::sort(passes.begin(), passes.end());
+    EXPECT_EQ(v[5], passes[1]) << line;
+    EXPECT_GT(passes[0], 0) << line;
+    kept[name] = v[5];
+  }
+  // 3 layer types x 2 tp x 3 micro-batches x (forward, backward; the transformer's no-grad
+  // forward too) + the optimizer step's sizes.
+  EXPECT_EQ(kept.size(), 3u * 6 * 2 + 6 + p->optimizer_step.size());
+  for (const LayerTypeProfile& l : p->layer_types)
+    for (const ComputePoint& c : l.compute) {
+      const std::string at =
+          l.name + " tp " + std::to_string(c.tp) + " mb " + std::to_string(c.micro_batch);
+      ASSERT_TRUE(kept.count(at + " forward")) << at;
+      EXPECT_NEAR(kept[at + " forward"], c.forward.value, 1e-5 * c.forward.value) << at;
+      EXPECT_NEAR(kept[at + " backward"], c.backward.value, 1e-5 * c.backward.value) << at;
+    }
+  for (const OptimizerPoint& o : p->optimizer_step) {
+    const std::string at = "optimizer step " + std::to_string(o.params) + " params";
+    ASSERT_TRUE(kept.count(at)) << at;
+    EXPECT_NEAR(kept[at], o.time.value, 1e-5 * o.time.value) << at;
+  }
+  // A CSV into a missing folder is refused before any rank starts.
+  const testing::Run bad = run(bin() + " profile-model --model configs/models/tiny.json -o " +
+                               dir_ + "/x.json --passes-csv " + dir_ + "/no/such/p.csv");
+  EXPECT_NE(bad.rc, 0);
+  EXPECT_NE(bad.output.find("--passes-csv"), std::string::npos) << bad.output;
+  const testing::Run keep = run(bin() + " profile-model --model configs/models/tiny.json -o " +
+                                dir_ + "/x.json --keep min");
+  EXPECT_NE(keep.rc, 0);
+  EXPECT_NE(keep.output.find("--keep"), std::string::npos) << keep.output;
 }
 
 TEST_F(ProfilerDist, SearchAcceptsBothFiles) {

@@ -48,6 +48,40 @@ TEST(Fit, SingleSampleAndMedian) {
   EXPECT_EQ(median({4, 1, 3, 2}), 2.5);
 }
 
+TEST(Fit, PassesKeepTheirLowerQuartileOrMedianPerPoint) {
+  // Two points over five passes: the lower quartile is the second smallest of each column,
+  // whatever the passes' order; one fast outlier pass (point 0's 1.0) does not set it.
+  const std::vector<std::vector<double>> five = {
+      {3.0, 10}, {1.0, 14}, {2.9, 11}, {4.5, 30}, {3.1, 12}};
+  EXPECT_EQ(lower_quartile_of_passes(five), (std::vector<double>{2.9, 11}));
+  EXPECT_EQ(median_of_passes(five), (std::vector<double>{3.0, 12}));
+  // Up to four passes: the smallest; nine: the third smallest.
+  EXPECT_EQ(lower_quartile_of_passes({{5}, {4}, {6}}), (std::vector<double>{4}));
+  EXPECT_EQ(lower_quartile_of_passes({{5}}), (std::vector<double>{5}));
+  std::vector<std::vector<double>> nine;
+  for (double v : {9, 1, 8, 2, 7, 3, 6, 4, 5}) nine.push_back({v});
+  EXPECT_EQ(lower_quartile_of_passes(nine), (std::vector<double>{3}));
+  EXPECT_TRUE(lower_quartile_of_passes({}).empty());
+}
+
+TEST(PassKeep, ParsesBothNamesAndRejectsOthers) {
+  EXPECT_EQ(*parse_keep("lower-quartile"), PassKeep::kLowerQuartile);
+  EXPECT_EQ(*parse_keep("median"), PassKeep::kMedian);
+  StatusOr<PassKeep> bad = parse_keep("min");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--keep"), std::string::npos);
+}
+
+TEST(PassKeep, TableWritesOneRowPerPointWithEveryPassAndTheKeptValue) {
+  PassTable t{{"transformer tp 1 mb 1 forward", "optimizer step 1024 params"},
+              {{1.5, 0.25}, {2, 0.5}},
+              {1.5, 0.25}};
+  EXPECT_EQ(t.to_csv(),
+            "point,pass 1,pass 2,kept\n"
+            "transformer tp 1 mb 1 forward,1.5,2,1.5\n"
+            "optimizer step 1024 params,0.25,0.5,0.25\n");
+}
+
 TEST(GroupShapes, TwoIslandsOfTwo) {
   auto s = group_shapes(4, 2);
   ASSERT_EQ(s.size(), 3u);
