@@ -45,7 +45,8 @@ std::string describe(const estimator::TermScales& s) {
   add("checkpoint", s.checkpoint);
   for (const estimator::CollectiveScale& c : s.collectives)
     add(std::string(estimator::to_string(c.use)) + " " + to_string(c.op) + "/" +
-            std::to_string(c.group_size),
+            std::to_string(c.group_size) +
+            (c.placement ? std::string(" ") + to_string(*c.placement) : std::string()),
         c.scale);
   return out.empty() ? "all 1" : out;
 }
@@ -63,11 +64,14 @@ std::string digest(const Json& j) {
 
 Json to_json(const Calibration& c) {
   Json cols = Json::array();
-  for (const estimator::CollectiveScale& s : c.scales.collectives)
-    cols.push_back({{"use", estimator::to_string(s.use)},
-                    {"op", to_string(s.op)},
-                    {"group_size", s.group_size},
-                    {"scale", s.scale}});
+  for (const estimator::CollectiveScale& s : c.scales.collectives) {
+    Json col = {{"use", estimator::to_string(s.use)},
+                {"op", to_string(s.op)},
+                {"group_size", s.group_size},
+                {"scale", s.scale}};
+    if (s.placement) col["placement"] = to_string(*s.placement);
+    cols.push_back(col);
+  }
   Json runs = Json::array();
   for (const CalibrationRun& r : c.runs)
     runs.push_back({{"plan", r.plan},
@@ -117,6 +121,10 @@ StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& fi
       cs.op =
           op_from(cr.enumeration("op", {"allreduce", "allgather", "reduce_scatter", "all2all"}));
       cs.group_size = static_cast<int>(cr.integer("group_size", 2));
+      if (cr.has("placement"))
+        cs.placement = cr.enumeration("placement", {"intra", "inter"}) == "intra"
+                           ? Placement::kIntraIsland
+                           : Placement::kInterIsland;
       cs.scale = cr.number("scale", lo, hi);
       (void)cr.finish();
       c.scales.collectives.push_back(cs);
@@ -304,12 +312,13 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   if (!before.ok()) return before.status();
 
   // Candidate collective scales: both uses, every op the executor issues, every power-of-two
-  // group size.
+  // group size, inside an island and across islands (those no plan uses are dropped below).
   for (estimator::CommUse use : {estimator::CommUse::kTensor, estimator::CommUse::kData}) {
     for (CollectiveOp op :
          {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
       for (int g = 2; g <= in.cluster->num_devices(); g *= 2)
-        s.collectives.push_back({use, op, g, 1.0});
+        for (Placement pl : {Placement::kIntraIsland, Placement::kInterIsland})
+          s.collectives.push_back({use, op, g, 1.0, pl});
     }
   }
   std::vector<double*> params = {&s.compute, &s.wait, &s.pipeline, &s.checkpoint};

@@ -5,7 +5,8 @@
 // shared cores a real step also pays what the terms do to each other (Gloo's threads taking
 // cores from compute, collectives waiting longer under load). `paratune calibrate` trains one
 // plan of each family (calibration_plans), and fit_calibration() picks the multipliers on
-// compute, arrival waits, the pipeline links and each collective by group size that bring the
+// compute, arrival waits, the pipeline links and each collective by group size and placement
+// (inside an island / across islands) that bring the
 // predictions of those runs closest to what was measured (least squares on log(pred / meas),
 // with a penalty that keeps a multiplier at 1 unless the runs move it).
 //
@@ -18,7 +19,8 @@
 //    "cluster_digest": HEX, "profile_digest": HEX, "global_batch": 8,
 //    "scales": {"compute": 1.2, "wait": 1.0, "pipeline": 1.4, "checkpoint": 0.6 (optional, 1),
 //               "collectives": [{"use": "dp", "op": "allreduce", "group_size": 4,
-//                                "scale": 1.3}, ...]},
+//                                "placement": "inter" (optional: without it, both), "scale": 1.3},
+//                               ...]},
 //    "fit": {"log_rms_before": 0.41, "log_rms_after": 0.09},
 //    "runs": [{"plan": "pp1-m2 tp1-dp4", "strategy": {...}, "measured_ms": 58.1,
 //              "predicted_ms": 41.0, "calibrated_ms": 55.2}, ...]}
@@ -104,7 +106,8 @@ StatusOr<double> predict_ms(const FitInputs& in, const Strategy& plan,
 /// Fits the scales to `measured` (plan, median step ms; at least 2 runs, every ms > 0).
 /// Minimises mean(log(pred / meas)^2) + kPenalty * sum(log(scale)^2) by coordinate descent
 /// (golden section on each log-scale in [log 1/16, log 16]). The scales: compute, wait, pipeline,
-/// checkpoint and every collective by use (tp / dp) and group size (2, 4, .. devices) that the plans use.
+/// checkpoint and every collective by use (tp / dp), group size (2, 4, .. devices) and placement
+/// (intra / inter island) that the plans use.
 StatusOr<Calibration> fit_calibration(const FitInputs& in,
                                       const std::vector<std::pair<Strategy, double>>& measured);
 

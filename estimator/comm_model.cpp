@@ -215,7 +215,7 @@ Milliseconds CommPricer::collective(CommUse use, CollectiveOp op, const GroupSha
     return Milliseconds(0);
   }
   return collective_time(*fit, op, g.size, bytes, latency_calls) *
-         (scales_ ? scales_->collective(use, op, g.size) : 1.0);
+         (scales_ ? scales_->collective(use, op, g.size, g.placement) : 1.0);
 }
 
 namespace {

@@ -18,10 +18,15 @@ Status check_size(const char* field, double v) {
 
 const char* to_string(CommUse u) { return u == CommUse::kTensor ? "tp" : "dp"; }
 
-double TermScales::collective(CommUse use, CollectiveOp op, int group_size) const {
-  for (const CollectiveScale& c : collectives)
-    if (c.use == use && c.op == op && c.group_size == group_size) return c.scale;
-  return 1.0;
+double TermScales::collective(CommUse use, CollectiveOp op, int group_size,
+                              Placement placement) const {
+  const CollectiveScale* any = nullptr;
+  for (const CollectiveScale& c : collectives) {
+    if (c.use != use || c.op != op || c.group_size != group_size) continue;
+    if (c.placement == placement) return c.scale;
+    if (!c.placement) any = &c;
+  }
+  return any ? any->scale : 1.0;
 }
 
 bool TermScales::identity() const {
@@ -52,10 +57,14 @@ Status TermScales::validate() const {
     PARATUNE_RETURN_IF_ERROR(check(field + ".scale", c.scale));
     for (size_t k = 0; k < i; ++k) {
       if (collectives[k].use == c.use && collectives[k].op == c.op &&
-          collectives[k].group_size == c.group_size) {
+          collectives[k].group_size == c.group_size && collectives[k].placement == c.placement) {
         return InvalidArgument("term scales: field \"" + field + "\": " + to_string(c.use) + " " +
                                to_string(c.op) + " over " + std::to_string(c.group_size) +
-                               " ranks is listed twice");
+                               " ranks" +
+                               (c.placement ? std::string(" ") + to_string(*c.placement) +
+                                                  "-island"
+                                            : std::string()) +
+                               " is listed twice");
       }
     }
   }

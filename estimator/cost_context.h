@@ -7,6 +7,7 @@
 //   LayerCost c = transformer_layer_cost(ctx, /*stage=*/0, LayerStrategy{.tp = 2, .dp = 2});
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,12 +26,16 @@ namespace paratune::estimator {
 enum class CommUse { kTensor, kData };
 const char* to_string(CommUse u);  // "tp" | "dp"
 
-/// One collective's multiplier in TermScales: `op` for `use` over groups of `group_size` ranks.
+/// One collective's multiplier in TermScales: `op` for `use` over groups of `group_size` ranks,
+/// inside one island or spanning islands (`placement`; unset: either, as in calibrations written
+/// before placements were told apart). A group inside a node and one across the slow link run on
+/// different transports, and a multiplier fitted on one says nothing about the other.
 struct CollectiveScale {
   CommUse use = CommUse::kData;
   CollectiveOp op = CollectiveOp::kAllReduce;
   int group_size = 2;
   double scale = 1;
+  std::optional<Placement> placement;
 };
 
 /// Multipliers on the cost model's terms, fitted by `paratune calibrate` to short training runs
@@ -43,13 +48,14 @@ struct TermScales {
   // A checkpointed layer's first forward (no autograd; what checkpointing adds to a step, the
   // recompute being a plain forward); on top of `compute`.
   double checkpoint = 1;
-  // Per use, collective and group size; a (use, op, size) not listed: 1.
+  // Per use, collective, group size and placement; a (use, op, size, placement) not listed: the
+  // entry without a placement for (use, op, size), else 1.
   std::vector<CollectiveScale> collectives;
 
-  double collective(CommUse use, CollectiveOp op, int group_size) const;
+  double collective(CommUse use, CollectiveOp op, int group_size, Placement placement) const;
   bool identity() const;
-  /// Every scale finite and in [1/16, 16], group sizes >= 2 and listed once; errors name the
-  /// field.
+  /// Every scale finite and in [1/16, 16], group sizes >= 2, each (use, op, size, placement)
+  /// listed once; errors name the field.
   Status validate() const;
 };
 

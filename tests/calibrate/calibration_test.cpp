@@ -110,10 +110,18 @@ TEST_F(CalibrationTest, FitRecoversKnownScales) {
   // move towards the truth (measured: 0.86), and that plan's time is matched above.
   EXPECT_LT(c->scales.checkpoint, 0.95);
   EXPECT_GT(c->scales.checkpoint, 0.5);
-  EXPECT_NEAR(c->scales.collective(estimator::CommUse::kData, CollectiveOp::kAllReduce, 4), 1.6,
-              0.3);
-  EXPECT_NEAR(c->scales.collective(estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4), 2.0,
-              0.4);
+  const Placement kIntra = Placement::kIntraIsland;
+  EXPECT_NEAR(c->scales.collective(estimator::CommUse::kData, CollectiveOp::kAllReduce, 4, kIntra),
+              1.6, 0.3);
+  EXPECT_NEAR(
+      c->scales.collective(estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, kIntra),
+      2.0, 0.4);
+  // One island: every fitted collective scale is an inside-island one; none across is written.
+  ASSERT_FALSE(c->scales.collectives.empty());
+  for (const estimator::CollectiveScale& s : c->scales.collectives)
+    EXPECT_EQ(s.placement, kIntra) << describe(c->scales);
+  EXPECT_NE(describe(c->scales).find("dp allreduce/4 intra x"), std::string::npos)
+      << describe(c->scales);
   EXPECT_EQ(c->cluster_digest, digest(to_json(cluster_)));
   EXPECT_TRUE(check_matches(*c, cluster_, profile_, "cal.json").ok());
 }
@@ -149,6 +157,26 @@ TEST_F(CalibrationTest, FileRoundTripAndErrors) {
   e = calibration_from_json(bad, "cal.json");
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("listed twice"), std::string::npos);
+  // A collective's "placement" is optional (files written before it existed: both placements)
+  // and must name one.
+  bad = j;
+  bad["scales"]["collectives"] =
+      Json::array({{{"use", "dp"}, {"op", "allreduce"}, {"group_size", 4}, {"scale", 2}},
+                   {{"use", "dp"}, {"op", "allreduce"}, {"group_size", 4}, {"scale", 3},
+                    {"placement", "inter"}}});
+  StatusOr<Calibration> mixed = calibration_from_json(bad, "cal.json");
+  ASSERT_TRUE(mixed.ok()) << mixed.status().message();
+  EXPECT_EQ(mixed->scales.collective(estimator::CommUse::kData, CollectiveOp::kAllReduce, 4,
+                                     Placement::kIntraIsland),
+            2.0);
+  EXPECT_EQ(mixed->scales.collective(estimator::CommUse::kData, CollectiveOp::kAllReduce, 4,
+                                     Placement::kInterIsland),
+            3.0);
+  EXPECT_EQ(to_json(*mixed)["scales"]["collectives"], bad["scales"]["collectives"]);
+  bad["scales"]["collectives"][1]["placement"] = "across";
+  e = calibration_from_json(bad, "cal.json");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("placement"), std::string::npos) << e.status().message();
   // "checkpoint" is optional (files written before it existed: 1) and range-checked.
   bad = j;
   bad["scales"].erase("checkpoint");

@@ -62,7 +62,43 @@ TEST_F(TermScalesTest, CollectiveScaleMatchesOpAndGroupSize) {
   const LayerCost c = transformer_layer_cost(ctx, 0, strategy(1, 4));
   EXPECT_DOUBLE_EQ(c.grad_sync.value, 1.5 * base.grad_sync.value);
   EXPECT_DOUBLE_EQ(c.forward.value, base.forward.value);
-  EXPECT_DOUBLE_EQ(ctx.options.scales.collective(CommUse::kData, CollectiveOp::kAllGather, 4), 1.0);
+  EXPECT_DOUBLE_EQ(ctx.options.scales.collective(CommUse::kData, CollectiveOp::kAllGather, 4,
+                                                  Placement::kIntraIsland),
+                   1.0);
+}
+
+// A scale with a placement applies to groups of that placement only; one without applies to
+// both (calibrations written before placements were told apart), and a placed one wins over it.
+TEST_F(TermScalesTest, CollectiveScaleKeepsInsideAndAcrossIslandsApart) {
+  // tp 2 x dp 4 on 8 devices (2 islands of 4): TP pairs inside an island, DP groups across.
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 8, 1, 1, 8);
+  const LayerCost base = transformer_layer_cost(ctx, 0, strategy(2, 4));
+  ASSERT_GT(base.tp_comm.value, 0);
+  ASSERT_GT(base.grad_sync.value, 0);
+  const Placement kIntra = Placement::kIntraIsland, kInter = Placement::kInterIsland;
+  // Across-island scales do not touch the TP pairs, inside-island ones not the DP groups.
+  ctx.options.scales.collectives = {{CommUse::kTensor, CollectiveOp::kAllReduce, 2, 3.0, kInter},
+                                    {CommUse::kData, CollectiveOp::kAllReduce, 4, 3.0, kIntra}};
+  LayerCost c = transformer_layer_cost(ctx, 0, strategy(2, 4));
+  EXPECT_DOUBLE_EQ(c.tp_comm.value, base.tp_comm.value);
+  EXPECT_DOUBLE_EQ(c.grad_sync.value, base.grad_sync.value);
+  // The matching placements do.
+  ctx.options.scales.collectives = {{CommUse::kTensor, CollectiveOp::kAllReduce, 2, 3.0, kIntra},
+                                    {CommUse::kData, CollectiveOp::kAllReduce, 4, 1.5, kInter}};
+  c = transformer_layer_cost(ctx, 0, strategy(2, 4));
+  EXPECT_DOUBLE_EQ(c.tp_comm.value, 3.0 * base.tp_comm.value);
+  EXPECT_DOUBLE_EQ(c.grad_sync.value, 1.5 * base.grad_sync.value);
+  // Without a placement: both; with both kinds listed, the placed one.
+  TermScales s;
+  s.collectives = {{CommUse::kData, CollectiveOp::kAllReduce, 4, 2.0},
+                   {CommUse::kData, CollectiveOp::kAllReduce, 4, 0.5, kInter}};
+  EXPECT_TRUE(s.validate().ok());
+  EXPECT_DOUBLE_EQ(s.collective(CommUse::kData, CollectiveOp::kAllReduce, 4, kIntra), 2.0);
+  EXPECT_DOUBLE_EQ(s.collective(CommUse::kData, CollectiveOp::kAllReduce, 4, kInter), 0.5);
+  EXPECT_DOUBLE_EQ(s.collective(CommUse::kTensor, CollectiveOp::kAllReduce, 4, kInter), 1.0);
+  s.collectives.push_back({CommUse::kData, CollectiveOp::kAllReduce, 4, 0.7, kInter});
+  EXPECT_NE(s.validate().message().find("inter-island is listed twice"), std::string::npos)
+      << s.validate().message();
 }
 
 TEST_F(TermScalesTest, TensorParallelScaleLeavesGradientSyncAlone) {
