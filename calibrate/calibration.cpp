@@ -317,8 +317,12 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
     for (CollectiveOp op :
          {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
       for (int g = 2; g <= in.cluster->num_devices(); g *= 2)
-        for (Placement pl : {Placement::kIntraIsland, Placement::kInterIsland})
-          s.collectives.push_back({use, op, g, 1.0, pl});
+        if (in.per_placement) {
+          for (Placement pl : {Placement::kIntraIsland, Placement::kInterIsland})
+            s.collectives.push_back({use, op, g, 1.0, pl});
+        } else {
+          s.collectives.push_back({use, op, g, 1.0, std::nullopt});
+        }
     }
   }
   std::vector<double*> params = {&s.compute, &s.wait, &s.pipeline, &s.checkpoint};

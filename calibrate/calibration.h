@@ -5,8 +5,8 @@
 // shared cores a real step also pays what the terms do to each other (Gloo's threads taking
 // cores from compute, collectives waiting longer under load). `paratune calibrate` trains one
 // plan of each family (calibration_plans), and fit_calibration() picks the multipliers on
-// compute, arrival waits, the pipeline links and each collective by group size and placement
-// (inside an island / across islands) that bring the
+// compute, arrival waits, the pipeline links and each collective by group size (and, with
+// FitInputs::per_placement, placement: inside an island / across islands) that bring the
 // predictions of those runs closest to what was measured (least squares on log(pred / meas),
 // with a penalty that keeps a multiplier at 1 unless the runs move it).
 //
@@ -96,6 +96,12 @@ struct FitInputs {
   int global_batch = 1;
   estimator::EstimatorOptions options;
   double penalty = -1;  // weight of the pull towards 1; < 0: kPenalty
+  // One collective multiplier per placement (inside an island / across islands), or one for
+  // both (default). Measured on 9 stored rows of the emulated 2-node cluster, per placement was
+  // no better (docs/accuracy.md, round 16); on a real cluster, where NVLink and the network
+  // differ far more than loopback and a shaped veth, it may be (`paratune calibrate
+  // --per-placement`, `bench_calibration_refit --per-placement`).
+  bool per_placement = false;
 };
 
 /// The estimator's iteration time (ms) of `plan` on every device of the cluster with `scales`;
@@ -106,8 +112,8 @@ StatusOr<double> predict_ms(const FitInputs& in, const Strategy& plan,
 /// Fits the scales to `measured` (plan, median step ms; at least 2 runs, every ms > 0).
 /// Minimises mean(log(pred / meas)^2) + kPenalty * sum(log(scale)^2) by coordinate descent
 /// (golden section on each log-scale in [log 1/16, log 16]). The scales: compute, wait, pipeline,
-/// checkpoint and every collective by use (tp / dp), group size (2, 4, .. devices) and placement
-/// (intra / inter island) that the plans use.
+/// checkpoint and every collective by use (tp / dp) and group size (2, 4, .. devices) that the
+/// plans use; with in.per_placement, by placement (intra / inter island) too.
 StatusOr<Calibration> fit_calibration(const FitInputs& in,
                                       const std::vector<std::pair<Strategy, double>>& measured);
 

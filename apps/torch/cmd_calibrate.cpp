@@ -48,6 +48,8 @@ int cmd_calibrate(int argc, char** argv) {
       ("global-batch", "global batch of the calibration runs (use the one you will search for)", cxxopts::value<int>()->default_value("8"))
       ("steps", "training steps per run (the first 2 are warm-up)", cxxopts::value<int>()->default_value("6"))
       ("repeats", "runs per plan, interleaved; the median is fitted", cxxopts::value<int>()->default_value("3"))
+      ("per-placement", "fit one multiplier per collective for groups inside an island and "
+                        "another for groups across islands (default: one for both)")
       ("dry-run", "print the calibration plans and exit")
       ("h,help", "print this help");
   cxxopts::ParseResult r;
@@ -118,6 +120,7 @@ int cmd_calibrate(int argc, char** argv) {
     measured.emplace_back(plans[i], meas[i].ms);
   }
   calibrate::FitInputs fit;
+  fit.per_placement = r.count("per-placement") > 0;
   fit.model = &in->model;
   fit.cluster = &in->cluster;
   fit.profile = &in->profile;

@@ -10,8 +10,10 @@
 //
 //   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
 //       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
-//       [--fit-runs calibration.json]
+//       [--fit-runs calibration.json] [--per-placement]
 //
+// --per-placement fits one multiplier per collective for groups inside an island and another
+// for groups across islands (`paratune calibrate --per-placement`), instead of one for both.
 // --fit-runs also fits on the runs that `paratune calibrate` stored in its file (its own
 // measurements, minutes before the bench) with the current model, and scores that fit on the
 // held-out plans: the calibrated figure of the user's workflow, re-predicted.
@@ -90,8 +92,13 @@ int main(int argc, char** argv) {
   std::vector<double> penalties = {0.001, 0.003, 0.01, 0.03, 0.1, 0.3};
   std::vector<std::string> add;
   std::string fit_runs;  // a calibration file whose runs to fit on as well
+  bool per_placement = false;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
+    if (k == "--per-placement") {
+      per_placement = true;
+      continue;
+    }
     if (i + 1 >= argc) die("flag " + k + " needs a value");
     const std::string v = argv[++i];
     if (k == "--cluster") cluster = v;
@@ -156,6 +163,7 @@ int main(int argc, char** argv) {
   fit.global_batch = train.front().plan.global_batch;
   fit.options.runtime_buffer_bytes = 0;
   fit.options.mixed_precision = in.model.dtype != DType::kFp32;
+  fit.per_placement = per_placement;
 
   std::vector<double> held_meas, train_meas;
   for (const Row& r : held) held_meas.push_back(r.meas_ms);

@@ -2,6 +2,8 @@
 #include "calibrate/calibration.h"
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -12,9 +14,6 @@
 #include <set>
 #include <string>
 #include <thread>
-
-#include <sys/types.h>
-#include <unistd.h>
 
 #include "calibrate/plan_runner.h"
 #include "core/model_config.h"
@@ -88,8 +87,9 @@ TEST_F(CalibrationTest, FitRecoversKnownScales) {
   truth.compute = 1.4;
   truth.pipeline = 1.8;
   truth.checkpoint = 0.6;
-  truth.collectives = {{estimator::CommUse::kData, CollectiveOp::kAllReduce, 4, 1.6},
-                       {estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, 2.0}};
+  truth.collectives = {
+      {estimator::CommUse::kData, CollectiveOp::kAllReduce, 4, 1.6, std::nullopt},
+      {estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, 2.0, std::nullopt}};
   const FitInputs in = inputs();
   std::vector<std::pair<Strategy, double>> measured;
   for (const Strategy& s : calibration_plans(model_, 4, 8)) {
@@ -114,14 +114,25 @@ TEST_F(CalibrationTest, FitRecoversKnownScales) {
   EXPECT_NEAR(c->scales.collective(estimator::CommUse::kData, CollectiveOp::kAllReduce, 4, kIntra),
               1.6, 0.3);
   EXPECT_NEAR(
-      c->scales.collective(estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, kIntra),
-      2.0, 0.4);
-  // One island: every fitted collective scale is an inside-island one; none across is written.
+      c->scales.collective(estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, kIntra), 2.0,
+      0.4);
+  // By default one multiplier covers both placements (written without one).
   ASSERT_FALSE(c->scales.collectives.empty());
   for (const estimator::CollectiveScale& s : c->scales.collectives)
-    EXPECT_EQ(s.placement, kIntra) << describe(c->scales);
-  EXPECT_NE(describe(c->scales).find("dp allreduce/4 intra x"), std::string::npos)
-      << describe(c->scales);
+    EXPECT_FALSE(s.placement.has_value()) << describe(c->scales);
+  // Per placement on one island: the same fit, every scale an inside-island one; none across.
+  FitInputs placed = in;
+  placed.per_placement = true;
+  StatusOr<Calibration> p = fit_calibration(placed, measured);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_LT(p->log_rms_after, 0.03);
+  ASSERT_EQ(p->scales.collectives.size(), c->scales.collectives.size()) << describe(p->scales);
+  for (const estimator::CollectiveScale& s : p->scales.collectives)
+    EXPECT_EQ(s.placement, kIntra) << describe(p->scales);
+  EXPECT_NE(describe(p->scales).find("dp allreduce/4 intra x"), std::string::npos)
+      << describe(p->scales);
+  EXPECT_NEAR(p->scales.collective(estimator::CommUse::kData, CollectiveOp::kAllReduce, 4, kIntra),
+              1.6, 0.3);
   EXPECT_EQ(c->cluster_digest, digest(to_json(cluster_)));
   EXPECT_TRUE(check_matches(*c, cluster_, profile_, "cal.json").ok());
 }
@@ -162,7 +173,10 @@ TEST_F(CalibrationTest, FileRoundTripAndErrors) {
   bad = j;
   bad["scales"]["collectives"] =
       Json::array({{{"use", "dp"}, {"op", "allreduce"}, {"group_size", 4}, {"scale", 2}},
-                   {{"use", "dp"}, {"op", "allreduce"}, {"group_size", 4}, {"scale", 3},
+                   {{"use", "dp"},
+                    {"op", "allreduce"},
+                    {"group_size", 4},
+                    {"scale", 3},
                     {"placement", "inter"}}});
   StatusOr<Calibration> mixed = calibration_from_json(bad, "cal.json");
   ASSERT_TRUE(mixed.ok()) << mixed.status().message();
@@ -219,7 +233,7 @@ TEST(Describe, ListsOnlyScalesThatMove) {
   EXPECT_EQ(describe(s), "all 1");
   s.compute = 1.25;
   s.checkpoint = 0.5;
-  s.collectives = {{estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, 2.0}};
+  s.collectives = {{estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, 2.0, std::nullopt}};
   EXPECT_EQ(describe(s), "compute x1.25, checkpoint x0.50, dp reduce_scatter/4 x2.00");
 }
 
@@ -227,7 +241,8 @@ TEST(Describe, ListsOnlyScalesThatMove) {
 TEST(RunShell, ExitCodesAndInterrupts) {
   EXPECT_EQ(runner::run_shell("exit 0"), 0);
   EXPECT_EQ(runner::run_shell("exit 3"), 3);
-  EXPECT_EQ(runner::run_shell("exit 137"), 137);  // a rank killed (e.g. out of memory): a failed run
+  EXPECT_EQ(runner::run_shell("exit 137"),
+            137);  // a rank killed (e.g. out of memory): a failed run
   EXPECT_EXIT(runner::run_shell("exit 130"), ::testing::ExitedWithCode(130), "interrupted");
   EXPECT_EXIT(runner::run_shell("kill -INT $$"), ::testing::ExitedWithCode(130), "interrupted");
   EXPECT_EXIT(runner::run_shell("kill -TERM $$"), ::testing::ExitedWithCode(143), "interrupted");

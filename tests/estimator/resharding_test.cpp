@@ -58,15 +58,13 @@ TEST_F(ReshardingTest, TransientBuffersOfTheGatherGolden) {
             0.0);
   // tp2*dp2 -> dp4: forward max(2 x 4 x total/2, 4 x total/2 + total + total/4) = 4 total,
   // backward max(2 x 4 x total/4, 4 x total/4 + total + total/2) = 2.5 total; both ways round.
-  EXPECT_DOUBLE_EQ(switch_transient(ctx, 0, strategy(2, 2), strategy(1, 4)).value,
-                   4.0 * total_);
-  EXPECT_DOUBLE_EQ(switch_transient(ctx, 0, strategy(1, 4), strategy(2, 2)).value,
-                   4.0 * total_);
+  EXPECT_DOUBLE_EQ(switch_transient(ctx, 0, strategy(2, 2), strategy(1, 4)).value, 4.0 * total_);
+  EXPECT_DOUBLE_EQ(switch_transient(ctx, 0, strategy(1, 4), strategy(2, 2)).value, 4.0 * total_);
   // tp4 without SP (replicated blocks) into tp4 with SP: 4 whole copies gathered, twice: 8 total.
-  EXPECT_DOUBLE_EQ(switch_transient(ctx, 0, strategy(4, 1),
-                                    strategy(4, 1, DpType::kDdp, false, true, true))
-                       .value,
-                   8.0 * total_);
+  EXPECT_DOUBLE_EQ(
+      switch_transient(ctx, 0, strategy(4, 1), strategy(4, 1, DpType::kDdp, false, true, true))
+          .value,
+      8.0 * total_);
   // At tp 1 the consecutive flag, dp_type and checkpointing place nothing differently: none.
   CostContext two = testing::context(model_, cluster_, nullptr, 2, 1, 1, 8);
   EXPECT_EQ(switch_transient(two, 0, strategy(1, 2, DpType::kDdp, false, true),
@@ -78,11 +76,13 @@ TEST_F(ReshardingTest, TransientBuffersOfTheGatherGolden) {
 TEST_F(ReshardingTest, CalibratedLikeADataParallelAllgatherOfTheStage) {
   CostContext ctx = testing::context(model_, cluster_, nullptr, 4, 1, 1, 8);
   const double plain = switch_cost(ctx, 0, strategy(2, 2), strategy(1, 4)).value;
-  ctx.options.scales.collectives.push_back({CommUse::kData, CollectiveOp::kAllGather, 4, 3.0});
+  ctx.options.scales.collectives.push_back(
+      {CommUse::kData, CollectiveOp::kAllGather, 4, 3.0, std::nullopt});
   EXPECT_NEAR(switch_cost(ctx, 0, strategy(2, 2), strategy(1, 4)).value, 3 * plain, 1e-15);
   // Other groups' multipliers do not touch it.
-  ctx.options.scales.collectives = {{CommUse::kTensor, CollectiveOp::kAllGather, 4, 5.0},
-                                    {CommUse::kData, CollectiveOp::kAllGather, 2, 5.0}};
+  ctx.options.scales.collectives = {
+      {CommUse::kTensor, CollectiveOp::kAllGather, 4, 5.0, std::nullopt},
+      {CommUse::kData, CollectiveOp::kAllGather, 2, 5.0, std::nullopt}};
   EXPECT_NEAR(switch_cost(ctx, 0, strategy(2, 2), strategy(1, 4)).value, plain, 1e-15);
 }
 

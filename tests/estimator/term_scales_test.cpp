@@ -53,17 +53,19 @@ TEST_F(TermScalesTest, CollectiveScaleMatchesOpAndGroupSize) {
   ASSERT_GT(base.grad_sync.value, 0);
   // The allreduce over 2 ranks and the reduce-scatter over 4 do not apply to DDP over 4.
   // Nor does a TP allreduce over 4.
-  ctx.options.scales.collectives = {{CommUse::kData, CollectiveOp::kAllReduce, 2, 3.0},
-                                    {CommUse::kData, CollectiveOp::kReduceScatter, 4, 3.0},
-                                    {CommUse::kTensor, CollectiveOp::kAllReduce, 4, 3.0}};
+  ctx.options.scales.collectives = {
+      {CommUse::kData, CollectiveOp::kAllReduce, 2, 3.0, std::nullopt},
+      {CommUse::kData, CollectiveOp::kReduceScatter, 4, 3.0, std::nullopt},
+      {CommUse::kTensor, CollectiveOp::kAllReduce, 4, 3.0, std::nullopt}};
   EXPECT_DOUBLE_EQ(transformer_layer_cost(ctx, 0, strategy(1, 4)).grad_sync.value,
                    base.grad_sync.value);
-  ctx.options.scales.collectives.push_back({CommUse::kData, CollectiveOp::kAllReduce, 4, 1.5});
+  ctx.options.scales.collectives.push_back(
+      {CommUse::kData, CollectiveOp::kAllReduce, 4, 1.5, std::nullopt});
   const LayerCost c = transformer_layer_cost(ctx, 0, strategy(1, 4));
   EXPECT_DOUBLE_EQ(c.grad_sync.value, 1.5 * base.grad_sync.value);
   EXPECT_DOUBLE_EQ(c.forward.value, base.forward.value);
   EXPECT_DOUBLE_EQ(ctx.options.scales.collective(CommUse::kData, CollectiveOp::kAllGather, 4,
-                                                  Placement::kIntraIsland),
+                                                 Placement::kIntraIsland),
                    1.0);
 }
 
@@ -90,7 +92,7 @@ TEST_F(TermScalesTest, CollectiveScaleKeepsInsideAndAcrossIslandsApart) {
   EXPECT_DOUBLE_EQ(c.grad_sync.value, 1.5 * base.grad_sync.value);
   // Without a placement: both; with both kinds listed, the placed one.
   TermScales s;
-  s.collectives = {{CommUse::kData, CollectiveOp::kAllReduce, 4, 2.0},
+  s.collectives = {{CommUse::kData, CollectiveOp::kAllReduce, 4, 2.0, std::nullopt},
                    {CommUse::kData, CollectiveOp::kAllReduce, 4, 0.5, kInter}};
   EXPECT_TRUE(s.validate().ok());
   EXPECT_DOUBLE_EQ(s.collective(CommUse::kData, CollectiveOp::kAllReduce, 4, kIntra), 2.0);
@@ -105,7 +107,8 @@ TEST_F(TermScalesTest, TensorParallelScaleLeavesGradientSyncAlone) {
   CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 1, 8);
   const LayerCost base = transformer_layer_cost(ctx, 0, strategy(2, 2));
   ASSERT_GT(base.tp_comm.value, 0);
-  ctx.options.scales.collectives = {{CommUse::kTensor, CollectiveOp::kAllReduce, 2, 2.0}};
+  ctx.options.scales.collectives = {
+      {CommUse::kTensor, CollectiveOp::kAllReduce, 2, 2.0, std::nullopt}};
   const LayerCost c = transformer_layer_cost(ctx, 0, strategy(2, 2));
   EXPECT_DOUBLE_EQ(c.tp_comm.value, 2.0 * base.tp_comm.value);  // no waits in this cluster
   EXPECT_DOUBLE_EQ(c.grad_sync.value, base.grad_sync.value);    // the DP allreduce over 2
@@ -149,13 +152,13 @@ TEST(TermScales, ValidateNamesTheField) {
   EXPECT_FALSE(s.identity());
   EXPECT_NE(s.validate().message().find("\"checkpoint\""), std::string::npos);
   s.checkpoint = 1;
-  s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 4, 2.0},
-                   {CommUse::kData, CollectiveOp::kAllGather, 4, 1.0}};
+  s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 4, 2.0, std::nullopt},
+                   {CommUse::kData, CollectiveOp::kAllGather, 4, 1.0, std::nullopt}};
   EXPECT_FALSE(s.identity());
   EXPECT_NE(s.validate().message().find("listed twice"), std::string::npos);
-  s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 1, 2.0}};
+  s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 1, 2.0, std::nullopt}};
   EXPECT_NE(s.validate().message().find("collectives[0].group_size"), std::string::npos);
-  s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 2, 100.0}};
+  s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 2, 100.0, std::nullopt}};
   EXPECT_NE(s.validate().message().find("collectives[0].scale"), std::string::npos);
   EstimatorOptions o;
   o.scales = s;
