@@ -47,26 +47,32 @@ AlphaBeta fit_alpha_beta(const std::vector<CommSample>& samples, double factor) 
   return AlphaBeta{Milliseconds(a), BytesPerSecond(factor / c * 1e3)};
 }
 
-std::vector<double> median_of_passes(const std::vector<std::vector<double>>& per_pass) {
+namespace {
+
+// Element k = reduce(the passes' values of point k); every pass the same length.
+template <typename Reduce>
+std::vector<double> over_passes(const std::vector<std::vector<double>>& per_pass, Reduce reduce) {
   std::vector<double> out(per_pass.empty() ? 0 : per_pass[0].size());
   for (size_t k = 0; k < out.size(); ++k) {
     std::vector<double> col;
     for (const std::vector<double>& v : per_pass) col.push_back(v[k]);
-    out[k] = median(std::move(col));
+    out[k] = reduce(std::move(col));
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<double> median_of_passes(const std::vector<std::vector<double>>& per_pass) {
+  return over_passes(per_pass, [](std::vector<double> col) { return median(std::move(col)); });
+}
+
 std::vector<double> lower_quartile_of_passes(const std::vector<std::vector<double>>& per_pass) {
-  std::vector<double> out(per_pass.empty() ? 0 : per_pass[0].size());
-  for (size_t k = 0; k < out.size(); ++k) {
-    std::vector<double> col;
-    for (const std::vector<double>& v : per_pass) col.push_back(v[k]);
+  return over_passes(per_pass, [](std::vector<double> col) {
     const size_t at = (col.size() - 1) / 4;
     std::nth_element(col.begin(), col.begin() + long(at), col.end());
-    out[k] = col[at];
-  }
-  return out;
+    return col[at];
+  });
 }
 
 }  // namespace paratune::profiler
