@@ -312,17 +312,19 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   if (!before.ok()) return before.status();
 
   // Candidate collective scales: both uses, every op the executor issues, every power-of-two
-  // group size, inside an island and across islands (those no plan uses are dropped below).
+  // group size; with per_placement, one inside an island and one across islands (those no plan
+  // uses are dropped below).
   for (estimator::CommUse use : {estimator::CommUse::kTensor, estimator::CommUse::kData}) {
     for (CollectiveOp op :
          {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
-      for (int g = 2; g <= in.cluster->num_devices(); g *= 2)
+      for (int g = 2; g <= in.cluster->num_devices(); g *= 2) {
         if (in.per_placement) {
           for (Placement pl : {Placement::kIntraIsland, Placement::kInterIsland})
             s.collectives.push_back({use, op, g, 1.0, pl});
         } else {
           s.collectives.push_back({use, op, g, 1.0, std::nullopt});
         }
+      }
     }
   }
   std::vector<double*> params = {&s.compute, &s.wait, &s.pipeline, &s.checkpoint};
