@@ -31,6 +31,24 @@ double log_rms(const std::vector<double>& pred, const std::vector<double>& meas)
 
 }  // namespace
 
+const char* to_string(CollectiveGroups g) {
+  switch (g) {
+    case CollectiveGroups::kByOp: return "by-op";
+    case CollectiveGroups::kByUse: return "by-use";
+    case CollectiveGroups::kNested: return "nested";
+    case CollectiveGroups::kBySize: break;
+  }
+  return "by-size";
+}
+
+StatusOr<CollectiveGroups> collective_groups_from_string(const std::string& s) {
+  for (CollectiveGroups g : {CollectiveGroups::kBySize, CollectiveGroups::kByOp,
+                             CollectiveGroups::kByUse, CollectiveGroups::kNested})
+    if (s == to_string(g)) return g;
+  return InvalidArgument("collective groups '" + s +
+                         "': expected by-size, by-op, by-use or nested");
+}
+
 std::string describe(const estimator::TermScales& s) {
   std::string out;
   auto add = [&](const std::string& name, double v) {
@@ -327,28 +345,75 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
       }
     }
   }
-  std::vector<double*> params = {&s.compute, &s.wait, &s.pipeline, &s.checkpoint};
-  for (estimator::CollectiveScale& c : s.collectives) params.push_back(&c.scale);
-  // A scale that no calibration plan's prediction depends on stays 1 and is not written.
-  std::vector<double*> used;
-  for (double* p : params) {
-    *p = 2.0;
+  // The fitted parameters, each a log-multiplier over some of the scales (a scale is the product
+  // of the parameters over it): compute, wait, pipeline, checkpoint, then the collective entries
+  // grouped by in.collective_groups. kNested has one parameter per use over all of that use's
+  // entries and one per entry, held closer to 1 (deviation_penalty).
+  const double penalty = in.penalty < 0 ? kPenalty : in.penalty;
+  const double deviation_penalty =
+      in.deviation_penalty < 0 ? kDeviationPenalty : in.deviation_penalty;
+  struct Param {
+    std::vector<double*> slots;
+    double weight = 0;  // penalty on log(value)^2
+    double x = 0;       // log(value)
+  };
+  std::vector<Param> params = {{{&s.compute}, penalty},
+                               {{&s.wait}, penalty},
+                               {{&s.pipeline}, penalty},
+                               {{&s.checkpoint}, penalty}};
+  std::vector<std::string> group_keys(params.size());
+  auto param_for = [&](const std::string& key, double weight) -> Param& {
+    size_t g = 0;
+    while (g < group_keys.size() && group_keys[g] != key) ++g;
+    if (g == group_keys.size()) {
+      group_keys.push_back(key);
+      params.push_back({{}, weight});
+    }
+    return params[g];
+  };
+  const CollectiveGroups groups = in.collective_groups;
+  for (estimator::CollectiveScale& c : s.collectives) {
+    const std::string place = c.placement ? std::string(" ") + to_string(*c.placement) : "";
+    const std::string use = estimator::to_string(c.use);
+    const std::string entry =
+        use + " " + to_string(c.op) + "/" + std::to_string(c.group_size) + place;
+    if (groups == CollectiveGroups::kByUse || groups == CollectiveGroups::kNested)
+      param_for(use + place, penalty).slots.push_back(&c.scale);
+    if (groups == CollectiveGroups::kByOp)
+      param_for(use + " " + to_string(c.op) + place, penalty).slots.push_back(&c.scale);
+    if (groups == CollectiveGroups::kBySize)
+      param_for(entry, penalty).slots.push_back(&c.scale);
+    if (groups == CollectiveGroups::kNested)
+      param_for("deviation " + entry, deviation_penalty).slots.push_back(&c.scale);
+  }
+  auto apply = [&]() {
+    for (Param& p : params)
+      for (double* q : p.slots) *q = 1;
+    for (Param& p : params)
+      for (double* q : p.slots) *q *= std::exp(p.x);
+  };
+  // A parameter that no calibration plan's prediction depends on stays 1.
+  std::vector<Param*> used;
+  for (Param& p : params) {
+    p.x = std::log(2.0);
+    apply();
     StatusOr<std::vector<double>> moved = predict_all(s);
-    *p = 1.0;
+    p.x = 0;
+    apply();
     if (!moved.ok()) return moved.status();
     bool changes = false;
     for (size_t i = 0; i < meas.size(); ++i)
       changes = changes || std::fabs((*moved)[i] - (*before)[i]) > 1e-9 * (*before)[i];
-    if (changes) used.push_back(p);
+    if (changes) used.push_back(&p);
   }
-  const double penalty = in.penalty < 0 ? kPenalty : in.penalty;
   auto objective = [&]() {
+    apply();
     StatusOr<std::vector<double>> p = predict_all(s);
     if (!p.ok()) return std::numeric_limits<double>::infinity();
     double j = 0;
     for (size_t i = 0; i < meas.size(); ++i) j += std::pow(std::log((*p)[i] / meas[i]), 2);
     j /= double(meas.size());
-    for (double* q : used) j += penalty * std::pow(std::log(*q), 2);
+    for (const Param* q : used) j += q->weight * q->x * q->x;
     return j;
   };
   const double lo_bound = std::log(1.0 / 16), hi_bound = std::log(16.0);
@@ -356,11 +421,11 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   double best = objective();
   for (int sweep = 0; sweep < 60; ++sweep) {
     const double start = best;
-    for (double* p : used) {
-      const double keep = *p;
+    for (Param* p : used) {
+      const double keep = p->x;
       double a = lo_bound, b = hi_bound;
       auto at = [&](double x) {
-        *p = std::exp(x);
+        p->x = x;
         return objective();
       };
       double x1 = b - phi * (b - a), x2 = a + phi * (b - a);
@@ -381,16 +446,19 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
       if (fx < best) {
         best = fx;
       } else {
-        *p = keep;  // golden section is local; never accept a worse point
+        p->x = keep;  // golden section is local; never accept a worse point
       }
     }
     if (start - best < 1e-9) break;
   }
-  // Drop the collective scales that nothing constrains.
+  apply();
+  // Drop the collective scales that nothing constrains (no used parameter over them). A grouped
+  // entry that no plan exercises itself stays: its group's multiplier is the fit's answer for it.
   std::vector<estimator::CollectiveScale> kept;
   for (estimator::CollectiveScale& c : s.collectives) {
     bool is_used = false;
-    for (double* q : used) is_used = is_used || q == &c.scale;
+    for (const Param* q : used)
+      for (double* x : q->slots) is_used = is_used || x == &c.scale;
     if (is_used) kept.push_back(c);
   }
   s.collectives = std::move(kept);

@@ -87,6 +87,14 @@ std::vector<Strategy> uniform_plans(const ModelConfig& model, int num_devices, i
 /// pipeline with DDP. Duplicates dropped.
 std::vector<Strategy> calibration_plans(const ModelConfig& model, int num_devices, int batch);
 
+/// Which collective entries share one multiplier in the fit: one per use, op and group size
+/// (kBySize), per use and op (kByOp), or per use (kByUse: one for TP's collectives, one for DP's);
+/// kNested: one per use times one per use, op and group size, the latter held closer to 1
+/// (FitInputs::deviation_penalty).
+enum class CollectiveGroups { kBySize, kByOp, kByUse, kNested };
+const char* to_string(CollectiveGroups g);  // "by-size", "by-op", "by-use", "nested"
+StatusOr<CollectiveGroups> collective_groups_from_string(const std::string& s);
+
 /// What the fit reads: the profiles and the estimator options every other figure uses
 /// (options.scales is ignored: the fit starts from all 1).
 struct FitInputs {
@@ -102,6 +110,8 @@ struct FitInputs {
   // differ far more than loopback and a shaped veth, it may be (`paratune calibrate
   // --per-placement`, `bench_calibration_refit --per-placement`).
   bool per_placement = false;
+  CollectiveGroups collective_groups = CollectiveGroups::kBySize;
+  double deviation_penalty = -1;  // kNested: weight on each entry's own factor; < 0: kDeviationPenalty
 };
 
 /// The estimator's iteration time (ms) of `plan` on every device of the cluster with `scales`;
@@ -119,5 +129,7 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
 
 /// Weight of the penalty that keeps an unconstrained scale at 1.
 inline constexpr double kPenalty = 0.001;
+/// Weight of the penalty on a collective entry's own factor under CollectiveGroups::kNested.
+inline constexpr double kDeviationPenalty = 0.03;
 
 }  // namespace paratune::calibrate

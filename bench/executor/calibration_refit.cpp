@@ -10,13 +10,25 @@
 //
 //   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
 //       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
-//       [--fit-runs calibration.json] [--per-placement]
+//       [--fit-runs calibration.json]... [--per-placement] [--collective-groups by-size|by-op|by-use]
 //
 // --per-placement fits one multiplier per collective for groups inside an island and another
 // for groups across islands (`paratune calibrate --per-placement`), instead of one for both.
 // --fit-runs also fits on the runs that `paratune calibrate` stored in its file (its own
 // measurements, minutes before the bench) with the current model, and scores that fit on the
-// held-out plans: the calibrated figure of the user's workflow, re-predicted.
+// held-out plans: the calibrated figure of the user's workflow, re-predicted. Given more than
+// once (several calibrations on the same profiles), it also prints how far those fits and the
+// fit on the bench's own runs of the calibration plans (first penalty) disagree with each other
+// over all plans: the spread of log(pred_a / pred_b) once their overall ratio is taken out, and
+// Kendall's tau between the two predicted rankings. A fit that depends on which runs it saw is
+// a fit of the noise.
+// --collective-groups ties collective multipliers (calibrate::CollectiveGroups): by-size (one per
+// use, op and group size; the default), by-op, by-use, nested (per use times a per-entry factor
+// held to 1 by --deviation-penalty W).
+// Each fit line ends with "pick": how much slower the plan that fit predicts fastest measured
+// than the measured fastest plan, over all rows, at three memory limits (none, and the median and
+// lower quartile of the rows' predicted peak memory: the plans that fit by the bench's own
+// memory prediction, which no multiplier changes).
 // It first prints the rows' noise floor (bench::noise_ceiling) over all plans and over the
 // held-out ones; `--penalties none` stops there.
 // The profiles must be the ones the bench used (the predictions are recomputed from them).
@@ -24,6 +36,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -42,6 +55,7 @@ struct Row {
   std::string name;
   Strategy plan;
   double meas_ms = 0;
+  double pred_bytes = 0;  // the bench's predicted peak memory (0: not in the rows)
   std::vector<double> runs_ms;  // every run's median step, where the rows carry them
   bool train = false;
 };
@@ -91,8 +105,10 @@ int main(int argc, char** argv) {
   std::string cluster, model, profile, rows_path;
   std::vector<double> penalties = {0.001, 0.003, 0.01, 0.03, 0.1, 0.3};
   std::vector<std::string> add;
-  std::string fit_runs;  // a calibration file whose runs to fit on as well
+  std::vector<std::string> fit_runs;  // calibration files whose runs to fit on as well
   bool per_placement = false;
+  calibrate::CollectiveGroups groups = calibrate::CollectiveGroups::kBySize;
+  double deviation_penalty = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
     if (k == "--per-placement") {
@@ -106,7 +122,17 @@ int main(int argc, char** argv) {
     else if (k == "--profile") profile = v;
     else if (k == "--rows") rows_path = v;
     else if (k == "--add") add.push_back(v);
-    else if (k == "--fit-runs") fit_runs = v;
+    else if (k == "--fit-runs") fit_runs.push_back(v);
+    else if (k == "--collective-groups") {
+      StatusOr<calibrate::CollectiveGroups> g = calibrate::collective_groups_from_string(v);
+      if (!g.ok()) die("--collective-groups: " + g.status().message());
+      groups = *g;
+    } else if (k == "--deviation-penalty") {
+      char* end = nullptr;
+      deviation_penalty = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != 0 || !(deviation_penalty >= 0))
+        die("--deviation-penalty: '" + v + "' is not a number >= 0");
+    }
     else if (k == "--penalties" && v == "none") penalties.clear();  // only the baseline and floors
     else if (k == "--penalties") {
       penalties.clear();
@@ -139,6 +165,7 @@ int main(int argc, char** argv) {
     if (!s.ok()) die(s.status().message());
     row.plan = *s;
     row.meas_ms = r.at("meas_ms").get<double>();
+    row.pred_bytes = r.value("pred_bytes", 0.0);
     if (r.contains("runs_ms") && r.at("runs_ms").is_array())
       for (const Json& v : r.at("runs_ms"))
         if (v.is_number()) row.runs_ms.push_back(v.get<double>());
@@ -164,6 +191,8 @@ int main(int argc, char** argv) {
   fit.options.runtime_buffer_bytes = 0;
   fit.options.mixed_precision = in.model.dtype != DType::kFp32;
   fit.per_placement = per_placement;
+  fit.collective_groups = groups;
+  fit.deviation_penalty = deviation_penalty;
 
   std::vector<double> held_meas, train_meas;
   for (const Row& r : held) held_meas.push_back(r.meas_ms);
@@ -186,36 +215,105 @@ int main(int argc, char** argv) {
   const int repeats = j->value("repeats", 0);
   std::printf("all plans: %s\n", bench::describe(bench::noise_ceiling(all_runs), repeats).c_str());
   std::printf("held-out %s\n", bench::describe(bench::noise_ceiling(held_runs), repeats).c_str());
-  if (!fit_runs.empty()) {
+  // Every row (training and held-out) with its measured time: the fits' pairwise agreement and
+  // their "pick" are over all plans.
+  std::vector<Row> all_rows = train;
+  all_rows.insert(all_rows.end(), held.begin(), held.end());
+  std::vector<double> all_meas;
+  for (const Row& r : all_rows) all_meas.push_back(r.meas_ms);
+  // "pick": at three memory limits (none; the median and the lower quartile of the rows'
+  // predicted peak memory: half and a quarter of the plans fit), how much slower the plan the fit
+  // predicts fastest among those that fit measured than the measured fastest of them.
+  std::vector<double> limits = {std::numeric_limits<double>::infinity()};
+  {
+    std::vector<double> mem;
+    for (const Row& r : all_rows)
+      if (r.pred_bytes > 0) mem.push_back(r.pred_bytes);
+    std::sort(mem.begin(), mem.end());
+    if (mem.size() == all_rows.size() && mem.size() >= 4) {
+      limits.push_back(mem[(mem.size() - 1) / 2]);
+      limits.push_back(mem[(mem.size() - 1) / 4]);
+    }
+  }
+  auto pick_regret = [&](const std::vector<double>& pred) {
+    std::string out;
+    for (double limit : limits) {
+      size_t best = all_rows.size(), meas_best = all_rows.size();
+      for (size_t i = 0; i < all_rows.size(); ++i) {
+        if (all_rows[i].pred_bytes > limit) continue;
+        if (best == all_rows.size() || pred[i] < pred[best]) best = i;
+        if (meas_best == all_rows.size() || all_meas[i] < all_meas[meas_best]) meas_best = i;
+      }
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%s%+.1f%%", out.empty() ? "" : "/",
+                    100 * (all_meas[best] / all_meas[meas_best] - 1));
+      out += buf;
+    }
+    return out;
+  };
+  std::vector<std::pair<std::string, std::vector<double>>> fits;  // label, all-plan predictions
+  for (const std::string& path : fit_runs) {
     // The user's workflow: `paratune calibrate`'s own runs (stored in its file), fitted with the
     // current model at calibrate's penalty, scored on the bench's held-out plans.
-    StatusOr<Json> cj = read_json_file(fit_runs);
+    StatusOr<Json> cj = read_json_file(path);
     if (!cj.ok()) die(cj.status().message());
     if (!cj->contains("runs") || !(*cj)["runs"].is_array())
-      die(fit_runs + ": field \"runs\": missing (a calibration file of `paratune calibrate`)");
+      die(path + ": field \"runs\": missing (a calibration file of `paratune calibrate`)");
     std::vector<Row> cal;
     for (const Json& r : (*cj)["runs"]) {
       Row row;
       row.name = r.at("plan").get<std::string>();
-      StatusOr<Strategy> s = strategy_from_json(r.at("strategy"), fit_runs);
+      StatusOr<Strategy> s = strategy_from_json(r.at("strategy"), path);
       if (!s.ok()) die(s.status().message());
       row.plan = *s;
       row.meas_ms = r.at("measured_ms").get<double>();
       cal.push_back(row);
     }
-    if (cal.size() < 2) die(fit_runs + ": needs 2 runs");
+    if (cal.size() < 2) die(path + ": needs 2 runs");
     calibrate::FitInputs cfit = fit;
     cfit.penalty = -1;  // calibrate's default
     const calibrate::Calibration c = fit_or_die(cfit, cal);
     const Score h = score(predictions(cfit, held, c.scales), held_meas);
+    fits.emplace_back(path, predictions(cfit, all_rows, c.scales));
     std::printf("fitted on %s's %zu runs (calibrate's default penalty): held-out time mean abs "
-                "error %.1f%%, max %.1f%%, tau %.3f   %s\n",
-                fit_runs.c_str(), cal.size(), 100 * h.mape, 100 * h.max_ape, h.tau,
-                calibrate::describe(c.scales).c_str());
+                "error %.1f%%, max %.1f%%, tau %.3f, pick %s   %s\n",
+                path.c_str(), cal.size(), 100 * h.mape, 100 * h.max_ape, h.tau,
+                pick_regret(fits.back().second).c_str(), calibrate::describe(c.scales).c_str());
+  }
+  if (!fit_runs.empty() && !penalties.empty()) {
+    calibrate::FitInputs bfit = fit;
+    bfit.penalty = penalties.front();
+    const calibrate::Calibration c = fit_or_die(bfit, train);
+    fits.emplace_back("the bench's own runs", predictions(bfit, all_rows, c.scales));
+  }
+  if (fits.size() >= 2) {
+    // Pairwise agreement of the fits over all plans, with each pair's overall ratio taken out.
+    double worst_spread = 0, worst_tau = 1;
+    for (size_t a = 0; a < fits.size(); ++a)
+      for (size_t b = a + 1; b < fits.size(); ++b) {
+        const std::vector<double>& pa = fits[a].second;
+        const std::vector<double>& pb = fits[b].second;
+        double mean = 0;
+        for (size_t i = 0; i < pa.size(); ++i) mean += std::log(pa[i] / pb[i]) / double(pa.size());
+        double var = 0, worst = 0;
+        for (size_t i = 0; i < pa.size(); ++i) {
+          const double d = std::log(pa[i] / pb[i]) - mean;
+          var += d * d / double(pa.size());
+          worst = std::max(worst, std::fabs(d));
+        }
+        const double tau = bench::kendall_tau(pa, pb);
+        std::printf("fits agree: %s vs %s over %zu plans: overall x%.3f, spread %.1f%%, max "
+                    "%.1f%%, tau %.3f\n",
+                    fits[a].first.c_str(), fits[b].first.c_str(), pa.size(), std::exp(mean),
+                    100 * std::sqrt(var), 100 * (std::exp(worst) - 1), tau);
+        worst_spread = std::max(worst_spread, std::sqrt(var));
+        worst_tau = std::min(worst_tau, tau);
+      }
+    std::printf("fits agree, worst pair: spread %.1f%%, tau %.3f\n", 100 * worst_spread, worst_tau);
   }
   if (penalties.empty()) return 0;
-  std::printf("%10s %10s %10s %10s %8s %12s\n", "penalty", "train rms", "held MAPE", "held max",
-              "held tau", "LOO log-rms");
+  std::printf("%10s %10s %10s %10s %8s %12s %20s\n", "penalty", "train rms", "held MAPE",
+              "held max", "held tau", "LOO log-rms", "pick");
   std::vector<double> last;  // the last fit's held-out predictions
   for (double p : penalties) {
     fit.penalty = p;
@@ -229,8 +327,9 @@ int main(int argc, char** argv) {
       const double t = predictions(fit, {train[i]}, ci.scales).front();
       loo += std::pow(std::log(t / train[i].meas_ms), 2) / double(train.size());
     }
-    std::printf("%10g %10.3f %9.1f%% %9.1f%% %8.3f %12.3f   %s\n", p, c.log_rms_after,
+    std::printf("%10g %10.3f %9.1f%% %9.1f%% %8.3f %12.3f %20s   %s\n", p, c.log_rms_after,
                 100 * h.mape, 100 * h.max_ape, h.tau, std::sqrt(loo),
+                pick_regret(predictions(fit, all_rows, c.scales)).c_str(),
                 calibrate::describe(c.scales).c_str());
     std::fflush(stdout);
     last = predictions(fit, held, c.scales);
