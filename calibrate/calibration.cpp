@@ -45,8 +45,7 @@ StatusOr<CollectiveGroups> collective_groups_from_string(const std::string& s) {
   for (CollectiveGroups g : {CollectiveGroups::kBySize, CollectiveGroups::kByOp,
                              CollectiveGroups::kByUse, CollectiveGroups::kNested})
     if (s == to_string(g)) return g;
-  return InvalidArgument("collective groups '" + s +
-                         "': expected by-size, by-op, by-use or nested");
+  return InvalidArgument("'" + s + "' is not one of by-size, by-op, by-use, nested");
 }
 
 std::string describe(const estimator::TermScales& s) {
@@ -61,11 +60,34 @@ std::string describe(const estimator::TermScales& s) {
   add("wait", s.wait);
   add("pipeline", s.pipeline);
   add("checkpoint", s.checkpoint);
-  for (const estimator::CollectiveScale& c : s.collectives)
+  // Entries of one use (and placement) that all share one value, as a by-use fit writes them,
+  // print once: "tp collectives x0.79".
+  auto same_group = [](const estimator::CollectiveScale& a, const estimator::CollectiveScale& b) {
+    return a.use == b.use && a.placement == b.placement;
+  };
+  std::vector<bool> done(s.collectives.size(), false);
+  for (size_t i = 0; i < s.collectives.size(); ++i) {
+    if (done[i]) continue;
+    const estimator::CollectiveScale& c = s.collectives[i];
+    const std::string place =
+        c.placement ? std::string(" ") + to_string(*c.placement) : std::string();
+    size_t members = 0;
+    bool shared = true;
+    for (size_t k = i; k < s.collectives.size(); ++k)
+      if (same_group(c, s.collectives[k])) {
+        ++members;
+        shared = shared && s.collectives[k].scale == c.scale;
+      }
+    if (members > 1 && shared) {
+      for (size_t k = i; k < s.collectives.size(); ++k)
+        if (same_group(c, s.collectives[k])) done[k] = true;
+      add(std::string(estimator::to_string(c.use)) + " collectives" + place, c.scale);
+      continue;
+    }
     add(std::string(estimator::to_string(c.use)) + " " + to_string(c.op) + "/" +
-            std::to_string(c.group_size) +
-            (c.placement ? std::string(" ") + to_string(*c.placement) : std::string()),
+            std::to_string(c.group_size) + place,
         c.scale);
+  }
   return out.empty() ? "all 1" : out;
 }
 

@@ -50,6 +50,13 @@ int cmd_calibrate(int argc, char** argv) {
       ("repeats", "runs per plan, interleaved; the median is fitted", cxxopts::value<int>()->default_value("3"))
       ("per-placement", "fit one multiplier per collective for groups inside an island and "
                         "another for groups across islands (default: one for both)")
+      ("collective-groups", "which collective multipliers share one value: by-size (one per use, "
+                            "op and group size), by-op, by-use (one for TP's, one for DP's), "
+                            "nested (per use, times a per-entry factor held near 1)",
+       cxxopts::value<std::string>()->default_value("by-size"))
+      ("refit", "fit the runs stored in this calibration file (made on the same profiles) "
+                "instead of training: try other fit options without new runs",
+       cxxopts::value<std::string>())
       ("dry-run", "print the calibration plans and exit")
       ("h,help", "print this help");
   cxxopts::ParseResult r;
@@ -74,6 +81,10 @@ int cmd_calibrate(int argc, char** argv) {
   if (batch < 1) return fail("calibrate", InvalidArgument("--global-batch must be >= 1"));
   if (steps <= kWarmup) return fail("calibrate", InvalidArgument("--steps must be > 2 (2 are warm-up)"));
   if (repeats < 1) return fail("calibrate", InvalidArgument("--repeats must be >= 1"));
+  StatusOr<calibrate::CollectiveGroups> groups =
+      calibrate::collective_groups_from_string(r["collective-groups"].as<std::string>());
+  if (!groups.ok())
+    return fail("calibrate", InvalidArgument("--collective-groups: " + groups.status().message()));
 
   StatusOr<PlanInputs> in = load_plan_inputs(r["cluster"].as<std::string>(),
                                              r["model"].as<std::string>(),
@@ -90,37 +101,61 @@ int cmd_calibrate(int argc, char** argv) {
                                              " devices at global batch " + std::to_string(batch) +
                                              "; at least 2 are needed"));
   }
-  std::fprintf(stderr, "paratune calibrate: %s on %d devices (%s), global batch %d: %zu plans x %d "
-                       "runs, %d steps each, launch %s\n",
-               in->model.name.c_str(), n, in->cluster.name.c_str(), batch, plans.size(), repeats,
-               steps, launch.c_str());
-  for (const Strategy& s : plans) std::fprintf(stderr, "  %s\n", runner::plan_name(s).c_str());
-  if (r.count("dry-run")) return 0;
-
   // Fail on an unwritable output before the runs, not after them.
   const std::string out_path = r["output"].as<std::string>();
-  {
+  auto probe_output = [&]() {
     Status w = write_file_atomic(out_path + ".probe", "x");
-    if (!w.ok()) return fail("calibrate", w);
-    std::remove((out_path + ".probe").c_str());
-  }
-
-  runner::TempDir dir;
-  runner::write_or_die(dir.path() + "/model.json", to_json(in->model));
-  std::vector<runner::Job> jobs;
-  for (const Strategy& s : plans) jobs.push_back({s, 0, runner::plan_name(s)});
-  const std::vector<runner::Measured> meas = runner::measure_interleaved(
-      self_exe(), launch, dir.path(), dir.path() + "/model.json", jobs, steps, kWarmup, repeats);
+    if (w.ok()) std::remove((out_path + ".probe").c_str());
+    return w;
+  };
   std::vector<std::pair<Strategy, double>> measured;
-  for (size_t i = 0; i < plans.size(); ++i) {
-    if (!meas[i].ok) {
-      return fail("calibrate", Internal("training " + runner::plan_name(plans[i]) +
-                                        " failed; its output ended with:\n" + meas[i].log_tail));
+  if (r.count("refit")) {
+    const std::string from = r["refit"].as<std::string>();
+    StatusOr<calibrate::Calibration> old = calibrate::load_calibration(from);
+    if (!old.ok()) return fail("calibrate", old.status());
+    Status m = calibrate::check_matches(*old, in->cluster, in->profile, from);
+    if (!m.ok()) return fail("calibrate", m);
+    if (old->runs.size() < 2)
+      return fail("calibrate", InvalidArgument(from + ": field \"runs\": needs at least 2 runs"));
+    if (old->global_batch != batch)
+      return fail("calibrate", InvalidArgument(from + ": field \"global_batch\": " +
+                                               std::to_string(old->global_batch) +
+                                               ", but --global-batch is " + std::to_string(batch)));
+    if (r.count("dry-run")) return 0;
+    Status w = probe_output();
+    if (!w.ok()) return fail("calibrate", w);
+    std::fprintf(stderr, "paratune calibrate: refitting the %zu runs of %s (no training)\n",
+                 old->runs.size(), from.c_str());
+    for (const calibrate::CalibrationRun& run : old->runs)
+      measured.emplace_back(run.strategy, run.measured_ms);
+  } else {
+    std::fprintf(stderr, "paratune calibrate: %s on %d devices (%s), global batch %d: %zu plans x %d "
+                         "runs, %d steps each, launch %s\n",
+                 in->model.name.c_str(), n, in->cluster.name.c_str(), batch, plans.size(), repeats,
+                 steps, launch.c_str());
+    for (const Strategy& s : plans) std::fprintf(stderr, "  %s\n", runner::plan_name(s).c_str());
+    if (r.count("dry-run")) return 0;
+
+    Status w = probe_output();
+    if (!w.ok()) return fail("calibrate", w);
+
+    runner::TempDir dir;
+    runner::write_or_die(dir.path() + "/model.json", to_json(in->model));
+    std::vector<runner::Job> jobs;
+    for (const Strategy& s : plans) jobs.push_back({s, 0, runner::plan_name(s)});
+    const std::vector<runner::Measured> meas = runner::measure_interleaved(
+        self_exe(), launch, dir.path(), dir.path() + "/model.json", jobs, steps, kWarmup, repeats);
+    for (size_t i = 0; i < plans.size(); ++i) {
+      if (!meas[i].ok) {
+        return fail("calibrate", Internal("training " + runner::plan_name(plans[i]) +
+                                          " failed; its output ended with:\n" + meas[i].log_tail));
+      }
+      measured.emplace_back(plans[i], meas[i].ms);
     }
-    measured.emplace_back(plans[i], meas[i].ms);
   }
   calibrate::FitInputs fit;
   fit.per_placement = r.count("per-placement") > 0;
+  fit.collective_groups = *groups;
   fit.model = &in->model;
   fit.cluster = &in->cluster;
   fit.profile = &in->profile;

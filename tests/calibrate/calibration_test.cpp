@@ -137,6 +137,90 @@ TEST_F(CalibrationTest, FitRecoversKnownScales) {
   EXPECT_TRUE(check_matches(*c, cluster_, profile_, "cal.json").ok());
 }
 
+TEST_F(CalibrationTest, TiedCollectivesShareOneMultiplierPerGroup) {
+  // Measurements made with one multiplier for all of DP's collectives and one for TP's: a by-use
+  // fit recovers them with every entry of a use at one value; by-op ties each op's sizes.
+  estimator::TermScales truth;
+  truth.compute = 1.3;
+  for (int g : {2, 4})
+    for (CollectiveOp op :
+         {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
+      truth.collectives.push_back({estimator::CommUse::kData, op, g, 1.7, std::nullopt});
+      truth.collectives.push_back({estimator::CommUse::kTensor, op, g, 0.7, std::nullopt});
+    }
+  FitInputs in = inputs();
+  std::vector<std::pair<Strategy, double>> measured;
+  for (const Strategy& s : calibration_plans(model_, 4, 8)) {
+    StatusOr<double> ms = predict_ms(in, s, truth);
+    ASSERT_TRUE(ms.ok()) << ms.status().message();
+    measured.emplace_back(s, *ms);
+  }
+  const Placement kIntra = Placement::kIntraIsland;
+  in.collective_groups = CollectiveGroups::kByUse;
+  StatusOr<Calibration> c = fit_calibration(in, measured);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_LT(c->log_rms_after, 0.03) << describe(c->scales);
+  EXPECT_NEAR(c->scales.compute, 1.3, 0.15);
+  std::vector<double> dp, tp;
+  for (const estimator::CollectiveScale& s : c->scales.collectives)
+    (s.use == estimator::CommUse::kData ? dp : tp).push_back(s.scale);
+  // Every op at every size of both uses is written (the group's value is the fit's answer for
+  // a size no calibration plan uses), all at one value per use.
+  ASSERT_EQ(dp.size(), 6u) << describe(c->scales);
+  ASSERT_EQ(tp.size(), 6u) << describe(c->scales);
+  for (double v : dp) EXPECT_EQ(v, dp.front());
+  for (double v : tp) EXPECT_EQ(v, tp.front());
+  EXPECT_NEAR(dp.front(), 1.7, 0.3);
+  EXPECT_NEAR(tp.front(), 0.7, 0.15);
+  EXPECT_NE(describe(c->scales).find("dp collectives x"), std::string::npos) << describe(c->scales);
+  EXPECT_EQ(describe(c->scales).find("allreduce"), std::string::npos) << describe(c->scales);
+
+  // Nested with a deviation penalty so strong that no entry leaves its use: the by-use answer.
+  in.collective_groups = CollectiveGroups::kNested;
+  in.deviation_penalty = 1e6;
+  StatusOr<Calibration> n = fit_calibration(in, measured);
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  EXPECT_NEAR(n->scales.collective(estimator::CommUse::kData, CollectiveOp::kAllGather, 4, kIntra),
+              dp.front(), 0.05);
+  EXPECT_NEAR(n->scales.collective(estimator::CommUse::kTensor, CollectiveOp::kAllReduce, 2, kIntra),
+              tp.front(), 0.05);
+
+  // By op: a truth that differs per op but not per size is matched; each op's sizes share it.
+  for (estimator::CollectiveScale& s : truth.collectives)
+    if (s.use == estimator::CommUse::kData && s.op == CollectiveOp::kReduceScatter) s.scale = 0.6;
+  measured.clear();
+  for (const Strategy& s : calibration_plans(model_, 4, 8))
+    measured.emplace_back(s, *predict_ms(in, s, truth));
+  in.collective_groups = CollectiveGroups::kByOp;
+  StatusOr<Calibration> o = fit_calibration(in, measured);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  EXPECT_LT(o->log_rms_after, 0.03) << describe(o->scales);
+  const double rs2 =
+      o->scales.collective(estimator::CommUse::kData, CollectiveOp::kReduceScatter, 2, kIntra);
+  const double rs4 =
+      o->scales.collective(estimator::CommUse::kData, CollectiveOp::kReduceScatter, 4, kIntra);
+  EXPECT_EQ(rs2, rs4);
+  EXPECT_LT(rs4, 0.9) << describe(o->scales);
+  // The by-use fit cannot: one value for DP's reduce-scatter and its allreduce leaves an error.
+  in.collective_groups = CollectiveGroups::kByUse;
+  StatusOr<Calibration> u = fit_calibration(in, measured);
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  EXPECT_GT(u->log_rms_after, o->log_rms_after) << describe(u->scales);
+}
+
+TEST(CollectiveGroupsNames, RoundTripAndRejectUnknown) {
+  for (CollectiveGroups g : {CollectiveGroups::kBySize, CollectiveGroups::kByOp,
+                             CollectiveGroups::kByUse, CollectiveGroups::kNested}) {
+    StatusOr<CollectiveGroups> back = collective_groups_from_string(to_string(g));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, g);
+  }
+  StatusOr<CollectiveGroups> bad = collective_groups_from_string("per-use");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'per-use'"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("by-use"), std::string::npos);
+}
+
 TEST_F(CalibrationTest, FitRejectsTooFewOrBadRuns) {
   const std::vector<Strategy> plans = calibration_plans(model_, 4, 8);
   EXPECT_FALSE(fit_calibration(inputs(), {{plans[0], 10.0}}).ok());

@@ -1,0 +1,54 @@
+#!/bin/sh
+# `paratune calibrate --refit`: refits the runs stored in a calibration file (row W's, made on
+# row W's profiles: docs/data/round16) with other fit options and no training; and its refusals:
+# a file made on other profiles, a bad --collective-groups, a missing file (exit 1, a message
+# naming the file and field, no output written).
+# usage: calibrate_cli_test.sh PARATUNE   (from the repository root)
+set -u
+P=$1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
+D=docs/data/round16
+M=configs/models/gpt-mini.json
+W="--cluster $D/W.cluster.json --model $M --profile $D/W.gpt-mini.profile.json"
+
+# shellcheck disable=SC2086
+"$P" calibrate $W --refit $D/W.calibration-again-1.json --collective-groups by-use \
+  -o "$T/by-use.json" >"$T/out1" 2>&1; rc=$?
+cat "$T/out1"
+check "refit by use exits 0" '[ $rc -eq 0 ]'
+check "says it trains nothing" 'grep -q "refitting the 12 runs" "$T/out1"'
+check "one multiplier per use" 'grep -q "dp collectives x" "$T/out1" && ! grep -q "dp allreduce/4 x" "$T/out1"'
+check "file written, its 12 runs kept" '[ $(grep -o "\"measured_ms\"" "$T/by-use.json" | wc -l) -eq 12 ]'
+# The refitted file is a calibration of these profiles: search takes it.
+# shellcheck disable=SC2086
+"$P" search $W --memory-per-device 12MiB --global-batch 8 --calibration "$T/by-use.json" \
+  -o "$T/plan.json" >"$T/out2" 2>&1; rc=$?
+check "search takes the refitted calibration" '[ $rc -eq 0 ] && [ -s "$T/plan.json" ]' || cat "$T/out2"
+
+# The default fit of the same runs: one multiplier per collective and group size again.
+# shellcheck disable=SC2086
+"$P" calibrate $W --refit "$T/by-use.json" -o "$T/by-size.json" >"$T/out3" 2>&1; rc=$?
+check "refit of a refit, by size" '[ $rc -eq 0 ] && grep -q "dp allreduce/4 x" "$T/out3"' || cat "$T/out3"
+
+"$P" calibrate --cluster docs/data/round15/U.cluster.json --model $M \
+  --profile $D/W.gpt-mini.profile.json --refit $D/W.calibration.json -o "$T/x.json" >"$T/out4" 2>&1; rc=$?
+cat "$T/out4"
+check "other cluster profile: exit 1" '[ $rc -eq 1 ]'
+check "names the file and field" 'grep -q "W.calibration.json: field \"cluster_digest\"" "$T/out4"'
+check "nothing written" '[ ! -e "$T/x.json" ] && [ ! -e "$T/x.json.probe" ]'
+
+# shellcheck disable=SC2086
+"$P" calibrate $W --refit $D/W.calibration.json --collective-groups per-use -o "$T/x.json" \
+  >"$T/out5" 2>&1; rc=$?
+cat "$T/out5"
+check "bad --collective-groups: exit 1, named" \
+  '[ $rc -eq 1 ] && grep -q "collective-groups: .per-use. is not one of" "$T/out5" && [ ! -e "$T/x.json" ]'
+
+# shellcheck disable=SC2086
+"$P" calibrate $W --refit "$T/none.json" -o "$T/x.json" >"$T/out6" 2>&1; rc=$?
+cat "$T/out6"
+check "missing file: exit 1, named" '[ $rc -eq 1 ] && grep -q "none.json" "$T/out6" && [ ! -e "$T/x.json" ]'
+exit $fail
