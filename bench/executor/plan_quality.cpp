@@ -9,9 +9,12 @@
 //   bench_plan_quality --cluster cluster.json --model M.json --profile P.json
 //       [--launch "--nproc-per-node N"] (default N = the cluster's devices) [--global-batch 8] [--steps 8]
 //       [--limits 40MiB,24MiB,12MiB] [--repeats 3] [--confirm 4] [--out DIR] [--calibration F]
+//       [--also-calibration F2]...
 //
 // With --calibration (a `paratune calibrate` file fitted on the same two profiles) the search,
-// the baselines and every prediction use its term multipliers.
+// the baselines and every prediction use its term multipliers. --also-calibration F (repeatable)
+// adds the plan searched with F's multipliers at each limit ("searched[F]"), measured in the
+// same sitting and scored the same way: two fits of the cost model compared on one machine state.
 //
 // Without --limits the three limits come from the estimator: 1.1x the pure-DP plan's predicted
 // peak, halfway between that and the smallest predicted peak of any uniform plan, and 1.1x that
@@ -66,6 +69,7 @@ struct Flags {
   std::string cluster, model, profile, launch, out = ".", calibration;
   int global_batch = 8, steps = 8, repeats = 3, confirm = 4;
   std::vector<double> limits;
+  std::vector<std::string> also;  // --also-calibration files
 };
 
 struct Uniform {
@@ -103,6 +107,7 @@ int main(int argc, char** argv) {
     else if (k == "--launch") f.launch = v;
     else if (k == "--out") f.out = v;
     else if (k == "--calibration") f.calibration = v;
+    else if (k == "--also-calibration") f.also.push_back(v);
     else if (k == "--global-batch") f.global_batch = std::atoi(v.c_str());
     else if (k == "--steps") f.steps = std::atoi(v.c_str());
     else if (k == "--limits") f.limits = split_limits(v);
@@ -127,6 +132,27 @@ int main(int argc, char** argv) {
     bench::load_calibration_or_die("bench_plan_quality", f.calibration, in);
     std::printf("calibration %s: %s\n", f.calibration.c_str(),
                 calibrate::describe(in.scales).c_str());
+  }
+  // Searched plans with other calibrations' multipliers (variants "searched[LABEL]", LABEL the
+  // file's name without .json), measured in the same sitting and scored the same way.
+  std::vector<std::string> variants = {"searched"}, also_labels;
+  std::vector<estimator::TermScales> also_scales;
+  for (const std::string& path : f.also) {
+    bench::BenchInputs other = in;
+    bench::load_calibration_or_die("bench_plan_quality", path, other);
+    std::string label = path.substr(path.find_last_of('/') + 1);
+    if (label.size() > 5 && label.substr(label.size() - 5) == ".json") label.resize(label.size() - 5);
+    for (const std::string& l : also_labels)
+      if (l == label) {
+        std::fprintf(stderr, "bench_plan_quality: --also-calibration %s: a second file named %s\n",
+                     path.c_str(), label.c_str());
+        return 2;
+      }
+    std::printf("also searched with calibration %s [%s]: %s\n", path.c_str(), label.c_str(),
+                calibrate::describe(other.scales).c_str());
+    also_labels.push_back(label);
+    variants.push_back("searched[" + label + "]");
+    also_scales.push_back(other.scales);
   }
   const ModelConfig* model = &in.model;
   const ClusterProfile* cluster = &in.cluster;
@@ -199,6 +225,23 @@ int main(int argc, char** argv) {
         e.plan = bench::plan_name(*b.strategy);
         e.pred_ms = b.estimate ? b.estimate->iteration.value : 0;
         e.pred_bytes = predicted_peak(*b.strategy);
+      }
+      entries.push_back(e);
+    }
+    for (size_t a = 0; a < also_scales.size(); ++a) {
+      search::SearchOptions ao = so;
+      ao.estimator.scales = also_scales[a];
+      auto other = search::search(in.model, in.cluster, in.profile, ao);
+      Entry e;
+      e.who = variants[a + 1];
+      if (other.ok()) {
+        e.planned = true;
+        e.strategy = other->strategy;
+        e.plan = bench::plan_name(other->strategy) + " " + to_string(other->strategy.layers[0]);
+        e.pred_ms = other->estimate.iteration.value;
+        e.pred_bytes = predicted_peak(other->strategy);
+      } else {
+        e.why_not = other.status().message();
       }
       entries.push_back(e);
     }
@@ -309,11 +352,14 @@ int main(int argc, char** argv) {
     const bench::Measured& m = confirmed[it->second];
     return m.ok && m.peak_bytes <= limit ? &m : nullptr;
   };
-  int c_regret_ok = 0, c_never_slower = 0, c_fast_limits = 0;
-  Json out_confirmed = Json::array();
-
+  auto is_searched = [](const std::string& who) { return who.rfind("searched", 0) == 0; };
+  struct Tally {
+    int regret_ok = 0, never_slower = 0, fast = 0;       // screen
+    int c_regret_ok = 0, c_never_slower = 0, c_fast = 0;  // confirmed
+  };
+  std::vector<Tally> tallies(variants.size());
   Json out_limits = Json::array();
-  int regret_ok = 0, never_slower = 0, fast_limits = 0, limits_run = 0;
+  int limits_run = 0;
   for (size_t li = 0; li < f.limits.size(); ++li) {
     const double limit = f.limits[li];
     const std::vector<Entry>& entries = per_limit[li];
@@ -344,7 +390,7 @@ int main(int argc, char** argv) {
         std::printf("%-10s %-34s %9.1f %9.1f %9.1f %9.1f %11.1f\n", e.who.c_str(), e.plan.c_str(),
                     e.pred_ms, e.meas.ms, e.pred_bytes / kMiB, e.meas.peak_bytes / kMiB, tput);
       }
-      if (e.who != "searched" && tput > best_baseline) {
+      if (!is_searched(e.who) && tput > best_baseline) {
         best_baseline = tput;
         best_baseline_name = e.who;
       }
@@ -355,79 +401,106 @@ int main(int argc, char** argv) {
                     {"status", !e.planned ? "no plan" : e.meas.ok ? "ok" : e.meas.oom ? "oom" : "failed"},
                     {"samples_per_s", tput}});
     }
-    const Entry& s = entries[0];
-    const double s_tput = s.meas.ok ? B / (s.meas.ms / 1e3) : 0;
-    const double u_tput = best_u ? B / (best_u->meas.ms / 1e3) : 0;
-    const double regret = u_tput > 0 ? 1.0 - s_tput / u_tput : 0;
-    const double speedup = best_baseline > 0 ? s_tput / best_baseline : 0;
     if (best_u) {
       std::printf("best uniform (%d of %zu run under the limit): %s, %.1f ms, %.1f samples/s\n",
-                  fitting, uniforms.size(), best_u->name.c_str(), best_u->meas.ms, u_tput);
+                  fitting, uniforms.size(), best_u->name.c_str(), best_u->meas.ms,
+                  B / (best_u->meas.ms / 1e3));
     } else {
       std::printf("no uniform plan runs under this limit\n");
     }
-    std::printf("regret vs best uniform: %+.1f%% (target <= 5%%); speed-up vs best baseline (%s): "
-                "%.2fx\n", 100 * regret, best_baseline_name.c_str(), speedup);
-    regret_ok += s_tput > 0 && regret <= 0.05;
-    never_slower += s_tput > 0 && (best_baseline == 0 || s_tput >= best_baseline);
-    fast_limits += s_tput > 0 && (best_baseline == 0 || speedup >= 1.2);
-    Json jc = nullptr;
+    const double u_tput = best_u ? B / (best_u->meas.ms / 1e3) : 0;
+    // The confirmed best uniform contender and best baseline of this limit.
+    const bench::Measured* cu = nullptr;
+    std::string cu_name;
+    const bench::Measured* cb = nullptr;
+    std::string cb_name = "none fits";
     if (f.confirm > 0) {
-      // The same figures from the confirmation runs alone.
-      const bench::Measured* cu = nullptr;
-      std::string cu_name;
       for (size_t k : uniform_contenders[li]) {
         const bench::Measured* m = confirmed_at(k, limit);
         if (m && (!cu || m->ms < cu->ms)) cu = m, cu_name = uniforms[k].name;
       }
-      const bench::Measured* cs =
-          s.planned && s.meas.ok ? confirmed_at(entry_job[li][0], limit) : nullptr;
-      const bench::Measured* cb = nullptr;
-      std::string cb_name = "none fits";
-      for (size_t i = 1; i < entries.size(); ++i) {
-        if (!entries[i].planned || !entries[i].meas.ok) continue;
+      for (size_t i = 0; i < entries.size(); ++i) {
+        if (is_searched(entries[i].who) || !entries[i].planned || !entries[i].meas.ok) continue;
         const bench::Measured* m = confirmed_at(entry_job[li][i], limit);
         if (m && (!cb || m->ms < cb->ms)) cb = m, cb_name = entries[i].who;
       }
-      const double c_regret = cs && cu ? 1.0 - cu->ms / cs->ms : 0;
-      const double c_speedup = cs && cb ? cb->ms / cs->ms : 0;
-      if (cs) {
-        std::printf("confirmed (%d fresh runs each): searched %.1f ms; best uniform %s %.1f ms: "
-                    "regret %+.1f%%; best baseline %s %.1f ms: speed-up %.2fx\n",
-                    f.confirm, cs->ms, cu ? cu_name.c_str() : "(none)", cu ? cu->ms : 0.0,
-                    100 * c_regret, cb_name.c_str(), cb ? cb->ms : 0.0, c_speedup);
-      } else {
-        std::printf("confirmed: the searched plan did not run under this limit\n");
+    }
+    Json jv = Json::array();
+    Json main_fields;
+    for (size_t v = 0; v < variants.size(); ++v) {
+      size_t i = 0;
+      while (i < entries.size() && entries[i].who != variants[v]) ++i;
+      const Entry& s = entries[i];
+      const std::string tag = v == 0 ? "" : "[" + also_labels[v - 1] + "] ";
+      const double s_tput = s.meas.ok ? B / (s.meas.ms / 1e3) : 0;
+      const double regret = u_tput > 0 ? 1.0 - s_tput / u_tput : 0;
+      const double speedup = best_baseline > 0 ? s_tput / best_baseline : 0;
+      std::printf("%sregret vs best uniform: %+.1f%% (target <= 5%%); speed-up vs best baseline "
+                  "(%s): %.2fx\n",
+                  tag.c_str(), 100 * regret, best_baseline_name.c_str(), speedup);
+      Tally& t = tallies[v];
+      t.regret_ok += s_tput > 0 && regret <= 0.05;
+      t.never_slower += s_tput > 0 && (best_baseline == 0 || s_tput >= best_baseline);
+      t.fast += s_tput > 0 && (best_baseline == 0 || speedup >= 1.2);
+      Json jc = nullptr;
+      if (f.confirm > 0) {
+        // The same figures from the confirmation runs alone.
+        const bench::Measured* cs =
+            s.planned && s.meas.ok ? confirmed_at(entry_job[li][i], limit) : nullptr;
+        const double c_regret = cs && cu ? 1.0 - cu->ms / cs->ms : 0;
+        const double c_speedup = cs && cb ? cb->ms / cs->ms : 0;
+        if (cs) {
+          std::printf("%sconfirmed (%d fresh runs each): searched %.1f ms; best uniform %s %.1f "
+                      "ms: regret %+.1f%%; best baseline %s %.1f ms: speed-up %.2fx\n",
+                      tag.c_str(), f.confirm, cs->ms, cu ? cu_name.c_str() : "(none)",
+                      cu ? cu->ms : 0.0, 100 * c_regret, cb_name.c_str(), cb ? cb->ms : 0.0,
+                      c_speedup);
+        } else {
+          std::printf("%sconfirmed: the searched plan did not run under this limit\n", tag.c_str());
+        }
+        t.c_regret_ok += cs && c_regret <= 0.05;
+        t.c_never_slower += cs && (!cb || cs->ms <= cb->ms);
+        t.c_fast += cs && (!cb || c_speedup >= 1.2);
+        jc = {{"searched_ms", cs ? cs->ms : 0.0},
+              {"searched_runs_ms", cs ? cs->runs_ms : std::vector<double>{}},
+              {"best_uniform", cu_name}, {"best_uniform_ms", cu ? cu->ms : 0.0},
+              {"best_uniform_runs_ms", cu ? cu->runs_ms : std::vector<double>{}},
+              {"best_baseline", cb_name}, {"best_baseline_ms", cb ? cb->ms : 0.0},
+              {"best_baseline_runs_ms", cb ? cb->runs_ms : std::vector<double>{}},
+              {"regret", c_regret}, {"speedup_vs_best_baseline", c_speedup}};
       }
-      c_regret_ok += cs && c_regret <= 0.05;
-      c_never_slower += cs && (!cb || cs->ms <= cb->ms);
-      c_fast_limits += cs && (!cb || c_speedup >= 1.2);
-      jc = {{"searched_ms", cs ? cs->ms : 0.0}, {"searched_runs_ms", cs ? cs->runs_ms : std::vector<double>{}},
-            {"best_uniform", cu_name}, {"best_uniform_ms", cu ? cu->ms : 0.0},
-            {"best_uniform_runs_ms", cu ? cu->runs_ms : std::vector<double>{}},
-            {"best_baseline", cb_name}, {"best_baseline_ms", cb ? cb->ms : 0.0},
-            {"best_baseline_runs_ms", cb ? cb->runs_ms : std::vector<double>{}},
-            {"regret", c_regret}, {"speedup_vs_best_baseline", c_speedup}};
+      Json fields = {{"planner", variants[v]}, {"regret", regret},
+                     {"speedup_vs_best_baseline", speedup}, {"confirmed", jc}};
+      if (v == 0) main_fields = fields;
+      jv.push_back(fields);
     }
     out_limits.push_back({{"limit_bytes", limit}, {"entries", je},
                           {"best_uniform", best_u ? best_u->name : ""},
-                          {"best_uniform_samples_per_s", u_tput}, {"regret", regret},
+                          {"best_uniform_samples_per_s", u_tput},
+                          {"regret", main_fields["regret"]},
                           {"best_baseline", best_baseline_name},
-                          {"speedup_vs_best_baseline", speedup}, {"confirmed", jc}});
+                          {"speedup_vs_best_baseline", main_fields["speedup_vs_best_baseline"]},
+                          {"confirmed", main_fields["confirmed"]}, {"searched", jv}});
   }
   const bench::RunToRunNoise noise = bench::run_to_run_noise(meas);
   std::printf("\n%s\n", bench::describe(noise, f.repeats).c_str());
   std::printf("%s\n", bench::describe(bench::noise_ceiling(meas), f.repeats).c_str());
-  std::printf("summary%s: regret <= 5%% at %d of %d limits; never slower than the best "
-              "baseline at %d of %d; >= 1.2x the best baseline (or no baseline fits) at %d\n",
-              f.confirm > 0 ? " (screen)" : "", regret_ok, limits_run, never_slower, limits_run,
-              fast_limits);
-  if (f.confirm > 0) {
-    std::printf("%s\n", bench::describe(bench::run_to_run_noise(confirmed), f.confirm).c_str());
-    std::printf("summary (confirmed, %d fresh runs of each contender): regret <= 5%% at %d of %d "
-                "limits; never slower than the best baseline at %d of %d; >= 1.2x the best "
-                "baseline (or no baseline fits) at %d\n",
-                f.confirm, c_regret_ok, limits_run, c_never_slower, limits_run, c_fast_limits);
+  if (f.confirm > 0)
+    std::printf("confirmation %s\n",
+                bench::describe(bench::run_to_run_noise(confirmed), f.confirm).c_str());
+  for (size_t v = 0; v < variants.size(); ++v) {
+    const Tally& t = tallies[v];
+    const std::string tag = v == 0 ? "" : " [" + also_labels[v - 1] + "]";
+    std::printf("summary%s%s: regret <= 5%% at %d of %d limits; never slower than the best "
+                "baseline at %d of %d; >= 1.2x the best baseline (or no baseline fits) at %d\n",
+                tag.c_str(), f.confirm > 0 ? " (screen)" : "", t.regret_ok, limits_run,
+                t.never_slower, limits_run, t.fast);
+    if (f.confirm > 0)
+      std::printf("summary%s (confirmed, %d fresh runs of each contender): regret <= 5%% at %d "
+                  "of %d limits; never slower than the best baseline at %d of %d; >= 1.2x the "
+                  "best baseline (or no baseline fits) at %d\n",
+                  tag.c_str(), f.confirm, t.c_regret_ok, limits_run, t.c_never_slower,
+                  limits_run, t.c_fast);
   }
   Json uj = Json::array();
   for (const Uniform& u : uniforms)
