@@ -93,6 +93,35 @@ std::string describe(const RunToRunNoise& n, int repeats) {
 
 namespace paratune::bench {
 
+std::pair<double, double> median_ratio_interval(const std::vector<double>& num,
+                                                const std::vector<double>& den, double level,
+                                                int draws, uint32_t seed) {
+  if (num.empty() || den.empty() || draws < 1) return {0, 0};
+  uint64_t state = seed ? seed : 1;  // xorshift64*, as noise_ceiling
+  auto next = [&state](size_t n) {
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return size_t((state * 2685821657736338717ULL) >> 33) % n;
+  };
+  std::vector<double> ratios, a, b;
+  for (int d = 0; d < draws; ++d) {
+    a.clear();
+    b.clear();
+    for (size_t k = 0; k < num.size(); ++k) a.push_back(num[next(num.size())]);
+    for (size_t k = 0; k < den.size(); ++k) b.push_back(den[next(den.size())]);
+    ratios.push_back(median(a) / median(b));
+  }
+  std::sort(ratios.begin(), ratios.end());
+  auto at = [&](double q) {
+    const double x = q * double(ratios.size() - 1);
+    const size_t i = size_t(x);
+    const double f = x - double(i);
+    return i + 1 < ratios.size() ? ratios[i] * (1 - f) + ratios[i + 1] * f : ratios[i];
+  };
+  return {at((1 - level) / 2), at((1 + level) / 2)};
+}
+
 NoiseCeiling noise_ceiling(const std::vector<Measured>& m, int draws, uint32_t seed) {
   NoiseCeiling c;
   std::vector<const std::vector<double>*> runs;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "calibrate/plan_runner.h"
@@ -66,5 +67,15 @@ NoiseCeiling noise_ceiling(const std::vector<Measured>& m, int draws = 1000, uin
 /// "noise floor (a perfect model vs resampled medians of 5 runs, 57 plans): mean abs error 4.0%,
 /// max 30.2%, Kendall's tau 0.831", or a line saying a second run is needed.
 std::string describe(const NoiseCeiling& c, int repeats);
+
+/// How sure is median(num) / median(den), from the runs alone? A percentile bootstrap: each
+/// draw resamples both run lists with replacement (as many as each has) and takes the ratio of
+/// the medians; returns the (1 - level) / 2 and (1 + level) / 2 quantiles over `draws` draws
+/// (deterministic for a seed). {0, 0} when a list is empty. Used on the confirmation runs of
+/// bench_plan_quality: "+23.0% (90%: -3.1% .. +41.0%)" says a 4-run regret settled nothing.
+std::pair<double, double> median_ratio_interval(const std::vector<double>& num,
+                                                const std::vector<double>& den,
+                                                double level = 0.9, int draws = 2000,
+                                                uint32_t seed = 1);
 
 }  // namespace paratune::bench

@@ -10,6 +10,8 @@
 //       [--launch "--nproc-per-node N"] (default N = the cluster's devices) [--global-batch 8] [--steps 8]
 //       [--limits 40MiB,24MiB,12MiB] [--repeats 3] [--confirm 4] [--out DIR] [--calibration F]
 //       [--also-calibration F2]...
+//   bench_plan_quality --rescore DIR/plan_quality.json   (the confirmed figures of a stored run
+//       with their 90% intervals; no training)
 //
 // With --calibration (a `paratune calibrate` file fitted on the same two profiles) the search,
 // the baselines and every prediction use its term multipliers. --also-calibration F (repeatable)
@@ -39,7 +41,10 @@
 // that ran under it, the searched plan, each baseline that ran) are then trained K more times,
 // interleaved, and regret and speed-ups are computed again from those fresh runs alone
 // (selection on one sample, evaluation on another). The summary prints both; the confirmed
-// figures are the ones the targets are judged on.
+// figures are the ones the targets are judged on. Each confirmed regret and speed-up comes with
+// a 90% bootstrap interval over the confirmation runs (bench::median_ratio_interval), and the
+// summary counts the limits where that interval settles a target (met / missed) or leaves it
+// open: on a noisy sitting 4 runs a plan settle little.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -70,7 +75,67 @@ struct Flags {
   int global_batch = 8, steps = 8, repeats = 3, confirm = 4;
   std::vector<double> limits;
   std::vector<std::string> also;  // --also-calibration files
+  std::string rescore;            // --rescore FILE: only re-score a stored plan_quality.json
 };
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// --rescore: the confirmed figures of a stored plan_quality.json with their 90% intervals (the
+// runs are in the file; no training). Returns the exit code.
+int rescore(const std::string& path) {
+  StatusOr<Json> j = read_json_file(path);
+  if (!j.ok()) {
+    std::fprintf(stderr, "bench_plan_quality: %s\n", j.status().message().c_str());
+    return 1;
+  }
+  if (!j->contains("limits") || !(*j)["limits"].is_array()) {
+    std::fprintf(stderr, "bench_plan_quality: %s: field \"limits\": missing\n", path.c_str());
+    return 1;
+  }
+  int shown = 0;
+  for (const Json& l : (*j)["limits"]) {
+    if (!l.contains("searched") || !l["searched"].is_array()) continue;
+    std::printf("== limit %.1f MiB\n", l.value("limit_bytes", 0.0) / kMiB);
+    for (const Json& v : l["searched"]) {
+      if (!v.contains("confirmed") || !v["confirmed"].is_object()) continue;
+      const Json& c = v["confirmed"];
+      auto runs = [&](const char* k) {
+        std::vector<double> r;
+        if (c.contains(k) && c[k].is_array())
+          for (const Json& x : c[k]) r.push_back(x.get<double>());
+        return r;
+      };
+      const std::vector<double> s = runs("searched_runs_ms"), u = runs("best_uniform_runs_ms"),
+                                b = runs("best_baseline_runs_ms");
+      if (s.empty()) {
+        std::printf("%-22s the searched plan did not run under this limit\n",
+                    v.value("planner", std::string()).c_str());
+        continue;
+      }
+      const auto ru = bench::median_ratio_interval(u, s), rb = bench::median_ratio_interval(b, s);
+      std::printf("%-22s searched %.1f ms (%zu runs); best uniform %s %.1f ms: regret %+.1f%% "
+                  "(90%%: %+.1f%% .. %+.1f%%); best baseline %s %.1f ms: speed-up %.2fx (90%%: "
+                  "%.2fx .. %.2fx)\n",
+                  v.value("planner", std::string()).c_str(), median_of(s), s.size(),
+                  c.value("best_uniform", std::string()).c_str(), median_of(u),
+                  u.empty() ? 0.0 : 100 * (1 - median_of(u) / median_of(s)),
+                  u.empty() ? 0.0 : 100 * (1 - ru.second), u.empty() ? 0.0 : 100 * (1 - ru.first),
+                  c.value("best_baseline", std::string()).c_str(), median_of(b),
+                  b.empty() ? 0.0 : median_of(b) / median_of(s), rb.first, rb.second);
+      ++shown;
+    }
+  }
+  if (shown == 0) {
+    std::fprintf(stderr, "bench_plan_quality: %s: no confirmed figures (made without --confirm, "
+                         "or by an older build)\n", path.c_str());
+    return 1;
+  }
+  return 0;
+}
 
 struct Uniform {
   std::string name;
@@ -108,6 +173,7 @@ int main(int argc, char** argv) {
     else if (k == "--out") f.out = v;
     else if (k == "--calibration") f.calibration = v;
     else if (k == "--also-calibration") f.also.push_back(v);
+    else if (k == "--rescore") f.rescore = v;
     else if (k == "--global-batch") f.global_batch = std::atoi(v.c_str());
     else if (k == "--steps") f.steps = std::atoi(v.c_str());
     else if (k == "--limits") f.limits = split_limits(v);
@@ -118,6 +184,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (!f.rescore.empty()) return rescore(f.rescore);
   if (f.cluster.empty() || f.model.empty() || f.profile.empty() || f.steps <= kWarmup ||
       f.global_batch < 1 || f.repeats < 1 || f.confirm < 0) {
     std::fprintf(stderr, "bench_plan_quality: --cluster, --model and --profile are required, "
@@ -356,6 +423,9 @@ int main(int argc, char** argv) {
   struct Tally {
     int regret_ok = 0, never_slower = 0, fast = 0;       // screen
     int c_regret_ok = 0, c_never_slower = 0, c_fast = 0;  // confirmed
+    // confirmed, settled by the 90% interval: met for sure / missed for sure
+    int regret_sure_met = 0, regret_sure_missed = 0, slower_sure_met = 0, slower_sure_missed = 0;
+    int fast_sure_met = 0, fast_sure_missed = 0;
   };
   std::vector<Tally> tallies(variants.size());
   Json out_limits = Json::array();
@@ -449,25 +519,39 @@ int main(int argc, char** argv) {
             s.planned && s.meas.ok ? confirmed_at(entry_job[li][i], limit) : nullptr;
         const double c_regret = cs && cu ? 1.0 - cu->ms / cs->ms : 0;
         const double c_speedup = cs && cb ? cb->ms / cs->ms : 0;
+        // 90% bootstrap intervals over the confirmation runs (bench::median_ratio_interval).
+        std::pair<double, double> ru{1, 1}, rb{0, 0};
+        if (cs && cu) ru = bench::median_ratio_interval(cu->runs_ms, cs->runs_ms);
+        if (cs && cb) rb = bench::median_ratio_interval(cb->runs_ms, cs->runs_ms);
+        const double regret_lo = 1 - ru.second, regret_hi = 1 - ru.first;
         if (cs) {
           std::printf("%sconfirmed (%d fresh runs each): searched %.1f ms; best uniform %s %.1f "
-                      "ms: regret %+.1f%%; best baseline %s %.1f ms: speed-up %.2fx\n",
+                      "ms: regret %+.1f%% (90%%: %+.1f%% .. %+.1f%%); best baseline %s %.1f ms: "
+                      "speed-up %.2fx (90%%: %.2fx .. %.2fx)\n",
                       tag.c_str(), f.confirm, cs->ms, cu ? cu_name.c_str() : "(none)",
-                      cu ? cu->ms : 0.0, 100 * c_regret, cb_name.c_str(), cb ? cb->ms : 0.0,
-                      c_speedup);
+                      cu ? cu->ms : 0.0, 100 * c_regret, 100 * regret_lo, 100 * regret_hi,
+                      cb_name.c_str(), cb ? cb->ms : 0.0, c_speedup, rb.first, rb.second);
         } else {
           std::printf("%sconfirmed: the searched plan did not run under this limit\n", tag.c_str());
         }
         t.c_regret_ok += cs && c_regret <= 0.05;
         t.c_never_slower += cs && (!cb || cs->ms <= cb->ms);
         t.c_fast += cs && (!cb || c_speedup >= 1.2);
+        // Settled by the runs: the whole interval on one side of the target.
+        t.regret_sure_met += cs && regret_hi <= 0.05;
+        t.regret_sure_missed += !cs || regret_lo > 0.05;
+        t.slower_sure_met += cs && (!cb || rb.first >= 1);
+        t.slower_sure_missed += !cs || (cb && rb.second < 1);
+        t.fast_sure_met += cs && (!cb || rb.first >= 1.2);
+        t.fast_sure_missed += !cs || (cb && rb.second < 1.2);
         jc = {{"searched_ms", cs ? cs->ms : 0.0},
               {"searched_runs_ms", cs ? cs->runs_ms : std::vector<double>{}},
               {"best_uniform", cu_name}, {"best_uniform_ms", cu ? cu->ms : 0.0},
               {"best_uniform_runs_ms", cu ? cu->runs_ms : std::vector<double>{}},
               {"best_baseline", cb_name}, {"best_baseline_ms", cb ? cb->ms : 0.0},
               {"best_baseline_runs_ms", cb ? cb->runs_ms : std::vector<double>{}},
-              {"regret", c_regret}, {"speedup_vs_best_baseline", c_speedup}};
+              {"regret", c_regret}, {"regret_90", {regret_lo, regret_hi}},
+              {"speedup_vs_best_baseline", c_speedup}, {"speedup_90", {rb.first, rb.second}}};
       }
       Json fields = {{"planner", variants[v]}, {"regret", regret},
                      {"speedup_vs_best_baseline", speedup}, {"confirmed", jc}};
@@ -495,12 +579,20 @@ int main(int argc, char** argv) {
                 "baseline at %d of %d; >= 1.2x the best baseline (or no baseline fits) at %d\n",
                 tag.c_str(), f.confirm > 0 ? " (screen)" : "", t.regret_ok, limits_run,
                 t.never_slower, limits_run, t.fast);
-    if (f.confirm > 0)
+    if (f.confirm > 0) {
       std::printf("summary%s (confirmed, %d fresh runs of each contender): regret <= 5%% at %d "
                   "of %d limits; never slower than the best baseline at %d of %d; >= 1.2x the "
                   "best baseline (or no baseline fits) at %d\n",
                   tag.c_str(), f.confirm, t.c_regret_ok, limits_run, t.c_never_slower,
                   limits_run, t.c_fast);
+      std::printf("summary%s (confirmed, settled by the 90%% intervals: met / missed / open): "
+                  "regret <= 5%% %d / %d / %d; never slower %d / %d / %d; >= 1.2x %d / %d / %d\n",
+                  tag.c_str(), t.regret_sure_met, t.regret_sure_missed,
+                  limits_run - t.regret_sure_met - t.regret_sure_missed, t.slower_sure_met,
+                  t.slower_sure_missed, limits_run - t.slower_sure_met - t.slower_sure_missed,
+                  t.fast_sure_met, t.fast_sure_missed,
+                  limits_run - t.fast_sure_met - t.fast_sure_missed);
+    }
   }
   Json uj = Json::array();
   for (const Uniform& u : uniforms)

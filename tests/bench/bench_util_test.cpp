@@ -102,5 +102,28 @@ TEST(NoiseCeiling, MaxIsTheMedianOverDraws) {
   EXPECT_NEAR(c.tau, 1.0, 1e-9);
 }
 
+TEST(MedianRatioInterval, SteadyRunsGiveTheRatioItself) {
+  const auto [lo, hi] = median_ratio_interval({100, 100, 100, 100}, {80, 80, 80});
+  EXPECT_DOUBLE_EQ(lo, 1.25);
+  EXPECT_DOUBLE_EQ(hi, 1.25);
+}
+
+TEST(MedianRatioInterval, SeparatedRunsExcludeOneOverlappingRunsDoNot) {
+  // 4 runs each, 20% apart and tight: the whole interval lies above 1.
+  const auto [lo, hi] = median_ratio_interval({118, 120, 121, 123}, {98, 100, 101, 102});
+  EXPECT_GT(lo, 1.1);
+  EXPECT_LT(hi, 1.3);
+  EXPECT_LE(lo, hi);
+  // Row Z's 10.6 MiB confirmation: 4 runs of the searched plan against 4 of the best uniform plan,
+  // a median ratio of 1.30 that the runs do not settle.
+  const auto [zlo, zhi] = median_ratio_interval({113, 74, 149, 147}, {92, 137, 97, 103});
+  EXPECT_LT(zlo, 1.0);
+  EXPECT_GT(zhi, 1.3);
+  // Deterministic for a seed; empty input gives {0, 0}.
+  EXPECT_EQ(median_ratio_interval({113, 74, 149, 147}, {92, 137, 97, 103}),
+            median_ratio_interval({113, 74, 149, 147}, {92, 137, 97, 103}));
+  EXPECT_EQ(median_ratio_interval({}, {1.0}), std::make_pair(0.0, 0.0));
+}
+
 }  // namespace
 }  // namespace paratune::bench
