@@ -119,6 +119,10 @@ Json to_json(const Calibration& c) {
                     {"measured_ms", r.measured_ms},
                     {"predicted_ms", r.predicted_ms},
                     {"calibrated_ms", r.calibrated_ms}});
+  Json fit = {{"log_rms_before", c.log_rms_before}, {"log_rms_after", c.log_rms_after}};
+  if (c.collective_groups != CollectiveGroups::kBySize)
+    fit["collective_groups"] = to_string(c.collective_groups);
+  if (c.per_placement) fit["per_placement"] = true;
   return Json{{"format_version", kFormatVersion},
               {"kind", kKind},
               {"cluster", c.cluster},
@@ -132,7 +136,7 @@ Json to_json(const Calibration& c) {
                 {"pipeline", c.scales.pipeline},
                 {"checkpoint", c.scales.checkpoint},
                 {"collectives", cols}}},
-              {"fit", {{"log_rms_before", c.log_rms_before}, {"log_rms_after", c.log_rms_after}}},
+              {"fit", fit},
               {"runs", runs}};
 }
 
@@ -175,6 +179,13 @@ StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& fi
     ObjectReader f = r.object("fit");
     c.log_rms_before = f.number("log_rms_before");
     c.log_rms_after = f.number("log_rms_after");
+    if (f.has("collective_groups")) {
+      const std::string g =
+          f.enumeration("collective_groups", {"by-size", "by-op", "by-use", "nested"});
+      if (StatusOr<CollectiveGroups> v = collective_groups_from_string(g); v.ok())
+        c.collective_groups = *v;
+    }
+    if (f.has("per_placement")) c.per_placement = f.boolean("per_placement");
     (void)f.finish();
   }
   std::vector<ObjectReader> runs = r.objects("runs");
@@ -494,6 +505,8 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   c.profile_digest = digest(paratune::to_json(*in.profile));
   c.global_batch = in.global_batch;
   c.scales = s;
+  c.collective_groups = in.collective_groups;
+  c.per_placement = in.per_placement;
   c.log_rms_before = log_rms(*before, meas);
   c.log_rms_after = log_rms(*after, meas);
   for (size_t i = 0; i < measured.size(); ++i) {

@@ -21,7 +21,8 @@
 //               "collectives": [{"use": "dp", "op": "allreduce", "group_size": 4,
 //                                "placement": "inter" (optional: without it, both), "scale": 1.3},
 //                               ...]},
-//    "fit": {"log_rms_before": 0.41, "log_rms_after": 0.09},
+//    "fit": {"log_rms_before": 0.41, "log_rms_after": 0.09,
+//            "collective_groups": "by-use" (optional, by-size), "per_placement": true (optional)},
 //    "runs": [{"plan": "pp1-m2 tp1-dp4", "strategy": {...}, "measured_ms": 58.1,
 //              "predicted_ms": 41.0, "calibrated_ms": 55.2}, ...]}
 // The digests are FNV-1a 64 of the canonical JSON of the cluster and model profiles the fit used:
@@ -50,12 +51,24 @@ struct CalibrationRun {
   double calibrated_ms = 0;  // the estimator with the fitted scales
 };
 
+/// Which collective entries share one multiplier in the fit: one per use, op and group size
+/// (kBySize), per use and op (kByOp), or per use (kByUse: one for TP's collectives, one for DP's);
+/// kNested: one per use times one per use, op and group size, the latter held closer to 1
+/// (FitInputs::deviation_penalty).
+enum class CollectiveGroups { kBySize, kByOp, kByUse, kNested };
+const char* to_string(CollectiveGroups g);  // "by-size", "by-op", "by-use", "nested"
+StatusOr<CollectiveGroups> collective_groups_from_string(const std::string& s);
+
 struct Calibration {
   std::string cluster, model;  // names from the profiles
   std::string cluster_digest, profile_digest;
   int global_batch = 0;
   estimator::TermScales scales;
   double log_rms_before = 0, log_rms_after = 0;  // sqrt(mean log(pred / meas)^2) over runs
+  // How the fit grouped the collective multipliers (FitInputs); written to the file's "fit" only
+  // when not the default, so that files of the default fit read in older builds.
+  CollectiveGroups collective_groups = CollectiveGroups::kBySize;
+  bool per_placement = false;
   std::vector<CalibrationRun> runs;
 };
 
@@ -87,13 +100,6 @@ std::vector<Strategy> uniform_plans(const ModelConfig& model, int num_devices, i
 /// pipeline with DDP. Duplicates dropped.
 std::vector<Strategy> calibration_plans(const ModelConfig& model, int num_devices, int batch);
 
-/// Which collective entries share one multiplier in the fit: one per use, op and group size
-/// (kBySize), per use and op (kByOp), or per use (kByUse: one for TP's collectives, one for DP's);
-/// kNested: one per use times one per use, op and group size, the latter held closer to 1
-/// (FitInputs::deviation_penalty).
-enum class CollectiveGroups { kBySize, kByOp, kByUse, kNested };
-const char* to_string(CollectiveGroups g);  // "by-size", "by-op", "by-use", "nested"
-StatusOr<CollectiveGroups> collective_groups_from_string(const std::string& s);
 
 /// What the fit reads: the profiles and the estimator options every other figure uses
 /// (options.scales is ignored: the fit starts from all 1).

@@ -176,8 +176,10 @@ int cmd_calibrate(int argc, char** argv) {
                 100 * (run.calibrated_ms / run.measured_ms - 1));
   }
   std::printf("scales: %s\n", calibrate::describe(c->scales).c_str());
-  std::printf("log-rms error of these runs: %.3f before, %.3f after (wrote %s)\n",
-              c->log_rms_before, c->log_rms_after, out_path.c_str());
+  std::printf("log-rms error of these runs: %.3f before, %.3f after (collective multipliers "
+              "%s%s; wrote %s)\n",
+              c->log_rms_before, c->log_rms_after, calibrate::to_string(c->collective_groups),
+              c->per_placement ? ", per placement" : "", out_path.c_str());
   return 0;
 }
 

@@ -22,6 +22,7 @@ check "refit by use exits 0" '[ $rc -eq 0 ]'
 check "says it trains nothing" 'grep -q "refitting the 12 runs" "$T/out1"'
 check "one multiplier per use" 'grep -q "dp collectives x" "$T/out1" && ! grep -q "dp allreduce/4 x" "$T/out1"'
 check "file written, its 12 runs kept" '[ $(grep -o "\"measured_ms\"" "$T/by-use.json" | wc -l) -eq 12 ]'
+check "the file says how it was fitted" 'grep -q "\"collective_groups\": *\"by-use\"" "$T/by-use.json" && grep -q "collective multipliers by-use" "$T/out1"'
 # The refitted file is a calibration of these profiles: search takes it.
 # shellcheck disable=SC2086
 "$P" search $W --memory-per-device 12MiB --global-batch 8 --calibration "$T/by-use.json" \

@@ -286,6 +286,30 @@ TEST_F(CalibrationTest, FileRoundTripAndErrors) {
   e = calibration_from_json(bad, "cal.json");
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("scales.checkpoint"), std::string::npos);
+  // The fit's grouping: absent for the default (files of older builds), written otherwise, and
+  // read back; an unknown grouping is named.
+  EXPECT_FALSE(j["fit"].contains("collective_groups"));
+  EXPECT_FALSE(j["fit"].contains("per_placement"));
+  EXPECT_EQ(back->collective_groups, CollectiveGroups::kBySize);
+  FitInputs by_use = inputs();
+  by_use.collective_groups = CollectiveGroups::kByUse;
+  by_use.per_placement = true;
+  StatusOr<Calibration> u = fit_calibration(by_use, {{plans[0], 12.0}, {plans[1], 30.0}});
+  ASSERT_TRUE(u.ok()) << u.status().message();
+  const Json uj = to_json(*u);
+  EXPECT_EQ(uj["fit"]["collective_groups"], "by-use");
+  EXPECT_EQ(uj["fit"]["per_placement"], true);
+  StatusOr<Calibration> uback = calibration_from_json(uj, "cal.json");
+  ASSERT_TRUE(uback.ok()) << uback.status().message();
+  EXPECT_EQ(uback->collective_groups, CollectiveGroups::kByUse);
+  EXPECT_TRUE(uback->per_placement);
+  EXPECT_EQ(to_json(*uback), uj);
+  bad = uj;
+  bad["fit"]["collective_groups"] = "per-use";
+  e = calibration_from_json(bad, "cal.json");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("fit.collective_groups"), std::string::npos)
+      << e.status().message();
   bad = j;
   bad["kind"] = "cluster";
   EXPECT_FALSE(calibration_from_json(bad, "cal.json").ok());
