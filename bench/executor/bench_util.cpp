@@ -11,6 +11,25 @@
 
 namespace paratune::bench {
 
+namespace {
+
+// xorshift64*: an index in [0, n), the same draws on every platform for a seed.
+class Draw {
+ public:
+  explicit Draw(uint32_t seed) : state_(seed ? seed : 1) {}
+  size_t operator()(size_t n) {
+    state_ ^= state_ >> 12;
+    state_ ^= state_ << 25;
+    state_ ^= state_ >> 27;
+    return size_t((state_ * 2685821657736338717ULL) >> 33) % n;
+  }
+
+ private:
+  uint64_t state_;
+};
+
+}  // namespace
+
 void ensure_out_dir_or_die(const char* bench, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -97,13 +116,7 @@ std::pair<double, double> median_ratio_interval(const std::vector<double>& num,
                                                 const std::vector<double>& den, double level,
                                                 int draws, uint32_t seed) {
   if (num.empty() || den.empty() || draws < 1) return {0, 0};
-  uint64_t state = seed ? seed : 1;  // xorshift64*, as noise_ceiling
-  auto next = [&state](size_t n) {
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return size_t((state * 2685821657736338717ULL) >> 33) % n;
-  };
+  Draw next(seed);
   std::vector<double> ratios, a, b;
   for (int d = 0; d < draws; ++d) {
     a.clear();
@@ -133,13 +146,7 @@ NoiseCeiling noise_ceiling(const std::vector<Measured>& m, int draws, uint32_t s
   }
   c.plans = int(runs.size());
   if (c.plans == 0 || draws < 1) return c;
-  uint64_t state = seed ? seed : 1;  // xorshift64*: the same draws on every platform
-  auto next = [&state](size_t n) {
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return size_t((state * 2685821657736338717ULL) >> 33) % n;
-  };
+  Draw next(seed);
   std::vector<double> meas(runs.size()), pick, worsts;
   for (int d = 0; d < draws; ++d) {
     double sum = 0, worst = 0;

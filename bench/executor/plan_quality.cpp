@@ -78,12 +78,6 @@ struct Flags {
   std::string rescore;            // --rescore FILE: only re-score a stored plan_quality.json
 };
 
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 // --rescore: the confirmed figures of a stored plan_quality.json with their 90% intervals (the
 // runs are in the file; no training). Returns the exit code.
 int rescore(const std::string& path) {
@@ -117,15 +111,16 @@ int rescore(const std::string& path) {
         continue;
       }
       const auto ru = bench::median_ratio_interval(u, s), rb = bench::median_ratio_interval(b, s);
+      auto med = [](const std::vector<double>& r) { return r.empty() ? 0.0 : bench::median(r); };
       std::printf("%-22s searched %.1f ms (%zu runs); best uniform %s %.1f ms: regret %+.1f%% "
                   "(90%%: %+.1f%% .. %+.1f%%); best baseline %s %.1f ms: speed-up %.2fx (90%%: "
                   "%.2fx .. %.2fx)\n",
-                  v.value("planner", std::string()).c_str(), median_of(s), s.size(),
-                  c.value("best_uniform", std::string()).c_str(), median_of(u),
-                  u.empty() ? 0.0 : 100 * (1 - median_of(u) / median_of(s)),
+                  v.value("planner", std::string()).c_str(), med(s), s.size(),
+                  c.value("best_uniform", std::string()).c_str(), med(u),
+                  u.empty() ? 0.0 : 100 * (1 - med(u) / med(s)),
                   u.empty() ? 0.0 : 100 * (1 - ru.second), u.empty() ? 0.0 : 100 * (1 - ru.first),
-                  c.value("best_baseline", std::string()).c_str(), median_of(b),
-                  b.empty() ? 0.0 : median_of(b) / median_of(s), rb.first, rb.second);
+                  c.value("best_baseline", std::string()).c_str(), med(b),
+                  b.empty() ? 0.0 : med(b) / med(s), rb.first, rb.second);
       ++shown;
     }
   }
@@ -268,19 +263,25 @@ int main(int argc, char** argv) {
     so.global_batches = {B};
     so.estimator.runtime_buffer_bytes = 0;
     so.estimator.scales = in.scales;
-    auto found = search::search(in.model, in.cluster, in.profile, so);
-    Entry se;
-    se.who = "searched";
-    if (found.ok()) {
-      se.planned = true;
-      se.strategy = found->strategy;
-      se.plan = bench::plan_name(found->strategy) + " " + to_string(found->strategy.layers[0]);
-      se.pred_ms = found->estimate.iteration.value;
-      se.pred_bytes = predicted_peak(found->strategy);
-    } else {
-      se.why_not = found.status().message();
-    }
-    entries.push_back(se);
+    // The plan the search finds with `scales`, as an entry named `who`.
+    auto searched = [&](const std::string& who, const estimator::TermScales& scales) {
+      search::SearchOptions o = so;
+      o.estimator.scales = scales;
+      auto found = search::search(in.model, in.cluster, in.profile, o);
+      Entry se;
+      se.who = who;
+      if (found.ok()) {
+        se.planned = true;
+        se.strategy = found->strategy;
+        se.plan = bench::plan_name(found->strategy) + " " + to_string(found->strategy.layers[0]);
+        se.pred_ms = found->estimate.iteration.value;
+        se.pred_bytes = predicted_peak(found->strategy);
+      } else {
+        se.why_not = found.status().message();
+      }
+      return se;
+    };
+    entries.push_back(searched("searched", in.scales));
     for (const search::BaselineResult& b :
          search::run_baselines(in.model, in.cluster, in.profile, so, n, B)) {
       Entry e;
@@ -295,23 +296,8 @@ int main(int argc, char** argv) {
       }
       entries.push_back(e);
     }
-    for (size_t a = 0; a < also_scales.size(); ++a) {
-      search::SearchOptions ao = so;
-      ao.estimator.scales = also_scales[a];
-      auto other = search::search(in.model, in.cluster, in.profile, ao);
-      Entry e;
-      e.who = variants[a + 1];
-      if (other.ok()) {
-        e.planned = true;
-        e.strategy = other->strategy;
-        e.plan = bench::plan_name(other->strategy) + " " + to_string(other->strategy.layers[0]);
-        e.pred_ms = other->estimate.iteration.value;
-        e.pred_bytes = predicted_peak(other->strategy);
-      } else {
-        e.why_not = other.status().message();
-      }
-      entries.push_back(e);
-    }
+    for (size_t a = 0; a < also_scales.size(); ++a)
+      entries.push_back(searched(variants[a + 1], also_scales[a]));
     per_limit.push_back(std::move(entries));
   }
   std::vector<bench::Job> jobs;
