@@ -71,7 +71,8 @@ std::string describe(const NoiseCeiling& c, int repeats);
 /// How sure is median(num) / median(den), from the runs alone? A percentile bootstrap: each
 /// draw resamples both run lists with replacement (as many as each has) and takes the ratio of
 /// the medians; returns the (1 - level) / 2 and (1 + level) / 2 quantiles over `draws` draws
-/// (deterministic for a seed). {0, 0} when a list is empty. Used on the confirmation runs of
+/// (deterministic for a seed). {0, 0} when a list is empty; one run in each list gives a
+/// zero-width interval, which settles nothing. Used on the confirmation runs of
 /// bench_plan_quality: "+23.0% (90%: -3.1% .. +41.0%)" says a 4-run regret settled nothing.
 std::pair<double, double> median_ratio_interval(const std::vector<double>& num,
                                                 const std::vector<double>& den,

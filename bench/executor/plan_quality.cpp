@@ -571,13 +571,19 @@ int main(int argc, char** argv) {
                   "best baseline (or no baseline fits) at %d\n",
                   tag.c_str(), f.confirm, t.c_regret_ok, limits_run, t.c_never_slower,
                   limits_run, t.c_fast);
-      std::printf("summary%s (confirmed, settled by the 90%% intervals: met / missed / open): "
-                  "regret <= 5%% %d / %d / %d; never slower %d / %d / %d; >= 1.2x %d / %d / %d\n",
-                  tag.c_str(), t.regret_sure_met, t.regret_sure_missed,
-                  limits_run - t.regret_sure_met - t.regret_sure_missed, t.slower_sure_met,
-                  t.slower_sure_missed, limits_run - t.slower_sure_met - t.slower_sure_missed,
-                  t.fast_sure_met, t.fast_sure_missed,
-                  limits_run - t.fast_sure_met - t.fast_sure_missed);
+      if (f.confirm < 2) {  // one run a plan: a bootstrap interval of width 0 settles nothing
+        std::printf("summary%s (confirmed): no 90%% intervals with one run a plan (--confirm >= "
+                    "2)\n", tag.c_str());
+      } else {
+        std::printf("summary%s (confirmed, settled by the 90%% intervals: met / missed / open): "
+                    "regret <= 5%% %d / %d / %d; never slower %d / %d / %d; >= 1.2x %d / %d / "
+                    "%d\n",
+                    tag.c_str(), t.regret_sure_met, t.regret_sure_missed,
+                    limits_run - t.regret_sure_met - t.regret_sure_missed, t.slower_sure_met,
+                    t.slower_sure_missed, limits_run - t.slower_sure_met - t.slower_sure_missed,
+                    t.fast_sure_met, t.fast_sure_missed,
+                    limits_run - t.fast_sure_met - t.fast_sure_missed);
+      }
     }
   }
   Json uj = Json::array();
