@@ -1,5 +1,6 @@
 #include "core/json_reader.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -56,7 +57,7 @@ Status write_file_atomic(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return InvalidArgument(path + ": cannot write file");
+    if (!out) return InvalidArgument(path + ": cannot write file: " + std::strerror(errno));
     out << text;
     out.flush();
     if (!out) {

@@ -2,6 +2,8 @@
 // limit; writes strategy.json and prints the plan next to the baselines.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 #include <iostream>
 
 #include <cxxopts.hpp>
@@ -33,7 +35,7 @@ int cmd_search(int argc, char** argv) {
       ("memory-buckets", "memory discretisation of the per-stage DP (more = finer, slower)", cxxopts::value<int>()->default_value("512"))
       ("threads", "search threads (0 = all hardware threads)", cxxopts::value<int>()->default_value("0"))
       ("no-baselines", "do not evaluate the baseline planners")
-      ("baselines-dir", "also write each fitting baseline's strategy to DIR/baseline-NAME.json (NAME: pure-dp, zero3, megatron), e.g. to train and compare them", cxxopts::value<std::string>()->default_value(""))
+      ("baselines-dir", "also write each fitting baseline's strategy to DIR/baseline-NAME.json (NAME: pure-dp, zero3, megatron; DIR is made if missing), e.g. to train and compare them", cxxopts::value<std::string>()->default_value(""))
       ("per-layer", "print every layer instead of runs of equal layers")
       ("calibration", "term multipliers fitted by `paratune calibrate` on these cluster and model profiles", cxxopts::value<std::string>()->default_value(""))
       ("h,help", "print this help");
@@ -102,13 +104,33 @@ int cmd_search(int argc, char** argv) {
     baselines = search::run_baselines(in->model, in->cluster, in->profile, o,
                                       res->strategy.num_devices, res->strategy.global_batch);
   }
-  Status w = write_file_atomic(out_path, dump_json(to_json(res->strategy)));
+  // Every file or none: the baselines' folder is made first (like an output folder of make or
+  // cmake), and a failed write removes what this call already wrote.
+  if (!baselines_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(baselines_dir, ec);
+    if (ec || !std::filesystem::is_directory(baselines_dir)) {
+      return fail("search", InvalidArgument("--baselines-dir " + baselines_dir +
+                                            ": cannot make the folder: " +
+                                            (ec ? ec.message() : "a file of that name exists")));
+    }
+  }
+  std::vector<std::string> written;
+  auto write = [&](const std::string& path, const std::string& text) {
+    Status w = write_file_atomic(path, text);
+    if (!w.ok()) {
+      for (const std::string& f : written) std::remove(f.c_str());
+      return w;
+    }
+    written.push_back(path);
+    return w;
+  };
+  Status w = write(out_path, dump_json(to_json(res->strategy)));
   if (!w.ok()) return fail("search", w);
   if (!baselines_dir.empty()) {
     for (const auto& b : baselines) {
       if (!b.strategy) continue;
-      Status bw = write_file_atomic(baselines_dir + "/baseline-" + b.name + ".json",
-                                    dump_json(to_json(*b.strategy)));
+      Status bw = write(baselines_dir + "/baseline-" + b.name + ".json", dump_json(to_json(*b.strategy)));
       if (!bw.ok()) return fail("search", bw);
     }
   }

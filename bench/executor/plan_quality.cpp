@@ -273,7 +273,10 @@ int main(int argc, char** argv) {
       if (found.ok()) {
         se.planned = true;
         se.strategy = found->strategy;
-        se.plan = bench::plan_name(found->strategy) + " " + to_string(found->strategy.layers[0]);
+        // A uniform plan's name already holds its layer strategy; a mixed one names its first.
+        se.plan = bench::plan_name(found->strategy);
+        if (se.plan.size() > 6 && se.plan.compare(se.plan.size() - 6, 6, " mixed") == 0)
+          se.plan += " (layer 0 " + to_string(found->strategy.layers[0]) + ")";
         se.pred_ms = found->estimate.iteration.value;
         se.pred_bytes = predicted_peak(found->strategy);
       } else {

@@ -872,6 +872,45 @@ TEST(Plan, SearchIsDeterministic) {
   EXPECT_EQ(dir.names(), (std::set<std::string>{"a.json", "b.json", "c.json"}));
 }
 
+TEST(Plan, BaselinesDirIsMadeAndAFailedWriteLeavesNothing) {
+  TempDir dir;
+  // A missing folder (two levels) is made; every fitting baseline is written there.
+  std::vector<std::string> a = gpt_small_search(dir.file("a.json"));
+  a.insert(a.end(), {"--baselines-dir", dir.file("base/lines")});
+  const Result s = run(a);
+  ASSERT_EQ(s.code, 0) << s;
+  std::set<std::string> baselines;
+  for (const auto& e : fs::directory_iterator(dir.file("base/lines")))
+    baselines.insert(e.path().filename().string());
+  ASSERT_FALSE(baselines.empty()) << s;
+  for (const std::string& b : baselines) {
+    EXPECT_TRUE(contains(s.output, "-> " + dir.file("base/lines") + "/" + b)) << s;
+    EXPECT_TRUE(read_json(dir.file("base/lines/" + b)).contains("layers")) << b;
+  }
+
+  // A file where the folder should be: refused before anything is written.
+  dir.write("plain", std::string("x"));
+  std::vector<std::string> b = gpt_small_search(dir.file("b.json"));
+  b.insert(b.end(), {"--baselines-dir", dir.file("plain")});
+  const Result f = run(b);
+  EXPECT_EQ(f.code, 1) << f;
+  EXPECT_TRUE(contains(f.output, "--baselines-dir " + dir.file("plain"))) << f;
+  EXPECT_FALSE(fs::exists(dir.file("b.json"))) << f;
+
+  // A baseline that cannot be written (a folder holds its name): the strategy written before it
+  // is removed again, and the error names the file.
+  fs::create_directories(dir.file("busy/" + *baselines.rbegin()));
+  std::vector<std::string> c = gpt_small_search(dir.file("c.json"));
+  c.insert(c.end(), {"--baselines-dir", dir.file("busy")});
+  const Result g = run(c);
+  EXPECT_EQ(g.code, 1) << g;
+  EXPECT_TRUE(contains(g.output, dir.file("busy/" + *baselines.rbegin()))) << g;
+  EXPECT_FALSE(fs::exists(dir.file("c.json"))) << g;
+  std::set<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir.file("busy"))) left.insert(e.path().filename().string());
+  EXPECT_EQ(left, std::set<std::string>{*baselines.rbegin()}) << g;
+}
+
 TEST(Plan, MeasuredProfileIsUsed) {
   TempDir dir;
   const std::string prof = dir.write("profile.json", tiny_profile());
