@@ -116,7 +116,7 @@ int cmd_search(int argc, char** argv) {
     }
   }
   std::vector<std::string> written;
-  auto write = [&](const std::string& path, const std::string& text) {
+  auto write_one = [&](const std::string& path, const std::string& text) {
     Status w = write_file_atomic(path, text);
     if (!w.ok()) {
       for (const std::string& f : written) std::remove(f.c_str());
@@ -125,12 +125,13 @@ int cmd_search(int argc, char** argv) {
     written.push_back(path);
     return w;
   };
-  Status w = write(out_path, dump_json(to_json(res->strategy)));
+  Status w = write_one(out_path, dump_json(to_json(res->strategy)));
   if (!w.ok()) return fail("search", w);
   if (!baselines_dir.empty()) {
     for (const auto& b : baselines) {
       if (!b.strategy) continue;
-      Status bw = write(baselines_dir + "/baseline-" + b.name + ".json", dump_json(to_json(*b.strategy)));
+      Status bw = write_one(baselines_dir + "/baseline-" + b.name + ".json",
+                            dump_json(to_json(*b.strategy)));
       if (!bw.ok()) return fail("search", bw);
     }
   }

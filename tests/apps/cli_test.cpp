@@ -879,9 +879,12 @@ TEST(Plan, BaselinesDirIsMadeAndAFailedWriteLeavesNothing) {
   a.insert(a.end(), {"--baselines-dir", dir.file("base/lines")});
   const Result s = run(a);
   ASSERT_EQ(s.code, 0) << s;
-  std::set<std::string> baselines;
-  for (const auto& e : fs::directory_iterator(dir.file("base/lines")))
-    baselines.insert(e.path().filename().string());
+  auto names_in = [](const std::string& folder) {
+    std::set<std::string> out;
+    for (const auto& e : fs::directory_iterator(folder)) out.insert(e.path().filename().string());
+    return out;
+  };
+  const std::set<std::string> baselines = names_in(dir.file("base/lines"));
   ASSERT_FALSE(baselines.empty()) << s;
   for (const std::string& b : baselines) {
     EXPECT_TRUE(contains(s.output, "-> " + dir.file("base/lines") + "/" + b)) << s;
@@ -906,9 +909,7 @@ TEST(Plan, BaselinesDirIsMadeAndAFailedWriteLeavesNothing) {
   EXPECT_EQ(g.code, 1) << g;
   EXPECT_TRUE(contains(g.output, dir.file("busy/" + *baselines.rbegin()))) << g;
   EXPECT_FALSE(fs::exists(dir.file("c.json"))) << g;
-  std::set<std::string> left;
-  for (const auto& e : fs::directory_iterator(dir.file("busy"))) left.insert(e.path().filename().string());
-  EXPECT_EQ(left, std::set<std::string>{*baselines.rbegin()}) << g;
+  EXPECT_EQ(names_in(dir.file("busy")), std::set<std::string>{*baselines.rbegin()}) << g;
 }
 
 TEST(Plan, MeasuredProfileIsUsed) {
