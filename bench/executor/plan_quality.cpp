@@ -274,9 +274,11 @@ int main(int argc, char** argv) {
         se.planned = true;
         se.strategy = found->strategy;
         // A uniform plan's name already holds its layer strategy; a mixed one names its first.
+        const std::vector<LayerStrategy>& ls = found->strategy.layers;
         se.plan = bench::plan_name(found->strategy);
-        if (se.plan.size() > 6 && se.plan.compare(se.plan.size() - 6, 6, " mixed") == 0)
-          se.plan += " (layer 0 " + to_string(found->strategy.layers[0]) + ")";
+        auto differs = [&](const LayerStrategy& l) { return !(l == ls[0]); };
+        if (std::any_of(ls.begin(), ls.end(), differs))
+          se.plan += " (layer 0 " + to_string(ls[0]) + ")";
         se.pred_ms = found->estimate.iteration.value;
         se.pred_bytes = predicted_peak(found->strategy);
       } else {
