@@ -8,7 +8,9 @@
 //                        optional "forward_no_grad_ms" (written only when measured) } ],
 //         "activation": [ { "tp" (>= 1), "sp", "bytes_per_sample" } ],
 //         "checkpoint_bytes_per_sample" } ],
-//     optional "optimizer_step": [ { "params" (>= 1), "ms" } ] (written only when non-empty) }
+//     optional "optimizer_step": [ { "params" (>= 1), "ms" } ] (written only when non-empty),
+//     optional "speed_probe": { "call", "measured_ms" (> 0), "scale" (> 0) } (written when
+//     measured) }
 // validate(): layer type names unique, "transformer" present; tp a power of two; sp only with
 // tp > 1; no two compute points with the same (micro_batch, tp), no two activation points with
 // the same (tp, sp). Times and byte counts are finite and >= 0 (an analytic embedding on a
@@ -17,6 +19,7 @@
 // distinct parameter counts.
 #include "core/model_profile.h"
 
+#include <cmath>
 #include <set>
 #include <utility>
 
@@ -33,13 +36,16 @@ bool LayerTypeProfile::operator==(const LayerTypeProfile& o) const {
   return name == o.name && param_count == o.param_count && compute == o.compute &&
          activation == o.activation && checkpoint_bytes_per_sample == o.checkpoint_bytes_per_sample;
 }
+bool SpeedProbe::operator==(const SpeedProbe& o) const {
+  return call == o.call && measured == o.measured && scale == o.scale;
+}
 bool OptimizerPoint::operator==(const OptimizerPoint& o) const {
   return params == o.params && time == o.time;
 }
 bool ModelProfile::operator==(const ModelProfile& o) const {
   return model == o.model && model_fingerprint == o.model_fingerprint && source == o.source &&
          device == o.device && seq_len == o.seq_len && layer_types == o.layer_types &&
-         optimizer_step == o.optimizer_step;
+         optimizer_step == o.optimizer_step && speed_probe == o.speed_probe;
 }
 
 const LayerTypeProfile* ModelProfile::find(const std::string& name) const {
@@ -128,6 +134,12 @@ Status validate(const ModelProfile& p, const std::string& file) {
       return field_error(file, g, "duplicate point for params " + std::to_string(o.params));
     }
   }
+  if (p.speed_probe) {
+    if (!(p.speed_probe->measured.value > 0) || !std::isfinite(p.speed_probe->measured.value))
+      return field_error(file, "speed_probe.measured_ms", "must be finite and > 0");
+    if (!(p.speed_probe->scale > 0) || !std::isfinite(p.speed_probe->scale))
+      return field_error(file, "speed_probe.scale", "must be finite and > 0");
+  }
   return Status::Ok();
 }
 
@@ -175,6 +187,15 @@ StatusOr<ModelProfile> model_profile_from_json(const Json& j, const std::string&
       (void)orr.finish();
       p.optimizer_step.push_back(o);
     }
+  }
+  if (r.has("speed_probe")) {
+    ObjectReader sr = r.object("speed_probe");
+    SpeedProbe s;
+    s.call = sr.string("call");
+    s.measured = Milliseconds(sr.number("measured_ms"));
+    s.scale = sr.number("scale");
+    (void)sr.finish();
+    p.speed_probe = s;
   }
   PARATUNE_RETURN_IF_ERROR(r.finish());
   PARATUNE_RETURN_IF_ERROR(validate(p, file));
@@ -232,6 +253,13 @@ Json to_json(const ModelProfile& p) {
       opt.push_back(std::move(oj));
     }
     j["optimizer_step"] = std::move(opt);
+  }
+  if (p.speed_probe) {
+    Json sj;
+    sj["call"] = p.speed_probe->call;
+    sj["measured_ms"] = p.speed_probe->measured.value;
+    sj["scale"] = p.speed_probe->scale;
+    j["speed_probe"] = std::move(sj);
   }
   return j;
 }

@@ -57,6 +57,20 @@ struct OptimizerPoint {
   bool operator==(const OptimizerPoint& o) const;
 };
 
+// The run's speed, measured by a fixed reference call timed between the points all through the
+// run (profile-model: the model's transformer layer at tp 1, micro-batch 1, forward and
+// backward). A machine that runs a whole profile 10-20% slower moves every point with it; this
+// is how much.
+struct SpeedProbe {
+  std::string call;      // what the reference call is, e.g. "transformer tp 1 mb 1 forward+backward"
+  Milliseconds measured; // its time in this run, kept like the points (> 0)
+  double scale = 1.0;    // every time in the profile was multiplied by this (> 0; 1 unless the
+                         // run was put on an earlier profile's speed, profile-model --speed-reference)
+  /// The reference call's time at the speed the profile's times are on: measured x scale.
+  Milliseconds at_profile_speed() const { return Milliseconds(measured.value * scale); }
+  bool operator==(const SpeedProbe& o) const;
+};
+
 struct ModelProfile {
   static constexpr int kFormatVersion = 1;
   std::string model;               // model name
@@ -66,9 +80,11 @@ struct ModelProfile {
   int seq_len = 0;
   std::vector<LayerTypeProfile> layer_types;
   std::vector<OptimizerPoint> optimizer_step;  // optional; empty: not measured, not charged
+  std::optional<SpeedProbe> speed_probe;       // optional; absent: not measured
 
   /// nullptr when absent.
   const LayerTypeProfile* find(const std::string& name) const;
+
   bool operator==(const ModelProfile& o) const;
 };
 

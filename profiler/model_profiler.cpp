@@ -202,22 +202,68 @@ std::vector<int64_t> optimizer_sizes(const ModelConfig& cfg) {
 
 // One unit's optimizer step over n parameters as the executor runs it
 // (executor/sharded_unit.cpp): the gradient's square sum (grad_sq), clipping (g *= c, as
-// while the norm is above max_grad_norm), the Adam update, zeroing the gradient. Mean wall and
-// CPU ms of at least `repeats` calls filling a window of `window_ms` (the same call count on
-// every rank).
-struct TimedMean { double wall = 0, cpu = 0; };
-TimedMean time_optimizer_step(executor::Comms& comms, int64_t n, int warmup, int repeats,
-                              double window_ms) {
-  at::Tensor p = at::randn({n}), g = at::randn({n}), m = at::zeros({n}), v = at::zeros({n});
-  const models::AdamOptions adam;
-  int64_t step = 0;
-  double sink = 0;
-  auto once = [&] {
+// while the norm is above max_grad_norm), the Adam update, zeroing the gradient.
+struct OptimizerStep {
+  explicit OptimizerStep(int64_t n)
+      : p(at::randn({n})), g(at::randn({n})), m(at::zeros({n})), v(at::zeros({n})) {}
+  void operator()() {
     sink += g.pow(2).sum().item<double>();
     g.mul_(0.5);
     models::adam_update(p, g, m, v, ++step, adam);
     g.zero_();
-  };
+  }
+  at::Tensor p, g, m, v;
+  models::AdamOptions adam;
+  int64_t step = 0;
+  double sink = 0;
+};
+
+// The speed probe (see the header): one forward and backward of the transformer layer at tp 1,
+// micro-batch 1, after every kEveryMs of the points' timed calls (outside their stopwatches);
+// its times by the profile's clock, averaged per pass.
+class ReferenceCall {
+ public:
+  static constexpr double kEveryMs = 40;
+  static constexpr const char* kCall = "transformer tp 1 mb 1 forward+backward";
+  ReferenceCall(const ModelConfig& cfg, bool cpu_clock)
+      : bench_(cfg, UnitKind::kLayer, 1), x_(bench_.input(1, false)), cpu_clock_(cpu_clock) {
+    bench_.backward(bench_.forward(x_, false));  // warm-up, untimed
+  }
+  // After a timed call of `call_ms` (wall): the probe, once kEveryMs of calls have passed.
+  void after(double call_ms) {
+    since_ += call_ms;
+    if (since_ >= kEveryMs) run();
+  }
+  // This pass's mean time (ms), running one if none ran; starts the next pass.
+  double take_pass_mean() {
+    if (count_ == 0) run();
+    const double m = sum_ / count_;
+    sum_ = 0;
+    count_ = 0;
+    return m;
+  }
+
+ private:
+  void run() {
+    const Stopwatch w;
+    bench_.backward(bench_.forward(x_, false));
+    sum_ += cpu_clock_ ? w.cpu_ms() : w.wall_ms();
+    ++count_;
+    since_ = 0;
+  }
+  Bench bench_;
+  at::Tensor x_;
+  bool cpu_clock_;
+  double since_ = 0, sum_ = 0;
+  int count_ = 0;
+};
+
+// Mean wall and CPU ms of the optimizer step on n parameters over at least `repeats` calls
+// filling a window of `window_ms` (the same call count on every rank).
+struct TimedMean { double wall = 0, cpu = 0; };
+TimedMean time_optimizer_step(executor::Comms& comms, int64_t n, int warmup, int repeats,
+                              double window_ms, ReferenceCall& probe) {
+  OptimizerStep once(n);
   for (int i = 0; i < warmup; ++i) once();
   barrier(comms);
   std::vector<double> t, c;
@@ -227,12 +273,12 @@ TimedMean time_optimizer_step(executor::Comms& comms, int64_t n, int warmup, int
       once();
       t.push_back(w.wall_ms());
       c.push_back(w.cpu_ms());
+      probe.after(t.back());
     }
   };
   timed(repeats);
   const double need = std::ceil(window_ms / std::max(mean(t), 1e-6));
   timed(int(std::min(need_max(comms, need), 100000.0)) - repeats);
-  (void)sink;
   return {mean(t), mean(c)};
 }
 
@@ -273,6 +319,9 @@ Status ModelProfilerOptions::validate(const ModelConfig& cfg) const {
   if (passes < 1 || passes > 100) return InvalidArgument("--passes must be in 1 .. 100");
   if (!(min_time_ms >= 0) || !std::isfinite(min_time_ms))
     return InvalidArgument("--min-time-ms must be a finite number >= 0");
+  if (!(reference_probe_ms >= 0) || !std::isfinite(reference_probe_ms))
+    return InvalidArgument("--speed-reference: the reference's probe time must be a finite "
+                           "number >= 0 (0: none)");
   return Status::Ok();
 }
 
@@ -342,6 +391,7 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   std::vector<std::vector<double>> times(passes);
   std::vector<double> ratios;                       // per pass: R (cpu clock)
   std::vector<std::string> names;                   // per point, filled in the first pass
+  ReferenceCall probe(cfg, cpu_clock);
   for (int pass = 0; pass < passes; ++pass) {
     const std::string label = pass_label(pass, passes);
     std::vector<double> wall_pass, cpu_pass;  // this rank's means per point
@@ -371,12 +421,14 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
               bench.backward(y);
               bw.push_back(bs.wall_ms());
               bw_cpu.push_back(bs.cpu_ms());
-              if (!no_grad) continue;
-              const at::NoGradGuard guard;
-              const Stopwatch ns;
-              at::Tensor z = bench.forward(x, false);
-              ng.push_back(ns.wall_ms());
-              ng_cpu.push_back(ns.cpu_ms());
+              if (no_grad) {
+                const at::NoGradGuard guard;
+                const Stopwatch ns;
+                at::Tensor z = bench.forward(x, false);
+                ng.push_back(ns.wall_ms());
+                ng_cpu.push_back(ns.cpu_ms());
+              }
+              probe.after(fw.back() + bw.back() + (no_grad ? ng.back() : 0.0));
             }
             wall_total += span.wall_ms();
             cpu_total += span.cpu_ms();
@@ -410,11 +462,17 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     // a slow spell moves one pass of it too, not all of its calls.
     for (int64_t n : opt_sizes) {
       bar.step("optimizer step " + std::to_string(n) + " params" + label);
-      const TimedMean t = time_optimizer_step(comms, n, o.warmup, pass_repeats, pass_window);
+      const TimedMean t =
+          time_optimizer_step(comms, n, o.warmup, pass_repeats, pass_window, probe);
       wall_pass.push_back(t.wall);
       cpu_pass.push_back(t.cpu);
       if (pass == 0) names.push_back("optimizer step " + std::to_string(n) + " params");
     }
+    // The probe's mean last, timed by the profile's clock (CPU or wall) in both vectors.
+    const double probe_ms = probe.take_pass_mean();
+    wall_pass.push_back(probe_ms);
+    cpu_pass.push_back(probe_ms);
+    if (pass == 0) names.push_back(std::string("speed probe: ") + ReferenceCall::kCall);
     if (!cpu_clock) {
       times[pass] = world_mean(comms, wall_pass);
       continue;
@@ -428,10 +486,16 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     times[pass] = cpu_pass;
     ratios.push_back(r);
   }
-  const std::vector<double> time_values = o.keep == PassKeep::kMedian
-                                               ? median_of_passes(times)
-                                               : lower_quartile_of_passes(times);
+  std::vector<double> time_values = o.keep == PassKeep::kMedian ? median_of_passes(times)
+                                                                : lower_quartile_of_passes(times);
   if (table) *table = PassTable{names, times, time_values};
+  // The probe is the last value; the points go on the reference's speed.
+  const double probe_kept = time_values.back();
+  time_values.pop_back();
+  const double scale =
+      o.reference_probe_ms > 0 && probe_kept > 0 ? o.reference_probe_ms / probe_kept : 1.0;
+  for (double& v : time_values) v *= scale;
+  p.speed_probe = SpeedProbe{ReferenceCall::kCall, Milliseconds(probe_kept), scale};
   const double ratio = cpu_clock ? median(ratios) : 1.0;
   char clock_note[96];
   if (cpu_clock)

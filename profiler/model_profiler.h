@@ -35,6 +35,17 @@
 // and R. kAuto (default): kCpu when the ranks on this host (the same kernel: emulated nodes
 // count together) x compute threads > cores, else kWall.
 //
+// Speed probe: a reference call (the model's transformer layer at tp 1, micro-batch 1, forward
+// and backward) run after every 40 ms of the points' timed calls, outside their stopwatches, so
+// that it samples the machine's speed all through the run; its time per pass (the profile's
+// clock, ranks' mean, x R with the CPU clock) is kept like a point (`speed_probe` in the
+// profile). On this project's vCPUs a whole run can go 10-25% faster or slower than the one
+// before it, every point with it; the probe's run-level time moves with them about as much as
+// the points' median does (docs/profilers.md, round 19). With `reference_probe_ms`
+// (profile-model --speed-reference EARLIER.json) every time is multiplied by reference /
+// measured probe, so that the profile is on the earlier one's speed (the scale is recorded).
+// The probe takes about 10% of the timed loops' time (gpt-mini on 4 ranks: 4.6 ms per 40 ms).
+//
 // Activation bytes kept for backward, per sample (allocator's live bytes):
 //   A(b) = live(after forward, output alive) - live(before) - output bytes + input bytes
 // (the input counts: the layer's norm keeps it; the output is the next layer's input), and
@@ -76,6 +87,8 @@ struct ModelProfilerOptions {
                               // (default 500: 100 ms a pass)
   bool progress = true;       // progress bar on rank 0 (default on)
   ProfileClock clock = ProfileClock::kAuto;  // see above (default auto)
+  double reference_probe_ms = 0;  // > 0: put the times on the speed at which the probe takes
+                                  // this long (see above; default 0: as measured)
   Status validate(const ModelConfig& cfg) const;
 };
 
@@ -93,7 +106,8 @@ StatusOr<PassKeep> parse_keep(const std::string& s);
 struct PassTable {
   std::vector<std::string> points;  // e.g. "transformer tp 2 mb 4 backward", "optimizer 1024"
   std::vector<std::vector<double>> passes;  // [pass][point], ms
-  std::vector<double> kept;                 // [point], ms
+  std::vector<double> kept;                 // [point], ms, before the reference_probe_ms scale
+                                            // (the last point is the speed probe)
   std::string to_csv() const;
 };
 

@@ -117,6 +117,15 @@ ProfileAgreement ProfileAgreement::speed_removed() const {
   return g;
 }
 
+ProfileAgreement ProfileAgreement::at_probe_speed() const {
+  ProfileAgreement g = *this;
+  if (probe_ratio > 0) {
+    for (AgreementRow& r : g.times) r.b /= probe_ratio;
+    g.probe_ratio = 1;
+  }
+  return g;
+}
+
 std::string ProfileAgreement::report(double tol) const {
   std::vector<AgreementRow> rows = times;
   std::stable_sort(rows.begin(), rows.end(), [](const AgreementRow& x, const AgreementRow& y) {
@@ -147,6 +156,18 @@ std::string ProfileAgreement::report(double tol) const {
                 median_ratio(), g.within(tol), g.times.size(), 100 * tol,
                 100 * g.median_rel_diff(), 100 * g.max_rel_diff());
   s += line;
+  if (probe_ratio > 0) {
+    const ProfileAgreement h = at_probe_speed();
+    std::snprintf(line, sizeof line,
+                  "  speed probe B / A: x%.3f; with B divided by it (B put on A's speed, as "
+                  "profile-model --speed-reference A does): %d of %zu within %.0f%% (median "
+                  "%.1f%%, max %.1f%%)\n",
+                  probe_ratio, h.within(tol), h.times.size(), 100 * tol,
+                  100 * h.median_rel_diff(), 100 * h.max_rel_diff());
+    s += line;
+  } else {
+    s += "  speed probe: not in both profiles\n";
+  }
   return s;
 }
 
@@ -212,6 +233,9 @@ StatusOr<ProfileAgreement> compare_model_profiles(const ModelProfile& a, const M
     g.times.push_back({"optimizer step " + std::to_string(oa.params) + " params", oa.time.value,
                        ob->time.value});
   }
+  if (a.speed_probe && b.speed_probe && a.speed_probe->call == b.speed_probe->call)
+    g.probe_ratio =
+        b.speed_probe->at_profile_speed().value / a.speed_probe->at_profile_speed().value;
   return g;
 }
 

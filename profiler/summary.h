@@ -21,6 +21,7 @@ std::string cluster_summary(const ClusterProfile& c);
 struct AgreementRow {
   std::string what;   // e.g. "transformer tp 2 mb 1 forward", "optimizer step 1024 params"
   double a = 0, b = 0;  // ms
+
   double rel_diff() const;
 };
 
@@ -30,6 +31,9 @@ struct ProfileAgreement {
   std::vector<AgreementRow> times;
   std::vector<AgreementRow> activations;  // bytes per sample (a, b in bytes)
   int unmatched = 0;                      // points in only one of the two profiles
+  /// B's speed probe over A's, both at their profiles' speed (0 unless both have one of the
+  /// same call): how much slower the reference call ran in B's run than in A's.
+  double probe_ratio = 0;
   /// Times whose difference is at most `tol` (a fraction, 0.10 = 10%).
   int within(double tol) const;
   double max_rel_diff() const;
@@ -39,8 +43,13 @@ struct ProfileAgreement {
   /// The same comparison with every b divided by median_ratio(): what is left once the
   /// machine's overall speed in each run is taken out (activations unchanged).
   ProfileAgreement speed_removed() const;
+  /// The comparison with every b divided by probe_ratio: B put on A's speed by the speed
+  /// probe, as `profile-model --speed-reference A` would have written it (unchanged when
+  /// probe_ratio is 0).
+  ProfileAgreement at_probe_speed() const;
   /// Table of every time, sorted by difference, and a one-line verdict at `tol`, then the
-  /// verdict of speed_removed() (for information: the verdict is the first line's).
+  /// verdicts of speed_removed() and at_probe_speed() (for information: the verdict is the
+  /// first line's).
   std::string report(double tol) const;
 };
 

@@ -245,6 +245,9 @@ int cmd_profile_model(int argc, char** argv) {
                "passes the second smallest) or median", cxxopts::value<std::string>()->default_value("lower-quartile"))
       ("passes-csv", "also write every pass's value of every point (ranks' means, ms) to this CSV",
        cxxopts::value<std::string>())
+      ("speed-reference", "an earlier profile of this model: multiply every time by its speed "
+       "probe / this run's, putting this profile on that run's machine speed",
+       cxxopts::value<std::string>())
       ("min-time-ms", "timed forward+backward per point at least, over all passes, ms (more "
                       "runs until then)", cxxopts::value<double>()->default_value("500"))
       ("clock", "auto, wall or cpu: cpu keeps each point's CPU time scaled by the pass's "
@@ -256,7 +259,7 @@ int cmd_profile_model(int argc, char** argv) {
        "times differ (no ranks; exit 1 when one differs by more than PCT, default 10)")
       ("h,help", "show this help");
   profiler::ModelProfilerOptions o;
-  std::string model_path, out, passes_csv;
+  std::string model_path, out, passes_csv, speed_reference;
   int timeout_s = 600;
   try {
     auto r = opts.parse(argc, argv);
@@ -290,6 +293,7 @@ int cmd_profile_model(int argc, char** argv) {
     o.keep = *keep;
     if (r.count("passes-csv")) passes_csv = r["passes-csv"].as<std::string>();
     o.min_time_ms = r["min-time-ms"].as<double>();
+    if (r.count("speed-reference")) speed_reference = r["speed-reference"].as<std::string>();
     auto clock = profiler::parse_clock(r["clock"].as<std::string>());
     if (!clock.ok()) return fail(cmd, clock.status());
     o.clock = *clock;
@@ -300,6 +304,21 @@ int cmd_profile_model(int argc, char** argv) {
   }
   auto cfg = load_model_config(model_path);
   if (!cfg.ok()) return fail(cmd, cfg.status());
+  if (!speed_reference.empty()) {
+    // Checked before profiling: the same model, with a probe of the same call.
+    auto ref = load_model_profile(speed_reference);
+    if (!ref.ok()) return fail(cmd, ref.status());
+    const std::string fp = fingerprint(*cfg);
+    if (ref->model_fingerprint != fp)
+      return fail(cmd, InvalidArgument("--speed-reference " + speed_reference +
+                                       ": model_fingerprint \"" + ref->model_fingerprint +
+                                       "\" is not this model's (" + fp + ")"));
+    if (!ref->speed_probe)
+      return fail(cmd, InvalidArgument("--speed-reference " + speed_reference +
+                                       ": speed_probe: absent (profile it again with this "
+                                       "version of profile-model)"));
+    o.reference_probe_ms = ref->speed_probe->at_profile_speed().value;
+  }
   Status st = o.validate(*cfg);
   if (!st.ok()) return fail(cmd, st);
   if (!passes_csv.empty()) {
@@ -330,6 +349,14 @@ int cmd_profile_model(int argc, char** argv) {
       for (const ActivationPoint& a : l.activation)
         std::printf("  tp %d%s: %.1f KiB activations per sample\n", a.tp, a.sp ? " sp" : "",
                     a.bytes_per_sample.value / kKiB);
+    }
+    if (p.speed_probe) {
+      std::printf("speed probe (%s): %.3f ms", p.speed_probe->call.c_str(),
+                  p.speed_probe->measured.value);
+      if (!speed_reference.empty())
+        std::printf("; every time x%.3f to the speed of %s (probe %.3f ms)",
+                    p.speed_probe->scale, speed_reference.c_str(), o.reference_probe_ms);
+      std::printf("\n");
     }
     std::printf("paratune %s: wrote %s\n", cmd, out.c_str());
     if (!passes_csv.empty())

@@ -1,4 +1,5 @@
 // Model profile files: round trip, lookup, and every kind of bad input.
+#include <cmath>
 #include "core/model_profile.h"
 
 #include <limits>
@@ -87,6 +88,40 @@ TEST(ModelProfileErrors, OptimizerStep) {
   EXPECT_TRUE(error_contains(parse(j), "prof.json: field \"optimizer_step\""));
   j["optimizer_step"] = Json::array({Json{{"params", 8}, {"ms", 1.0}, {"when", 2}}});
   EXPECT_TRUE(error_contains(parse(j), "field \"optimizer_step[0].when\"", "unknown field"));
+}
+
+TEST(ModelProfile, SpeedProbeRoundTripAndOptional) {
+  ModelProfile p = sample();
+  p.speed_probe = SpeedProbe{"transformer tp 1 mb 1 forward+backward", Milliseconds(4.5), 0.9};
+  StatusOr<ModelProfile> back = model_profile_from_json(to_json(p), "rt");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, p);
+  EXPECT_EQ(to_json(p)["speed_probe"].dump(),
+            R"({"call":"transformer tp 1 mb 1 forward+backward","measured_ms":4.5,"scale":0.9})");
+  EXPECT_DOUBLE_EQ(back->speed_probe->at_profile_speed().value, 4.5 * 0.9);
+  // Absent when not measured (files written before the field existed read the same).
+  EXPECT_FALSE(to_json(sample()).contains("speed_probe"));
+  EXPECT_FALSE(*back == sample());
+}
+
+TEST(ModelProfileErrors, SpeedProbe) {
+  ModelProfile p = sample();
+  p.speed_probe = SpeedProbe{"c", Milliseconds(0), 1.0};
+  EXPECT_TRUE(error_contains(validate(p, "p.json"), "p.json: field \"speed_probe.measured_ms\"",
+                             "> 0"));
+  p.speed_probe = SpeedProbe{"c", Milliseconds(2), 0.0};
+  EXPECT_TRUE(error_contains(parse(to_json(p)), "prof.json: field \"speed_probe.scale\"", "> 0"));
+  p.speed_probe = SpeedProbe{"c", Milliseconds(2), -1.0};
+  EXPECT_TRUE(error_contains(parse(to_json(p)), "prof.json: field \"speed_probe.scale\"", ">= 0"));
+  p.speed_probe = SpeedProbe{"c", Milliseconds(std::nan("")), 1.0};
+  EXPECT_TRUE(error_contains(validate(p, "p.json"), "field \"speed_probe.measured_ms\""));
+  Json j = to_json(sample());
+  j["speed_probe"] = Json{{"call", "c"}, {"measured_ms", 1.0}};
+  EXPECT_TRUE(error_contains(parse(j), "field \"speed_probe.scale\""));
+  j["speed_probe"] = Json{{"call", "c"}, {"measured_ms", 1.0}, {"scale", 1.0}, {"at", 3}};
+  EXPECT_TRUE(error_contains(parse(j), "field \"speed_probe.at\"", "unknown field"));
+  j["speed_probe"] = 3;
+  EXPECT_TRUE(error_contains(parse(j), "field \"speed_probe\""));
 }
 
 TEST(ModelProfile, ForwardNoGradRoundTripAndOptional) {

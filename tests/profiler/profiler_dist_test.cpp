@@ -18,6 +18,7 @@
 #include "core/strategy.h"
 #include "estimator/plan_estimate.h"
 #include "executor/launcher.h"
+#include "profiler/summary.h"
 #include "tests/profiler/test_util.h"
 
 namespace paratune::profiler {
@@ -303,8 +304,14 @@ TEST_F(ProfilerDist, PassesCsvHoldsEveryPassAndTheProfileKeepsTheirLowerQuartile
     kept[name] = v[5];
   }
   // 3 layer types x 2 tp x 3 micro-batches x (forward, backward; the transformer's no-grad
-  // forward too) + the optimizer step's sizes.
-  EXPECT_EQ(kept.size(), 3u * 6 * 2 + 6 + p->optimizer_step.size());
+  // forward too) + the optimizer step's sizes + the speed probe.
+  EXPECT_EQ(kept.size(), 3u * 6 * 2 + 6 + p->optimizer_step.size() + 1);
+  ASSERT_TRUE(p->speed_probe.has_value());
+  EXPECT_EQ(p->speed_probe->call, "transformer tp 1 mb 1 forward+backward");
+  EXPECT_EQ(p->speed_probe->scale, 1.0);  // no --speed-reference
+  ASSERT_TRUE(kept.count("speed probe: transformer tp 1 mb 1 forward+backward"));
+  EXPECT_NEAR(kept["speed probe: transformer tp 1 mb 1 forward+backward"],
+              p->speed_probe->measured.value, 1e-5 * p->speed_probe->measured.value);
   for (const LayerTypeProfile& l : p->layer_types)
     for (const ComputePoint& c : l.compute) {
       const std::string at =
@@ -327,6 +334,86 @@ TEST_F(ProfilerDist, PassesCsvHoldsEveryPassAndTheProfileKeepsTheirLowerQuartile
                                 dir_ + "/x.json --keep min");
   EXPECT_NE(keep.rc, 0);
   EXPECT_NE(keep.output.find("--keep"), std::string::npos) << keep.output;
+}
+
+// Key -> kept value of a passes CSV.
+std::map<std::string, double> kept_values(const std::string& csv) {
+  std::map<std::string, double> kept;
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    const std::string name = line.substr(0, line.find(','));
+    kept[name] = std::stod(line.substr(line.rfind(',') + 1));
+  }
+  return kept;
+}
+
+TEST_F(ProfilerDist, SpeedReferencePutsEveryTimeOnTheReferencesSpeed) {
+  ASSERT_EQ(model_run_.rc, 0) << model_run_.output;
+  auto ref = load_model_profile(dir_ + "/tiny.profile.json");
+  ASSERT_TRUE(ref.ok() && ref->speed_probe) << model_run_.output;
+  // One rank, a short run: its own probe time, then every time x (reference / own).
+  const std::string out = dir_ + "/tiny.at-ref.json", csv = dir_ + "/tiny.at-ref.csv";
+  const std::string cmd = bin() +
+                          " profile-model --model configs/models/tiny.json --micro-batches 1,2 "
+                          "--tp 1,2 --repeats 1 --min-time-ms 50 --passes-csv " + csv;
+  const testing::Run r =
+      run(cmd + " -o " + out + " --speed-reference " + dir_ + "/tiny.profile.json");
+  ASSERT_EQ(r.rc, 0) << r.output;
+  EXPECT_NE(r.output.find("every time x"), std::string::npos) << r.output;
+  auto p = load_model_profile(out);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_TRUE(p->speed_probe.has_value());
+  const double own = p->speed_probe->measured.value;
+  EXPECT_NEAR(p->speed_probe->scale, ref->speed_probe->at_profile_speed().value / own, 1e-9);
+  EXPECT_NEAR(p->speed_probe->at_profile_speed().value, ref->speed_probe->at_profile_speed().value,
+              1e-9);
+  std::map<std::string, double> kept = kept_values(csv);  // as measured, before the scale
+  EXPECT_NEAR(kept["speed probe: transformer tp 1 mb 1 forward+backward"], own, 1e-5 * own);
+  const double f = p->speed_probe->scale;
+  int checked = 0;
+  for (const LayerTypeProfile& l : p->layer_types)
+    for (const ComputePoint& c : l.compute) {
+      const std::string at =
+          l.name + " tp " + std::to_string(c.tp) + " mb " + std::to_string(c.micro_batch);
+      ASSERT_TRUE(kept.count(at + " backward")) << at;
+      EXPECT_NEAR(c.forward.value, kept[at + " forward"] * f, 1e-5 * c.forward.value) << at;
+      EXPECT_NEAR(c.backward.value, kept[at + " backward"] * f, 1e-5 * c.backward.value) << at;
+      ++checked;
+    }
+  for (const OptimizerPoint& o : p->optimizer_step) {
+    const std::string at = "optimizer step " + std::to_string(o.params) + " params";
+    EXPECT_NEAR(o.time.value, kept[at] * f, 1e-5 * o.time.value) << at;
+  }
+  EXPECT_EQ(checked, 3 * 2 * 2);
+  // Compared with the reference, the probe's ratio is 1: the profile is on its speed.
+  auto g = compare_model_profiles(*ref, *p);
+  ASSERT_TRUE(g.ok());
+  EXPECT_NEAR(g->probe_ratio, 1.0, 1e-9);
+
+  // Refused before profiling, nothing written: a missing file, another model's profile, a
+  // profile without a probe.
+  const std::string bad_out = dir_ + "/tiny.bad.json";
+  const testing::Run missing =
+      run(cmd + " --speed-reference " + dir_ + "/no-such.json -o " + bad_out);
+  EXPECT_NE(missing.rc, 0);
+  EXPECT_NE(missing.output.find("no-such.json"), std::string::npos) << missing.output;
+  Json j = to_json(*ref);
+  j["model_fingerprint"] = "m-other";
+  const std::string other = dir_ + "/other.profile.json";
+  std::ofstream(other) << j.dump();
+  const testing::Run wrong = run(cmd + " --speed-reference " + other + " -o " + bad_out);
+  EXPECT_NE(wrong.rc, 0);
+  EXPECT_NE(wrong.output.find("model_fingerprint"), std::string::npos) << wrong.output;
+  j = to_json(*ref);
+  j.erase("speed_probe");
+  const std::string old = dir_ + "/old.profile.json";
+  std::ofstream(old) << j.dump();
+  const testing::Run unprobed = run(cmd + " --speed-reference " + old + " -o " + bad_out);
+  EXPECT_NE(unprobed.rc, 0);
+  EXPECT_NE(unprobed.output.find("speed_probe: absent"), std::string::npos) << unprobed.output;
+  EXPECT_FALSE(std::ifstream(bad_out).good());
 }
 
 TEST_F(ProfilerDist, SearchAcceptsBothFiles) {

@@ -243,6 +243,36 @@ TEST(CompareProfiles, SpeedRemovedTakesOutAWholeRunsSpeed) {
   EXPECT_EQ(g->speed_removed().activations.size(), g->activations.size());
 }
 
+TEST(CompareProfiles, SpeedProbePutsBOnAsSpeed) {
+  // B ran 20% slower at every point and its probe 25% slower (measured 5 ms against 4 ms):
+  // divided by the probe's ratio every time is 4% fast, all within 10%, none within 1%.
+  ModelProfile a = two_point_profile(10, 20, 1), b = two_point_profile(12, 24, 1.2);
+  auto g = compare_model_profiles(a, b);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->probe_ratio, 0);  // neither has a probe
+  EXPECT_NE(g->report(0.1).find("speed probe: not in both profiles"), std::string::npos);
+  a.speed_probe = SpeedProbe{"call", Milliseconds(4), 1.0};
+  b.speed_probe = SpeedProbe{"call", Milliseconds(5), 1.0};
+  g = compare_model_profiles(a, b);
+  ASSERT_TRUE(g.ok());
+  EXPECT_NEAR(g->probe_ratio, 1.25, 1e-12);
+  const ProfileAgreement h = g->at_probe_speed();
+  EXPECT_EQ(h.within(0.10), 5);
+  EXPECT_EQ(h.within(0.01), 0);
+  EXPECT_NEAR(h.max_rel_diff(), 1 - 1.2 / 1.25, 1e-12);
+  const std::string r = g->report(0.10);
+  EXPECT_NE(r.find("speed probe B / A: x1.250"), std::string::npos) << r;
+  EXPECT_NE(r.find("5 of 5 within 10% (median 4.0%, max 4.0%)"), std::string::npos) << r;
+  // A probe at another speed through its scale: B's times were already put on 4 ms (x0.8), so
+  // its probe at profile speed equals A's and nothing more is divided out.
+  b.speed_probe->scale = 0.8;
+  g = compare_model_profiles(a, b);
+  EXPECT_NEAR(g->probe_ratio, 1.0, 1e-12);
+  // Probes of different calls are not compared.
+  b.speed_probe->call = "other";
+  EXPECT_EQ(compare_model_profiles(a, b)->probe_ratio, 0);
+}
+
 TEST(CompareProfiles, CountsUnmatchedPointsAndRejectsOtherModels) {
   ModelProfile a = two_point_profile(10, 20, 1), b = two_point_profile(10, 20, 1);
   b.layer_types[0].compute.pop_back();  // mb 2 only in A
