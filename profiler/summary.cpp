@@ -166,7 +166,7 @@ std::string ProfileAgreement::report(double tol) const {
                   100 * h.median_rel_diff(), 100 * h.max_rel_diff());
     s += line;
   } else {
-    s += "  speed probe: not in both profiles\n";
+    s += "  speed probe: not in both profiles (or probes of different calls)\n";
   }
   return s;
 }
