@@ -84,7 +84,6 @@ struct ModelProfile {
 
   /// nullptr when absent.
   const LayerTypeProfile* find(const std::string& name) const;
-
   bool operator==(const ModelProfile& o) const;
 };
 

@@ -21,7 +21,6 @@ std::string cluster_summary(const ClusterProfile& c);
 struct AgreementRow {
   std::string what;   // e.g. "transformer tp 2 mb 1 forward", "optimizer step 1024 params"
   double a = 0, b = 0;  // ms
-
   double rel_diff() const;
 };
 
