@@ -67,6 +67,20 @@ std::vector<double> median_of_passes(const std::vector<std::vector<double>>& per
   return over_passes(per_pass, [](std::vector<double> col) { return median(std::move(col)); });
 }
 
+std::vector<double> min_of_passes(const std::vector<std::vector<double>>& per_pass) {
+  return over_passes(per_pass, [](std::vector<double> col) {
+    return *std::min_element(col.begin(), col.end());
+  });
+}
+
+std::vector<double> two_smallest_of_passes(const std::vector<std::vector<double>>& per_pass) {
+  return over_passes(per_pass, [](std::vector<double> col) {
+    if (col.size() < 2) return col[0];
+    std::partial_sort(col.begin(), col.begin() + 2, col.end());
+    return (col[0] + col[1]) / 2;
+  });
+}
+
 std::vector<double> lower_quartile_of_passes(const std::vector<std::vector<double>>& per_pass) {
   return over_passes(per_pass, [](std::vector<double> col) {
     const size_t at = (col.size() - 1) / 4;

@@ -34,5 +34,10 @@ std::vector<double> median_of_passes(const std::vector<std::vector<double>>& per
 /// smallest; 9: the third). The model profiler's default: on shared vCPUs the machine's slow
 /// spells move a point's pass up far more often than down (docs/profilers.md).
 std::vector<double> lower_quartile_of_passes(const std::vector<std::vector<double>>& per_pass);
+/// Element k of the result = the mean of the two smallest of the passes' per_pass[p][k] (the
+/// only one with one pass). The model profiler's default (docs/profilers.md, round 20).
+std::vector<double> two_smallest_of_passes(const std::vector<std::vector<double>>& per_pass);
+/// Element k of the result = the smallest over the passes of per_pass[p][k].
+std::vector<double> min_of_passes(const std::vector<std::vector<double>>& per_pass);
 
 }  // namespace paratune::profiler

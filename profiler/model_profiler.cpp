@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <memory>
+#include <random>
 #include <thread>
 
 #include <time.h>
@@ -325,10 +327,35 @@ Status ModelProfilerOptions::validate(const ModelConfig& cfg) const {
   return Status::Ok();
 }
 
+StatusOr<PointOrder> parse_order(const std::string& s) {
+  if (s == "fixed") return PointOrder::kFixed;
+  if (s == "shuffled") return PointOrder::kShuffled;
+  return InvalidArgument("--order must be fixed or shuffled, not '" + s + "'");
+}
+
+std::vector<size_t> pass_order(size_t n, int pass, PointOrder order) {
+  std::vector<size_t> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = i;
+  if (order == PointOrder::kFixed) return out;
+  // Fisher-Yates with mt19937_64 (whose output the standard fixes) and an unbiased draw of our
+  // own: std::shuffle and the distributions may differ between standard libraries.
+  std::mt19937_64 gen(0x9e3779b97f4a7c15ull ^ uint64_t(pass));
+  for (size_t i = n; i > 1; --i) {
+    const uint64_t range = uint64_t(i);
+    const uint64_t limit = ~uint64_t(0) - (~uint64_t(0) % range);  // reject the uneven tail
+    uint64_t r = gen();
+    while (r >= limit) r = gen();
+    std::swap(out[i - 1], out[size_t(r % range)]);
+  }
+  return out;
+}
+
 StatusOr<PassKeep> parse_keep(const std::string& s) {
+  if (s == "two-smallest") return PassKeep::kTwoSmallest;
   if (s == "lower-quartile") return PassKeep::kLowerQuartile;
   if (s == "median") return PassKeep::kMedian;
-  return InvalidArgument("--keep must be lower-quartile or median, not '" + s + "'");
+  if (s == "min") return PassKeep::kMin;
+  return InvalidArgument("--keep must be two-smallest, lower-quartile, median or min, not '" + s + "'");
 }
 
 std::string PassTable::to_csv() const {
@@ -383,96 +410,114 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   p.seq_len = cfg.seq_len;
   // Times: `passes` passes over every (kind, tp, micro-batch) point; in each pass a point is the
   // ranks' mean of their means over at least ceil(repeats / passes) calls and a window of
-  // min_time_ms / passes; the profile keeps the passes' lower quartile or median (a slow spell of
+  // min_time_ms / passes; the profile keeps the low end of the passes (`keep`; a slow spell of
   // the machine moves one pass of every point, not every call of a few).
   const int pass_repeats = (o.repeats + passes - 1) / passes;
   const double pass_window = o.min_time_ms / passes;
-  // per pass: fwd, bwd (, fwd without autograd for the transformer) per point, kind by kind
-  std::vector<std::vector<double>> times(passes);
-  std::vector<double> ratios;                       // per pass: R (cpu clock)
-  std::vector<std::string> names;                   // per point, filled in the first pass
-  ReferenceCall probe(cfg, cpu_clock);
-  for (int pass = 0; pass < passes; ++pass) {
-    const std::string label = pass_label(pass, passes);
-    std::vector<double> wall_pass, cpu_pass;  // this rank's means per point
-    double wall_total = 0, cpu_total = 0;      // spans of the pass's timed loops
-    for (UnitKind kind : kinds) {
-      for (int t : tps) {
-        if (!tp_fits(cfg, kind, t)) continue;
-        Bench bench(cfg, kind, t);
-        for (int b : o.micro_batches) {
-          bar.step(std::string(type_name(kind)) + " tp=" + std::to_string(t) +
-                   " mb=" + std::to_string(b) + label);
-          at::Tensor x = bench.input(b, false);
-          for (int i = 0; i < o.warmup; ++i) bench.backward(bench.forward(x, false));
-          barrier(comms);
-          // The transformer layer's forward without autograd too (a checkpointed layer's first
-          // forward), in the same loop.
-          const bool no_grad = kind == UnitKind::kLayer;
-          std::vector<double> fw, bw, ng, fw_cpu, bw_cpu, ng_cpu;
-          auto timed = [&](int calls) {
-            const Stopwatch span;
-            for (int i = 0; i < calls; ++i) {
-              const Stopwatch fs;
-              at::Tensor y = bench.forward(x, false);
-              fw.push_back(fs.wall_ms());
-              fw_cpu.push_back(fs.cpu_ms());
-              const Stopwatch bs;
-              bench.backward(y);
-              bw.push_back(bs.wall_ms());
-              bw_cpu.push_back(bs.cpu_ms());
-              if (no_grad) {
-                const at::NoGradGuard guard;
-                const Stopwatch ns;
-                at::Tensor z = bench.forward(x, false);
-                ng.push_back(ns.wall_ms());
-                ng_cpu.push_back(ns.cpu_ms());
-              }
-              probe.after(fw.back() + bw.back() + (no_grad ? ng.back() : 0.0));
-            }
-            wall_total += span.wall_ms();
-            cpu_total += span.cpu_ms();
-          };
-          timed(pass_repeats);
-          // Enough calls to fill the window, the same count on every rank (the slowest rank's
-          // need), so that all of them compute during the whole window.
-          const double per_call = mean(fw) + mean(bw) + mean(ng);
-          const double need = std::ceil(pass_window / std::max(per_call, 1e-6));
-          const int calls = int(std::min(need_max(comms, need), 100000.0));
-          timed(calls - pass_repeats);
-          wall_pass.push_back(mean(fw));
-          wall_pass.push_back(mean(bw));
-          cpu_pass.push_back(mean(fw_cpu));
-          cpu_pass.push_back(mean(bw_cpu));
-          if (no_grad) {
-            wall_pass.push_back(mean(ng));
-            cpu_pass.push_back(mean(ng_cpu));
-          }
-          if (pass == 0) {
-            const std::string at = std::string(type_name(kind)) + " tp " + std::to_string(t) +
-                                   " mb " + std::to_string(b);
-            names.push_back(at + " forward");
-            names.push_back(at + " backward");
-            if (no_grad) names.push_back(at + " forward_no_grad");
-          }
-        }
+  // The timed points in their fixed order (kind by kind, tp by tp, micro-batch by micro-batch,
+  // then the optimizer sizes); each has its slots in a pass's values: fwd, bwd (, fwd without
+  // autograd for the transformer), or the optimizer step's one.
+  struct Point {
+    bool optimizer;
+    UnitKind kind;
+    int t, b;
+    int64_t n;   // optimizer step's parameters
+    size_t slot;
+  };
+  std::vector<Point> points;
+  std::vector<std::string> names;  // per value
+  for (UnitKind kind : kinds)
+    for (int t : tps) {
+      if (!tp_fits(cfg, kind, t)) continue;
+      for (int b : o.micro_batches) {
+        points.push_back({false, kind, t, b, 0, names.size()});
+        const std::string at = std::string(type_name(kind)) + " tp " + std::to_string(t) +
+                               " mb " + std::to_string(b);
+        names.push_back(at + " forward");
+        names.push_back(at + " backward");
+        if (kind == UnitKind::kLayer) names.push_back(at + " forward_no_grad");
       }
     }
-    // The optimizer step at each size, in the same passes (its values follow the points'):
-    // a slow spell moves one pass of it too, not all of its calls.
-    for (int64_t n : opt_sizes) {
-      bar.step("optimizer step " + std::to_string(n) + " params" + label);
-      const TimedMean t =
-          time_optimizer_step(comms, n, o.warmup, pass_repeats, pass_window, probe);
-      wall_pass.push_back(t.wall);
-      cpu_pass.push_back(t.cpu);
-      if (pass == 0) names.push_back("optimizer step " + std::to_string(n) + " params");
+  for (int64_t n : opt_sizes) {
+    points.push_back({true, UnitKind::kLayer, 0, 0, n, names.size()});
+    names.push_back("optimizer step " + std::to_string(n) + " params");
+  }
+  names.push_back(std::string("speed probe: ") + ReferenceCall::kCall);
+  std::vector<std::vector<double>> times(passes);  // per pass: every value, then the probe
+  std::vector<double> ratios;                      // per pass: R (cpu clock)
+  ReferenceCall probe(cfg, cpu_clock);
+  std::unique_ptr<Bench> bench;  // the last point's (kept while the next one is of its kind and tp)
+  for (int pass = 0; pass < passes; ++pass) {
+    const std::string label = pass_label(pass, passes);
+    std::vector<double> wall_pass(names.size()), cpu_pass(names.size());  // this rank's means
+    double wall_total = 0, cpu_total = 0;  // spans of the pass's timed loops
+    for (size_t i : pass_order(points.size(), pass, o.order)) {
+      const Point& pt = points[i];
+      if (pt.optimizer) {
+        // The optimizer step, in the same passes (its values follow the points'): a slow spell
+        // moves one pass of it too, not all of its calls.
+        bar.step("optimizer step " + std::to_string(pt.n) + " params" + label);
+        const TimedMean t =
+            time_optimizer_step(comms, pt.n, o.warmup, pass_repeats, pass_window, probe);
+        wall_pass[pt.slot] = t.wall;
+        cpu_pass[pt.slot] = t.cpu;
+        continue;
+      }
+      const UnitKind kind = pt.kind;
+      if (!bench || bench->kind != kind || bench->tp != pt.t)
+        bench = std::make_unique<Bench>(cfg, kind, pt.t);
+      bar.step(std::string(type_name(kind)) + " tp=" + std::to_string(pt.t) +
+               " mb=" + std::to_string(pt.b) + label);
+      at::Tensor x = bench->input(pt.b, false);
+      for (int i = 0; i < o.warmup; ++i) bench->backward(bench->forward(x, false));
+      barrier(comms);
+      // The transformer layer's forward without autograd too (a checkpointed layer's first
+      // forward), in the same loop.
+      const bool no_grad = kind == UnitKind::kLayer;
+      std::vector<double> fw, bw, ng, fw_cpu, bw_cpu, ng_cpu;
+      auto timed = [&](int calls) {
+        const Stopwatch span;
+        for (int i = 0; i < calls; ++i) {
+          const Stopwatch fs;
+          at::Tensor y = bench->forward(x, false);
+          fw.push_back(fs.wall_ms());
+          fw_cpu.push_back(fs.cpu_ms());
+          const Stopwatch bs;
+          bench->backward(y);
+          bw.push_back(bs.wall_ms());
+          bw_cpu.push_back(bs.cpu_ms());
+          if (no_grad) {
+            const at::NoGradGuard guard;
+            const Stopwatch ns;
+            at::Tensor z = bench->forward(x, false);
+            ng.push_back(ns.wall_ms());
+            ng_cpu.push_back(ns.cpu_ms());
+          }
+          probe.after(fw.back() + bw.back() + (no_grad ? ng.back() : 0.0));
+        }
+        wall_total += span.wall_ms();
+        cpu_total += span.cpu_ms();
+      };
+      timed(pass_repeats);
+      // Enough calls to fill the window, the same count on every rank (the slowest rank's
+      // need), so that all of them compute during the whole window.
+      const double per_call = mean(fw) + mean(bw) + mean(ng);
+      const double need = std::ceil(pass_window / std::max(per_call, 1e-6));
+      const int calls = int(std::min(need_max(comms, need), 100000.0));
+      timed(calls - pass_repeats);
+      wall_pass[pt.slot] = mean(fw);
+      wall_pass[pt.slot + 1] = mean(bw);
+      cpu_pass[pt.slot] = mean(fw_cpu);
+      cpu_pass[pt.slot + 1] = mean(bw_cpu);
+      if (no_grad) {
+        wall_pass[pt.slot + 2] = mean(ng);
+        cpu_pass[pt.slot + 2] = mean(ng_cpu);
+      }
     }
     // The probe's mean last, timed by the profile's clock (CPU or wall) in both vectors.
     const double probe_ms = probe.take_pass_mean();
-    wall_pass.push_back(probe_ms);
-    cpu_pass.push_back(probe_ms);
-    if (pass == 0) names.push_back(std::string("speed probe: ") + ReferenceCall::kCall);
+    wall_pass.back() = probe_ms;
+    cpu_pass.back() = probe_ms;
     if (!cpu_clock) {
       times[pass] = world_mean(comms, wall_pass);
       continue;
@@ -486,8 +531,12 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     times[pass] = cpu_pass;
     ratios.push_back(r);
   }
-  std::vector<double> time_values = o.keep == PassKeep::kMedian ? median_of_passes(times)
-                                                                : lower_quartile_of_passes(times);
+  bench.reset();
+  std::vector<double> time_values =
+      o.keep == PassKeep::kTwoSmallest  ? two_smallest_of_passes(times)
+      : o.keep == PassKeep::kLowerQuartile ? lower_quartile_of_passes(times)
+      : o.keep == PassKeep::kMedian        ? median_of_passes(times)
+                                           : min_of_passes(times);
   if (table) *table = PassTable{names, times, time_values};
   // The probe is the last value; the points go on the reference's speed.
   const double probe_kept = time_values.back();
@@ -505,7 +554,10 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     clock_note[0] = 0;
   const std::string kept = passes == 1 ? std::string()
                            : std::string("; ") +
-                                 (o.keep == PassKeep::kMedian ? "median" : "lower quartile") +
+                                 (o.keep == PassKeep::kTwoSmallest    ? "mean of the two smallest"
+                                  : o.keep == PassKeep::kLowerQuartile ? "lower quartile"
+                                  : o.keep == PassKeep::kMedian        ? "median"
+                                                                       : "smallest") +
                                  " of " + std::to_string(passes) + " passes";
   p.device = "cpu-fp32 (" + std::to_string(threads) + " threads/rank" + clock_note + kept + ")";
 

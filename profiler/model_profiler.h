@@ -12,12 +12,16 @@
 // undisturbed and their median is the speed of a rank alone; the mean over a window of many
 // slices is the speed training gets. Passes (`passes`, default 5): every point is measured once
 // per pass over all of them, each time with ceil(repeats / passes) calls at least and a window
-// of min_time_ms / passes, and the profile keeps the lower quartile of the passes' rank means
-// (`keep`, default; with 5 passes the second smallest) or their median. On this project's
-// shared vCPUs a pass of a point runs slow far more often than fast (a spell of the machine, or
-// the point's window falling in the ranks' slow mode of sharing a CPU), so the low end of the
-// passes is what two runs agree on; the median of 3 passes moved a point by 15-35% when two
-// passes fell in such spells (docs/profilers.md, round 16).
+// of min_time_ms / passes, and the profile keeps the mean of the two smallest of the passes'
+// rank means (`keep`, default), their lower quartile (with 5 passes the second smallest), their
+// median or their smallest. On this project's shared vCPUs a pass of a point runs slow far more
+// often than fast (a spell of the machine, or the point's window falling in the ranks' slow mode
+// of sharing a CPU), so the low end of the passes is what two runs agree on; the median of 3
+// passes moved a point by 15-35% when two passes fell in such spells (docs/profilers.md, round
+// 16). Scored on the same runs' pass tables, the two smallest's mean agreed between runs as
+// well as or better than the lower quartile in each of five sets (round 20). The points run
+// in the same order in every pass (`order`, default kFixed) or, with kShuffled, each pass in
+// its own permutation; shuffling did not make runs agree better (round 20).
 // Checkpointing's recompute is one more forward (the estimator adds it). The transformer layer
 // is also timed forward under no_grad in the same loop (`forward_no_grad_ms`): a checkpointed
 // layer's first forward records no graph, which on small layers costs far less.
@@ -74,7 +78,12 @@ namespace paratune::profiler {
 
 enum class ProfileClock { kAuto, kWall, kCpu };
 /// Which value of a point's passes the profile keeps.
-enum class PassKeep { kLowerQuartile, kMedian };
+enum class PassKeep { kTwoSmallest, kLowerQuartile, kMedian, kMin };
+/// The order of the timed points (and optimizer sizes) in a pass: kFixed runs them kind by kind,
+/// tp by tp, micro-batch by micro-batch in every pass; kShuffled runs each pass in its own
+/// seeded permutation of that order (the same on every rank), so that a slow spell of the
+/// machine longer than one point falls on different points in different passes.
+enum class PointOrder { kFixed, kShuffled };
 
 struct ModelProfilerOptions {
   std::vector<int> micro_batches = {1, 2, 4};  // local micro-batch sizes (default 1, 2, 4)
@@ -82,7 +91,8 @@ struct ModelProfilerOptions {
   int warmup = 1;             // untimed runs per point (default 1)
   int repeats = 3;            // timed runs per point at least, over all passes (default 3)
   int passes = 5;             // passes over every point (default 5)
-  PassKeep keep = PassKeep::kLowerQuartile;  // the passes' value kept (default lower quartile)
+  PassKeep keep = PassKeep::kTwoSmallest;  // the passes' value kept (default the two smallest's mean)
+  PointOrder order = PointOrder::kFixed;     // the points' order in each pass (see above)
   double min_time_ms = 500;   // timed forward+backward per point at least, ms, over all passes
                               // (default 500: 100 ms a pass)
   bool progress = true;       // progress bar on rank 0 (default on)
@@ -98,11 +108,19 @@ StatusOr<ProfileClock> parse_clock(const std::string& s);
 /// `cores` cores (kCpu when they outnumber the cores); kWall / kCpu stay as they are.
 ProfileClock resolve_clock(ProfileClock c, int host_ranks, int threads, int cores);
 
-/// "lower-quartile" or "median"; an error naming --keep otherwise.
+/// "two-smallest", "lower-quartile", "median" or "min"; an error naming --keep otherwise.
 StatusOr<PassKeep> parse_keep(const std::string& s);
 
+/// "fixed" or "shuffled"; an error naming --order otherwise.
+StatusOr<PointOrder> parse_order(const std::string& s);
+
+/// The order in which pass `pass` runs `n` points: 0 .. n-1 for kFixed; for kShuffled a
+/// permutation drawn from a generator seeded by the pass alone (every rank, every run and every
+/// build draw the same one; pass 0 is shuffled too).
+std::vector<size_t> pass_order(size_t n, int pass, PointOrder order);
+
 /// Every pass's value of every timed point (the ranks' means), for a look at the machine's noise
-/// (`profile-model --passes-csv`). Rows in the order measured; `kept` is what the profile holds.
+/// (`profile-model --passes-csv`). Rows in the fixed order (see PointOrder); `kept` is what the profile holds.
 struct PassTable {
   std::vector<std::string> points;  // e.g. "transformer tp 2 mb 4 backward", "optimizer 1024"
   std::vector<std::vector<double>> passes;  // [pass][point], ms

@@ -241,8 +241,12 @@ int cmd_profile_model(int argc, char** argv) {
       ("repeats", "timed runs per point at least (their mean is kept)", cxxopts::value<int>()->default_value("3"))
       ("passes", "passes over every point, each with its share of the repeats and of the "
                  "window", cxxopts::value<int>()->default_value("5"))
-      ("keep", "which value of a point's passes the profile keeps: lower-quartile (with 5 "
-               "passes the second smallest) or median", cxxopts::value<std::string>()->default_value("lower-quartile"))
+      ("keep", "which value of a point's passes the profile keeps: two-smallest (the mean of "
+               "the two smallest), lower-quartile (with 5 passes the second smallest), median or "
+               "min", cxxopts::value<std::string>()->default_value("two-smallest"))
+      ("order", "the points' order in each pass: fixed (kind, tp, micro-batch) or shuffled (each "
+                "pass its own seeded permutation, the same on every rank)",
+       cxxopts::value<std::string>()->default_value("fixed"))
       ("passes-csv", "also write every pass's value of every point (ranks' means, ms) to this CSV",
        cxxopts::value<std::string>())
       ("speed-reference", "an earlier profile of this model: multiply every time by its speed "
@@ -291,6 +295,9 @@ int cmd_profile_model(int argc, char** argv) {
     auto keep = profiler::parse_keep(r["keep"].as<std::string>());
     if (!keep.ok()) return fail(cmd, keep.status());
     o.keep = *keep;
+    auto order = profiler::parse_order(r["order"].as<std::string>());
+    if (!order.ok()) return fail(cmd, order.status());
+    o.order = *order;
     if (r.count("passes-csv")) passes_csv = r["passes-csv"].as<std::string>();
     o.min_time_ms = r["min-time-ms"].as<double>();
     if (r.count("speed-reference")) speed_reference = r["speed-reference"].as<std::string>();

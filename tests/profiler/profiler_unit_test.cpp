@@ -1,4 +1,6 @@
 // Pure parts of the profilers: alpha-beta fit, group shapes, p2p pairs, link parsing, summary.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "executor/emulation.h"
@@ -55,6 +57,14 @@ TEST(Fit, PassesKeepTheirLowerQuartileOrMedianPerPoint) {
       {3.0, 10}, {1.0, 14}, {2.9, 11}, {4.5, 30}, {3.1, 12}};
   EXPECT_EQ(lower_quartile_of_passes(five), (std::vector<double>{2.9, 11}));
   EXPECT_EQ(median_of_passes(five), (std::vector<double>{3.0, 12}));
+  EXPECT_EQ(min_of_passes(five), (std::vector<double>{1.0, 10}));
+  // The two smallest's mean: (1.0 + 2.9) / 2 and (10 + 11) / 2; one pass: itself.
+  const std::vector<double> two = two_smallest_of_passes(five);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_DOUBLE_EQ(two[0], 1.95);
+  EXPECT_DOUBLE_EQ(two[1], 10.5);
+  EXPECT_EQ(two_smallest_of_passes({{5, 7}}), (std::vector<double>{5, 7}));
+  EXPECT_TRUE(two_smallest_of_passes({}).empty());
   // Up to four passes: the smallest; nine: the third smallest.
   EXPECT_EQ(lower_quartile_of_passes({{5}, {4}, {6}}), (std::vector<double>{4}));
   EXPECT_EQ(lower_quartile_of_passes({{5}}), (std::vector<double>{5}));
@@ -65,9 +75,11 @@ TEST(Fit, PassesKeepTheirLowerQuartileOrMedianPerPoint) {
 }
 
 TEST(PassKeep, ParsesBothNamesAndRejectsOthers) {
+  EXPECT_EQ(*parse_keep("two-smallest"), PassKeep::kTwoSmallest);
   EXPECT_EQ(*parse_keep("lower-quartile"), PassKeep::kLowerQuartile);
   EXPECT_EQ(*parse_keep("median"), PassKeep::kMedian);
-  StatusOr<PassKeep> bad = parse_keep("min");
+  EXPECT_EQ(*parse_keep("min"), PassKeep::kMin);
+  StatusOr<PassKeep> bad = parse_keep("mode");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("--keep"), std::string::npos);
 }
@@ -80,6 +92,44 @@ TEST(PassKeep, TableWritesOneRowPerPointWithEveryPassAndTheKeptValue) {
             "point,pass 1,pass 2,kept\n"
             "transformer tp 1 mb 1 forward,1.5,2,1.5\n"
             "optimizer step 1024 params,0.25,0.5,0.25\n");
+}
+
+TEST(PointOrder, ParsesBothNamesAndRejectsOthers) {
+  EXPECT_EQ(*parse_order("fixed"), PointOrder::kFixed);
+  EXPECT_EQ(*parse_order("shuffled"), PointOrder::kShuffled);
+  StatusOr<PointOrder> bad = parse_order("random");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--order"), std::string::npos);
+}
+
+TEST(PointOrder, FixedKeepsTheOrderAndShuffledPermutesEachPassItsOwnWay) {
+  const size_t n = 41;  // gpt-mini with --micro-batches 1,2,4,8: 36 points and 4 optimizer sizes
+  std::vector<size_t> identity(n);
+  for (size_t i = 0; i < n; ++i) identity[i] = i;
+  for (int pass = 0; pass < 5; ++pass) EXPECT_EQ(pass_order(n, pass, PointOrder::kFixed), identity);
+  std::vector<std::vector<size_t>> orders;
+  for (int pass = 0; pass < 5; ++pass) {
+    std::vector<size_t> o = pass_order(n, pass, PointOrder::kShuffled);
+    EXPECT_EQ(o, pass_order(n, pass, PointOrder::kShuffled)) << "pass " << pass;  // every rank
+    std::vector<size_t> sorted = o;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, identity) << "pass " << pass << " is not a permutation";
+    EXPECT_NE(o, identity) << "pass " << pass;
+    orders.push_back(o);
+  }
+  for (int a = 0; a < 5; ++a)
+    for (int b = a + 1; b < 5; ++b) EXPECT_NE(orders[a], orders[b]) << a << " " << b;
+  // What the order is for: a spell covering the first fifth of every pass's time. In the fixed
+  // order it hits the same 8 points in all 5 passes (so a lower quartile of them is slow too);
+  // shuffled, no point may fall in it in more than 3 of the 5 passes, so each point's second
+  // smallest pass is outside the spell.
+  std::vector<int> hits(n, 0);
+  for (const std::vector<size_t>& o : orders)
+    for (size_t k = 0; k < n / 5; ++k) ++hits[o[k]];
+  EXPECT_LE(*std::max_element(hits.begin(), hits.end()), 3);
+  // Edge sizes.
+  EXPECT_TRUE(pass_order(0, 3, PointOrder::kShuffled).empty());
+  EXPECT_EQ(pass_order(1, 3, PointOrder::kShuffled), std::vector<size_t>{0});
 }
 
 TEST(GroupShapes, TwoIslandsOfTwo) {

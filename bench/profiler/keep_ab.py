@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Which value of a point's passes should a model profile keep? Scored on runs' pass tables.
+
+usage: bench/profiler/keep_ab.py [--tolerance PCT] RUN.csv RUN.csv ...
+
+Each RUN.csv is one profile-model run's --passes-csv (every pass's value of every point; the
+last row is the speed probe). For each way of keeping a point's value from its passes
+  min     the smallest pass
+  mean2   the mean of the two smallest (profile-model's default, --keep two-smallest)
+  lq      the lower quartile (with 5 passes the second smallest; the default before round 20)
+  median  the median
+it keeps every point and the probe of every run that way and scores every pair of runs (A, B),
+in the order given: how many points agree within PCT (default 10) as kept ("plain") and with
+B divided by its probe's ratio to A's ("probe", what `--speed-reference A` does). It prints
+each way's counts over all pairs, sorted, and their median. The same passes are kept every
+way, so the ways are compared on the same runs of the machine (docs/profilers.md, round 20).
+"""
+import csv
+import itertools
+import statistics
+import sys
+
+WAYS = {
+    "min": lambda v: min(v),
+    "mean2": lambda v: sum(sorted(v)[:2]) / min(2, len(v)),
+    "lq": lambda v: sorted(v)[(len(v) - 1) // 4],
+    "median": lambda v: statistics.median(v),
+}
+
+
+def passes(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0][0] != "point" or rows[0][-1] != "kept" or len(rows[0]) < 3:
+        sys.exit(f"{path}: not a profile-model --passes-csv (header 'point,pass 1,...,kept')")
+    out = {}
+    for row in rows[1:]:
+        try:
+            out[row[0]] = [float(x) for x in row[1:-1]]
+        except ValueError:
+            sys.exit(f"{path}: row '{row[0]}': a value is not a number")
+    probe = [k for k in out if k.startswith("speed probe")]
+    if len(probe) != 1:
+        sys.exit(f"{path}: no speed probe row (a table made before round 19?)")
+    return out, probe[0]
+
+
+def main(argv):
+    tol = 10.0
+    if len(argv) > 1 and argv[0] == "--tolerance":
+        tol = float(argv[1])
+        argv = argv[2:]
+    if len(argv) < 2:
+        sys.exit(__doc__)
+    runs = [passes(p) for p in argv]
+    for way, keep in WAYS.items():
+        plain, probe = [], []
+        for (a, pa), (b, pb) in itertools.combinations(runs, 2):
+            ka = {k: keep(v) for k, v in a.items()}
+            kb = {k: keep(v) for k, v in b.items()}
+            q = kb[pb] / ka[pa]
+            common = [k for k in ka if k in kb and k != pa]
+            plain.append(sum(abs(kb[k] / ka[k] - 1) <= tol / 100 for k in common))
+            probe.append(sum(abs(kb[k] / q / ka[k] - 1) <= tol / 100 for k in common))
+        n = len(common)
+        print(f"{way:7s} plain median {statistics.median(plain):5.1f} {sorted(plain)}   "
+              f"probe median {statistics.median(probe):5.1f} {sorted(probe)}   of {n}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
