@@ -18,8 +18,9 @@
 // often than fast (a spell of the machine, or the point's window falling in the ranks' slow mode
 // of sharing a CPU), so the low end of the passes is what two runs agree on; the median of 3
 // passes moved a point by 15-35% when two passes fell in such spells (docs/profilers.md, round
-// 16). Scored on the same runs' pass tables, the two smallest's mean agreed between runs as
-// well as or better than the lower quartile in each of five sets (round 20). The points run
+// 16). Scored on the same runs' pass tables with the speed probe's ratio taken out (what
+// --speed-reference does), the two smallest's mean made runs agree better than the lower
+// quartile in each of five sets of runs, at the median pair and at the worst (round 20). The points run
 // in the same order in every pass (`order`, default kFixed) or, with kShuffled, each pass in
 // its own permutation; shuffling did not make runs agree better (round 20).
 // Checkpointing's recompute is one more forward (the estimator adds it). The transformer layer
