@@ -451,8 +451,8 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     const std::string label = pass_label(pass, passes);
     std::vector<double> wall_pass(names.size()), cpu_pass(names.size());  // this rank's means
     double wall_total = 0, cpu_total = 0;  // spans of the pass's timed loops
-    for (size_t i : pass_order(points.size(), pass, o.order)) {
-      const Point& pt = points[i];
+    for (size_t k : pass_order(points.size(), pass, o.order)) {
+      const Point& pt = points[k];
       if (pt.optimizer) {
         // The optimizer step, in the same passes (its values follow the points'): a slow spell
         // moves one pass of it too, not all of its calls.

@@ -10,7 +10,7 @@
 // `repeats`, and as many as fill `min_time_ms` (the same count on every rank), means. Means, not
 // medians: ranks that share cores take turns in scheduler slices, so most short calls run
 // undisturbed and their median is the speed of a rank alone; the mean over a window of many
-// slices is the speed training gets. Passes (`passes`, default 5): every point is measured once
+// slices is the speed training gets. Passes (`passes`, default 15): every point is measured once
 // per pass over all of them, each time with ceil(repeats / passes) calls at least and a window
 // of min_time_ms / passes, and the profile keeps the mean of the two smallest of the passes'
 // rank means (`keep`, default), their lower quartile (with 5 passes the second smallest), their
@@ -18,11 +18,14 @@
 // often than fast (a spell of the machine, or the point's window falling in the ranks' slow mode
 // of sharing a CPU), so the low end of the passes is what two runs agree on; the median of 3
 // passes moved a point by 15-35% when two passes fell in such spells (docs/profilers.md, round
-// 16). Scored on the same runs' pass tables with the speed probe's ratio taken out (what
-// --speed-reference does), the two smallest's mean made runs agree better than the lower
-// quartile in each of five sets of runs, at the median pair and at the worst (round 20). The points run
-// in the same order in every pass (`order`, default kFixed) or, with kShuffled, each pass in
-// its own permutation; shuffling did not make runs agree better (round 20).
+// 16). Round 20: scored on the same runs' pass tables with the speed probe's ratio taken out
+// (what --speed-reference does), the two smallest's mean of 5 passes made runs agree better
+// than their lower quartile in each of five sets of runs, at the median pair and at the worst;
+// and 15 passes of 100 ms (the default since) better than their first 5: in two sittings,
+// 13 of 20 pairs had every point within 10% (5 passes: 6), the worst pair 107 of 116 (5
+// passes: 96). A run takes about 3x as long (gpt-mini, 4 ranks: 140 s). The points run in the
+// same order in every pass (`order`, default kFixed) or, with kShuffled, each pass in its own
+// permutation; shuffling did not make runs agree better (round 20).
 // Checkpointing's recompute is one more forward (the estimator adds it). The transformer layer
 // is also timed forward under no_grad in the same loop (`forward_no_grad_ms`): a checkpointed
 // layer's first forward records no graph, which on small layers costs far less.
@@ -91,10 +94,11 @@ struct ModelProfilerOptions {
   std::vector<int> tps;       // TP degrees; empty: 1, 2, 4, 8 where the model allows (default)
   int warmup = 1;             // untimed runs per point (default 1)
   int repeats = 3;            // timed runs per point at least, over all passes (default 3)
-  int passes = 5;             // passes over every point (default 5)
+  int passes = 15;            // passes over every point (default 15)
   PassKeep keep = PassKeep::kTwoSmallest;  // the passes' value kept (default the two smallest's mean)
   PointOrder order = PointOrder::kFixed;     // the points' order in each pass (see above)
-  double min_time_ms = 500;   // timed forward+backward per point at least, ms, over all passes
+  double min_time_ms = 1500;  // timed forward+backward per point at least, ms, over all passes
+                              // (default 1500: 100 ms a pass)
                               // (default 500: 100 ms a pass)
   bool progress = true;       // progress bar on rank 0 (default on)
   ProfileClock clock = ProfileClock::kAuto;  // see above (default auto)

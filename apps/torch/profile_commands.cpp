@@ -240,7 +240,7 @@ int cmd_profile_model(int argc, char** argv) {
       ("warmup", "untimed runs per point", cxxopts::value<int>()->default_value("1"))
       ("repeats", "timed runs per point at least (their mean is kept)", cxxopts::value<int>()->default_value("3"))
       ("passes", "passes over every point, each with its share of the repeats and of the "
-                 "window", cxxopts::value<int>()->default_value("5"))
+                 "window", cxxopts::value<int>()->default_value("15"))
       ("keep", "which value of a point's passes the profile keeps: two-smallest (the mean of "
                "the two smallest), lower-quartile (with 5 passes the second smallest), median or "
                "min", cxxopts::value<std::string>()->default_value("two-smallest"))
@@ -253,7 +253,7 @@ int cmd_profile_model(int argc, char** argv) {
        "probe / this run's, putting this profile on that run's machine speed",
        cxxopts::value<std::string>())
       ("min-time-ms", "timed forward+backward per point at least, over all passes, ms (more "
-                      "runs until then)", cxxopts::value<double>()->default_value("500"))
+                      "runs until then)", cxxopts::value<double>()->default_value("1500"))
       ("clock", "auto, wall or cpu: cpu keeps each point's CPU time scaled by the pass's "
                 "wall/CPU ratio (for ranks that time-share cores); auto = cpu when this host's "
                 "ranks x threads outnumber its cores", cxxopts::value<std::string>()->default_value("auto"))

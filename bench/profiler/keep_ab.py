@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Which value of a point's passes should a model profile keep? Scored on runs' pass tables.
 
-usage: bench/profiler/keep_ab.py [--tolerance PCT] RUN.csv RUN.csv ...
+usage: bench/profiler/keep_ab.py [--tolerance PCT] [--first N] RUN.csv RUN.csv ...
 
 Each RUN.csv is one profile-model run's --passes-csv (every pass's value of every point; the
 last row is the speed probe). For each way of keeping a point's value from its passes
@@ -14,6 +14,8 @@ in the order given: how many points agree within PCT (default 10) as kept ("plai
 B divided by its probe's ratio to A's ("probe", what `--speed-reference A` does). It prints
 each way's counts over all pairs, sorted, and their median. The same passes are kept every
 way, so the ways are compared on the same runs of the machine (docs/profilers.md, round 20).
+With --first N only each run's first N passes are used: what a run with --passes N (and the
+same window per pass) would have kept.
 """
 import csv
 import itertools
@@ -28,7 +30,7 @@ WAYS = {
 }
 
 
-def passes(path):
+def passes(path, first):
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     if not rows or rows[0][0] != "point" or rows[0][-1] != "kept" or len(rows[0]) < 3:
@@ -36,7 +38,7 @@ def passes(path):
     out = {}
     for row in rows[1:]:
         try:
-            out[row[0]] = [float(x) for x in row[1:-1]]
+            out[row[0]] = [float(x) for x in row[1:-1]][:first]
         except ValueError:
             sys.exit(f"{path}: row '{row[0]}': a value is not a number")
     probe = [k for k in out if k.startswith("speed probe")]
@@ -46,13 +48,18 @@ def passes(path):
 
 
 def main(argv):
-    tol = 10.0
-    if len(argv) > 1 and argv[0] == "--tolerance":
-        tol = float(argv[1])
+    tol, first = 10.0, None
+    while len(argv) > 1 and argv[0] in ("--tolerance", "--first"):
+        if argv[0] == "--tolerance":
+            tol = float(argv[1])
+        else:
+            first = int(argv[1])
+            if first < 1:
+                sys.exit("--first must be at least 1")
         argv = argv[2:]
     if len(argv) < 2:
         sys.exit(__doc__)
-    runs = [passes(p) for p in argv]
+    runs = [passes(p, first) for p in argv]
     for way, keep in WAYS.items():
         plain, probe = [], []
         for (a, pa), (b, pb) in itertools.combinations(runs, 2):

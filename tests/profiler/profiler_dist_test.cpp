@@ -39,6 +39,7 @@ class ProfilerDist : public ::testing::Test {
     model_run_ = run(bin() + " launch --nproc-per-node 2 -- " + bin() +
                      " profile-model --model configs/models/tiny.json -o " + dir_ +
                      "/tiny.profile.json --micro-batches 1,4,256 --tp 1,2 --warmup 2 --repeats 7 " +
+                     "--passes 5 --min-time-ms 500 " +
                      "--passes-csv " + dir_ + "/tiny.passes.csv");
   }
   static void TearDownTestSuite() {
@@ -255,7 +256,8 @@ TEST(ProfilerClock, CpuClockProfileNamesItsRatioAndScalesWithWork) {
   testing::TempDir tmp;
   const testing::Run r = run(bin() + " launch --nproc-per-node 2 -- " + bin() +
                              " profile-model --model configs/models/tiny.json -o " + tmp.path() +
-                             "/cpu.json --micro-batches 1,256 --tp 1 --repeats 3 --clock cpu");
+                             "/cpu.json --micro-batches 1,256 --tp 1 --repeats 3 --clock cpu --passes 5 "
+                             "--min-time-ms 500");
   ASSERT_EQ(r.rc, 0) << r.output;
   auto p = load_model_profile(tmp.path() + "/cpu.json");
   ASSERT_TRUE(p.ok()) << p.status().message();
@@ -362,7 +364,7 @@ TEST_F(ProfilerDist, ShuffledOrderKeepsEveryValueWithItsPoint) {
   const std::string out = dir_ + "/tiny.shuffled.json", csv = dir_ + "/tiny.shuffled.csv";
   const testing::Run r = run("taskset -c 0 " + bin() + " profile-model --model "
                              "configs/models/tiny.json --micro-batches 1,256 --tp 1,2 --repeats 1 "
-                             "--min-time-ms 100 --order shuffled --passes-csv " + csv + " -o " + out);
+                             "--passes 5 --min-time-ms 100 --order shuffled --passes-csv " + csv + " -o " + out);
   ASSERT_EQ(r.rc, 0) << r.output;
   auto p = load_model_profile(out);
   ASSERT_TRUE(p.ok()) << p.status().message();
