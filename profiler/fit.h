@@ -31,8 +31,8 @@ double mean(const std::vector<double>& v);
 std::vector<double> median_of_passes(const std::vector<std::vector<double>>& per_pass);
 /// Element k of the result = the lower quartile over the passes of per_pass[p][k]: the value at
 /// index (P - 1) / 4 of the P passes' values sorted (P = 1-4: the smallest; 5-8: the second
-/// smallest; 9: the third). The model profiler's default: on shared vCPUs the machine's slow
-/// spells move a point's pass up far more often than down (docs/profilers.md).
+/// smallest; 9: the third). The model profiler's default in rounds 16-19: on shared vCPUs the
+/// machine's slow spells move a point's pass up far more often than down (docs/profilers.md).
 std::vector<double> lower_quartile_of_passes(const std::vector<std::vector<double>>& per_pass);
 /// Element k of the result = the mean of the two smallest of the passes' per_pass[p][k] (the
 /// only one with one pass). The model profiler's default (docs/profilers.md, round 20).
