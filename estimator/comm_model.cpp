@@ -1,9 +1,18 @@
 // Communication model.
 //
 // Collective over n devices, full tensor of B bytes (nccl-tests bus-bandwidth convention):
-//   t_ms = alpha_ms * calls + f(op, n) * B / busbw_Bps * 1e3,
+//   t_ms = alpha_ms * calls + f(op, n) * B / busbw_Bps * 1e3  [+ calls * r(B / calls)],
 //   f(allreduce) = 2(n-1)/n,  f(allgather) = f(reduce_scatter) = f(all2all) = (n-1)/n.
 // `calls` is 1 for one collective; gradient buckets charge a fraction (see layer_cost.cpp).
+// r (EstimatorOptions::comm_samples, default OFF; tried in round 21): where the profile entry
+// found in step 1 or 2 below has measured samples, the residual of the samples against the fit
+// (measured - fitted time at each measured size), linear in log2(size) between the nearest
+// measured sizes and constant beyond them. At a measured size one call costs what was measured.
+// The fit is least squares on absolute times, so it follows the largest sizes and misses small
+// ones: on the emulated 2 x 2 cluster of row AC a 64 KiB allgather across the link measured
+// 0.99 ms where the fit said 2.05 ms. But single samples are noisy (a 4 MiB allreduce measured
+// 25.8 ms where 16 MiB took 22.3 ms), and re-predicting 11 stored accuracy rows with the
+// residual was worse than the fit alone (docs/accuracy.md, round 21), so it is off.
 // Point-to-point: t_ms = alpha_ms + B / bw_Bps * 1e3.
 //
 // Lookup of (op, n, placement, consecutive) in the profile, first hit wins:
@@ -95,7 +104,7 @@ std::optional<CommFit> find_collective_op(const ClusterProfile& c, CollectiveOp 
                                           Placement p, bool consecutive) {
   for (bool cons : {consecutive, !consecutive}) {
     if (const CollectiveFit* f = find_exact(c, op, n, p, cons)) {
-      return CommFit{f->latency, f->bus_bandwidth};
+      return CommFit{f->latency, f->bus_bandwidth, f->samples.empty() ? nullptr : &f->samples};
     }
   }
   for (bool cons : {consecutive, !consecutive}) {
@@ -147,11 +156,43 @@ double handoff_fraction(const ClusterProfile& c, Placement placement) {
   return 0.0;
 }
 
+Milliseconds sample_residual(const CommFit& fit, CollectiveOp op, int group_size, Bytes bytes) {
+  if (fit.samples == nullptr || bytes.value <= 0) return Milliseconds(0);
+  auto residual = [&](const CommSample& s) {
+    return s.time.value - (fit.latency.value +
+                           transfer_time(s.bytes * algo_factor(op, group_size), fit.bandwidth).value);
+  };
+  // The nearest measured sizes at or below and at or above `bytes` (the samples may come in any
+  // order; no allocation: the search prices many collectives).
+  const CommSample* lo = nullptr;
+  const CommSample* hi = nullptr;
+  const CommSample* smallest = nullptr;
+  const CommSample* largest = nullptr;
+  for (const CommSample& s : *fit.samples) {
+    if (!(s.bytes.value > 0) || !std::isfinite(s.time.value)) continue;
+    if (s.bytes.value <= bytes.value && (!lo || s.bytes.value > lo->bytes.value)) lo = &s;
+    if (s.bytes.value >= bytes.value && (!hi || s.bytes.value < hi->bytes.value)) hi = &s;
+    if (!smallest || s.bytes.value < smallest->bytes.value) smallest = &s;
+    if (!largest || s.bytes.value > largest->bytes.value) largest = &s;
+  }
+  if (!smallest) return Milliseconds(0);
+  if (!lo) return Milliseconds(residual(*smallest));  // below the measured sizes
+  if (!hi) return Milliseconds(residual(*largest));   // above them
+  if (hi->bytes.value == lo->bytes.value) return Milliseconds(residual(*lo));
+  const double w = (std::log2(bytes.value) - std::log2(lo->bytes.value)) /
+                   (std::log2(hi->bytes.value) - std::log2(lo->bytes.value));
+  return Milliseconds(residual(*lo) + (residual(*hi) - residual(*lo)) * w);
+}
+
 Milliseconds collective_time(const CommFit& fit, CollectiveOp op, int group_size, Bytes bytes,
-                             double latency_calls) {
+                             double latency_calls, bool use_samples) {
   if (group_size <= 1 || bytes.value <= 0) return Milliseconds(0);
-  return fit.latency * latency_calls +
-         transfer_time(bytes * algo_factor(op, group_size), fit.bandwidth);
+  const Milliseconds fitted = fit.latency * latency_calls +
+                              transfer_time(bytes * algo_factor(op, group_size), fit.bandwidth);
+  if (!use_samples || fit.samples == nullptr || !(latency_calls > 0)) return fitted;
+  const Milliseconds r =
+      sample_residual(fit, op, group_size, Bytes(bytes.value / latency_calls)) * latency_calls;
+  return Milliseconds(std::max(0.0, fitted.value + r.value));
 }
 
 Milliseconds p2p_transfer_time(const CommFit& fit, Bytes bytes) {
@@ -214,7 +255,7 @@ Milliseconds CommPricer::collective(CommUse use, CollectiveOp op, const GroupSha
     }
     return Milliseconds(0);
   }
-  return collective_time(*fit, op, g.size, bytes, latency_calls) *
+  return collective_time(*fit, op, g.size, bytes, latency_calls, use_samples_) *
          (scales_ ? scales_->collective(use, op, g.size, g.placement) : 1.0);
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "core/cluster_profile.h"
 #include "core/strategy.h"
@@ -21,6 +22,9 @@ namespace paratune::estimator {
 struct CommFit {
   Milliseconds latency;
   BytesPerSecond bandwidth;
+  /// The measured samples behind the fit (an exact profile entry's), or null: then the price
+  /// is the fit alone (see collective_time()).
+  const std::vector<CommSample>* samples = nullptr;
 };
 
 /// The fit for a collective, or nullopt when the profile has no collective and no p2p data at
@@ -35,9 +39,14 @@ std::optional<CommFit> find_p2p(const ClusterProfile& c, Placement placement);
 double handoff_fraction(const ClusterProfile& c, Placement placement);
 
 /// alpha * latency_calls + algo_factor(op, n) * bytes / bus_bandwidth, with `bytes` the full
-/// (unsharded) tensor; 0 when n <= 1 or bytes == 0.
+/// (unsharded) tensor; 0 when n <= 1 or bytes == 0. With `use_samples` and fit.samples, plus
+/// latency_calls x the samples' residual (measured - fit) at bytes / latency_calls (a call's
+/// size), interpolated linearly in log2(bytes) between the nearest measured sizes and constant
+/// beyond them: at a measured size and one call, the price is the measured time (never < 0).
 Milliseconds collective_time(const CommFit& fit, CollectiveOp op, int group_size, Bytes bytes,
-                             double latency_calls = 1.0);
+                             double latency_calls = 1.0, bool use_samples = false);
+/// The samples' residual above (0 without samples).
+Milliseconds sample_residual(const CommFit& fit, CollectiveOp op, int group_size, Bytes bytes);
 /// alpha + bytes / bandwidth; 0 when bytes == 0.
 Milliseconds p2p_transfer_time(const CommFit& fit, Bytes bytes);
 
@@ -61,8 +70,10 @@ class CommPricer {
  public:
   /// `scales` (may be null: all 1, else it must outlive the pricer): the calibration's
   /// multipliers on collectives and waits (TermScales).
-  explicit CommPricer(const ClusterProfile& cluster, const TermScales* scales = nullptr)
-      : cluster_(cluster), scales_(scales) {}
+  /// `use_samples`: EstimatorOptions::comm_samples (off by default).
+  explicit CommPricer(const ClusterProfile& cluster, const TermScales* scales = nullptr,
+                      bool use_samples = false)
+      : cluster_(cluster), scales_(scales), use_samples_(use_samples) {}
   /// collective_time() over the group `g` times the op's scale; 0 (and missing() set) without
   /// profile data.
   Milliseconds collective(CommUse use, CollectiveOp op, const GroupShape& g, Bytes bytes,
@@ -77,6 +88,7 @@ class CommPricer {
  private:
   const ClusterProfile& cluster_;
   const TermScales* scales_;
+  bool use_samples_;
   std::string missing_;
 };
 

@@ -89,6 +89,13 @@ struct EstimatorOptions {
   // Fraction of the device's peak FLOP/s reached by the analytic compute model (used when the
   // model profile lacks a point, or with no profile at all). Default 0.5.
   double analytic_efficiency = 0.5;
+  // Price collectives from the cluster profile's measured samples where it has them (the fit
+  // plus the samples' residual, comm_model.cpp). Default false: the alpha-beta fit alone. Tried
+  // in round 21 and measured worse: re-predicting 11 stored accuracy rows, held-out time error
+  // 13.2% / max 41.5% / tau 0.693 against 10.8% / 29.4% / 0.757 with the fit alone (single
+  // samples are noisy; the fit smooths them). Kept so that the comparison can be rerun
+  // (bench_calibration_refit --comm-samples).
+  bool comm_samples = false;
   // Per-term multipliers (all 1 unless a calibration file is given).
   TermScales scales;
 

@@ -283,7 +283,7 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   if (b == 0) return infeasible_cost(why);
 
   const ModelConfig& m = *ctx.model;
-  CommPricer price(*ctx.cluster, &ctx.options.scales);
+  CommPricer price(*ctx.cluster, &ctx.options.scales, ctx.options.comm_samples);
   const GroupShape tpg = tp_group_shape(ctx, stage, ls);
   const Bytes act(static_cast<double>(b) * m.seq_len * m.hidden * dtype_bytes(m.dtype));
   const Milliseconds tp_one =
@@ -336,7 +336,7 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
   if (b == 0) return infeasible_cost(why);
 
   const ModelConfig& m = *ctx.model;
-  CommPricer price(*ctx.cluster, &ctx.options.scales);
+  CommPricer price(*ctx.cluster, &ctx.options.scales, ctx.options.comm_samples);
   const GroupShape tpg = tp_group_shape(ctx, stage, ls);
   const Bytes act(static_cast<double>(b) * m.seq_len * m.hidden * dtype_bytes(m.dtype));
   const double matrix = static_cast<double>(m.vocab) * m.hidden;  // vocab x hidden weights

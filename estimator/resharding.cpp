@@ -65,7 +65,7 @@ bool same_placement(const Layout& a, const Layout& b) {
 Milliseconds direction(const CostContext& ctx, StageIdx stage, const Layout& x, Bytes total) {
   const int g = ctx.devices_per_stage();
   const Bytes block(total.value / static_cast<double>(x.d * x.q));
-  CommPricer price(*ctx.cluster, &ctx.options.scales);
+  CommPricer price(*ctx.cluster, &ctx.options.scales, ctx.options.comm_samples);
   const Milliseconds t =
       price.collective(CommUse::kData, CollectiveOp::kAllGather, stage_group_shape(ctx, stage),
                        Bytes(block.value * g));

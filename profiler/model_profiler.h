@@ -99,7 +99,6 @@ struct ModelProfilerOptions {
   PointOrder order = PointOrder::kFixed;     // the points' order in each pass (see above)
   double min_time_ms = 1500;  // timed forward+backward per point at least, ms, over all passes
                               // (default 1500: 100 ms a pass)
-                              // (default 500: 100 ms a pass)
   bool progress = true;       // progress bar on rank 0 (default on)
   ProfileClock clock = ProfileClock::kAuto;  // see above (default auto)
   double reference_probe_ms = 0;  // > 0: put the times on the speed at which the probe takes

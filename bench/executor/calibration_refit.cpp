@@ -11,7 +11,11 @@
 //   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
 //       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
 //       [--fit-runs calibration.json]... [--per-placement] [--collective-groups by-size|by-op|by-use]
+//       [--comm-samples]
 //
+// --comm-samples prices collectives by the cluster profile's alpha-beta fits plus the measured
+// samples' residual (EstimatorOptions::comm_samples; off by default, as `paratune` prices them):
+// the same rows scored with and without it (docs/accuracy.md, round 21).
 // --per-placement fits one multiplier per collective for groups inside an island and another
 // for groups across islands (`paratune calibrate --per-placement`), instead of one for both.
 // --fit-runs also fits on the runs that `paratune calibrate` stored in its file (its own
@@ -107,12 +111,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> add;
   std::vector<std::string> fit_runs;  // calibration files whose runs to fit on as well
   bool per_placement = false;
+  bool comm_samples = false;  // price collectives with the samples' residual (round 21, off)
   calibrate::CollectiveGroups groups = calibrate::CollectiveGroups::kBySize;
   double deviation_penalty = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
     if (k == "--per-placement") {
       per_placement = true;
+      continue;
+    }
+    if (k == "--comm-samples") {
+      comm_samples = true;
       continue;
     }
     if (i + 1 >= argc) die("flag " + k + " needs a value");
@@ -190,6 +199,7 @@ int main(int argc, char** argv) {
   fit.global_batch = train.front().plan.global_batch;
   fit.options.runtime_buffer_bytes = 0;
   fit.options.mixed_precision = in.model.dtype != DType::kFp32;
+  fit.options.comm_samples = comm_samples;
   fit.per_placement = per_placement;
   fit.collective_groups = groups;
   fit.deviation_penalty = deviation_penalty;

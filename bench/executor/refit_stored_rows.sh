@@ -8,7 +8,7 @@
 # ("fits agree": spread of the log ratio once the overall ratio is out, and tau between the two
 # rankings; with ROW.calibration-again-*.json beside it, the worst pair of all those fits).
 # Takes about 3 minutes. FLAGS go to bench_calibration_refit (e.g. --per-placement,
-# --collective-groups by-use).
+# --collective-groups by-use, --comm-samples).
 #
 # usage: bench/executor/refit_stored_rows.sh [-b BUILD_DIR] [FLAGS]   (default build)
 set -u
@@ -23,7 +23,7 @@ R=$B/bench/executor/bench_calibration_refit
 rc=0
 # ROUND/ROW[:CLUSTER]: CLUSTER names another cluster profile of that round (default ROW.cluster).
 for spec in round12/Q round12/L2 round13/R round14/L4 round14/L5 round15/T:T.cluster-rule \
-            round15/U round15/L6 round16/W round18/AA; do
+            round15/U round15/L6 round16/W round18/AA round21/AC; do
   row=${spec%%:*}
   d=docs/data/$(dirname "$row")
   r=$(basename "$row")

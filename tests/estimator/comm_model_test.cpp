@@ -34,6 +34,58 @@ TEST(CommModel, AlphaBetaGolden) {
   EXPECT_NEAR(p2p_transfer_time(f, Bytes(1e6)).value, 1.01, 1e-12);
 }
 
+// The samples' residual (EstimatorOptions::comm_samples, off by default: measured worse in
+// round 21, kept so that the comparison can be rerun).
+TEST(CommModel, SamplesResidualIsInterpolatedInLog2Size) {
+  // Fit: 0.1 ms + 2*(2-1)/2 * B / 0.1 GB/s. The sample at 16 KiB measured 0.5 ms above it, the
+  // one at 64 KiB 0.3 ms below: at 32 KiB (halfway in log2) the residual is +0.1 ms.
+  const double k16 = 16384, k32 = 32768, k64 = 65536;
+  auto fitted = [](double b) { return 0.1 + b / 1e8 * 1e3; };
+  const std::vector<CommSample> samples = {
+      CommSample{Bytes(k64), Milliseconds(fitted(k64) - 0.3)},  // out of order on purpose
+      CommSample{Bytes(k16), Milliseconds(fitted(k16) + 0.5)}};
+  const CommFit f{Milliseconds(0.1), BytesPerSecond(1e8), &samples};
+  EXPECT_NEAR(collective_time(f, kAR, 2, Bytes(k16), 1.0, true).value, fitted(k16) + 0.5, 1e-12);
+  EXPECT_NEAR(collective_time(f, kAR, 2, Bytes(k64), 1.0, true).value, fitted(k64) - 0.3, 1e-12);
+  EXPECT_NEAR(collective_time(f, kAR, 2, Bytes(k32), 1.0, true).value, fitted(k32) + 0.1, 1e-12);
+  // Constant beyond the measured sizes.
+  EXPECT_NEAR(sample_residual(f, kAR, 2, Bytes(1024)).value, 0.5, 1e-12);
+  EXPECT_NEAR(sample_residual(f, kAR, 2, Bytes(1e9)).value, -0.3, 1e-12);
+  // Off (the default): the fit alone; without samples too.
+  EXPECT_NEAR(collective_time(f, kAR, 2, Bytes(k16)).value, fitted(k16), 1e-12);
+  EXPECT_NEAR(collective_time(CommFit{Milliseconds(0.1), BytesPerSecond(1e8)}, kAR, 2, Bytes(k16),
+                              1.0, true).value, fitted(k16), 1e-12);
+  // Two buckets of 16 KiB: two calls, each at its measured time.
+  EXPECT_NEAR(collective_time(f, kAR, 2, Bytes(2 * k16), 2.0, true).value,
+              2 * (fitted(k16) + 0.5), 1e-12);
+  // Never below zero: a residual larger than the fit.
+  const std::vector<CommSample> fast = {CommSample{Bytes(k16), Milliseconds(0.0)}};
+  EXPECT_EQ(collective_time(CommFit{Milliseconds(0.5), BytesPerSecond(1e9), &fast}, kAR, 2,
+                            Bytes(1024), 1.0, true).value, 0.0);
+}
+
+TEST(CommModel, ExactEntriesBringTheirSamplesAndThePricerUsesThem) {
+  ClusterProfile c = empty_cluster();
+  CollectiveFit e = fit(kAR, 2, kIntra, true, 1, 0.1);  // 1 GB/s, 0.1 ms
+  e.samples = {CommSample{Bytes(65536), Milliseconds(0.2)}};
+  c.collectives = {e, fit(kAR, 8, kIntra, true, 1, 0.1)};
+  auto exact = find_collective(c, kAR, 2, kIntra, true);
+  ASSERT_TRUE(exact);
+  ASSERT_NE(exact->samples, nullptr);
+  EXPECT_EQ(exact->samples->size(), 1u);
+  // Interpolated between group sizes 2 and 8: no samples (they belong to one entry).
+  auto between = find_collective(c, kAR, 4, kIntra, true);
+  ASSERT_TRUE(between);
+  EXPECT_EQ(between->samples, nullptr);
+  const GroupShape two{2, kIntra, true};
+  EXPECT_NEAR(CommPricer(c, nullptr, /*use_samples=*/true)
+                  .collective(CommUse::kData, kAR, two, Bytes(65536)).value, 0.2, 1e-12);
+  // Off by default (EstimatorOptions::comm_samples): the fit alone.
+  EXPECT_NEAR(CommPricer(c).collective(CommUse::kData, kAR, two, Bytes(65536)).value,
+              0.1 + 65536 / 1e9 * 1e3, 1e-12);
+  EXPECT_FALSE(EstimatorOptions{}.comm_samples);
+}
+
 TEST(CommModel, ExactLookupPrefersSameConsecutiveness) {
   ClusterProfile c = empty_cluster();
   c.collectives = {fit(kAR, 4, kIntra, true, 100, 0.01), fit(kAR, 4, kIntra, false, 50, 0.02)};
