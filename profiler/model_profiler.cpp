@@ -260,62 +260,14 @@ class ReferenceCall {
   int count_ = 0;
 };
 
-// EXPERIMENT (round 21): the synced probes. Right after the barrier that starts every point,
-// every rank runs the same three reference calls (transformer, embedding, LM head at tp 1, mb 1)
-// at once, then meets the others again; each call's times are averaged per pass.
-class SyncedProbes {
- public:
-  static constexpr UnitKind kKinds[] = {UnitKind::kLayer, UnitKind::kEmbedding, UnitKind::kHead};
-  SyncedProbes(const ModelConfig& cfg, bool cpu_clock) : cpu_clock_(cpu_clock) {
-    for (UnitKind k : kKinds) {
-      calls_.push_back(std::make_unique<Call>(cfg, k));
-      calls_.back()->once();
-    }
-  }
-  static std::string name(UnitKind k) {
-    return std::string("synced probe: ") + type_name(k) + " tp 1 mb 1 forward+backward";
-  }
-  void run(executor::Comms& comms) {
-    for (auto& c : calls_) {
-      const Stopwatch w;
-      c->once();
-      c->sum += cpu_clock_ ? w.cpu_ms() : w.wall_ms();
-    }
-    ++count_;
-    barrier(comms);
-  }
-  std::vector<double> take_pass_means() {
-    std::vector<double> m;
-    for (auto& c : calls_) {
-      m.push_back(count_ ? c->sum / count_ : 0.0);
-      c->sum = 0;
-    }
-    count_ = 0;
-    return m;
-  }
-
- private:
-  struct Call {
-    Call(const ModelConfig& cfg, UnitKind k) : bench(cfg, k, 1), x(bench.input(1, false)) {}
-    void once() { bench.backward(bench.forward(x, false)); }
-    Bench bench;
-    at::Tensor x;
-    double sum = 0;
-  };
-  std::vector<std::unique_ptr<Call>> calls_;
-  bool cpu_clock_;
-  int count_ = 0;
-};
-
 // Mean wall and CPU ms of the optimizer step on n parameters over at least `repeats` calls
 // filling a window of `window_ms` (the same call count on every rank).
 struct TimedMean { double wall = 0, cpu = 0; };
 TimedMean time_optimizer_step(executor::Comms& comms, int64_t n, int warmup, int repeats,
-                              double window_ms, ReferenceCall& probe, SyncedProbes& synced) {
+                              double window_ms, ReferenceCall& probe) {
   OptimizerStep once(n);
   for (int i = 0; i < warmup; ++i) once();
   barrier(comms);
-  synced.run(comms);
   std::vector<double> t, c;
   auto timed = [&](int calls) {
     for (int i = 0; i < calls; ++i) {
@@ -490,13 +442,10 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     points.push_back({true, UnitKind::kLayer, 0, 0, n, names.size()});
     names.push_back("optimizer step " + std::to_string(n) + " params");
   }
-  for (UnitKind k : SyncedProbes::kKinds) names.push_back(SyncedProbes::name(k));
-  const size_t n_synced = std::size(SyncedProbes::kKinds);
   names.push_back(std::string("speed probe: ") + ReferenceCall::kCall);
   std::vector<std::vector<double>> times(passes);  // per pass: every value, then the probe
   std::vector<double> ratios;                      // per pass: R (cpu clock)
   ReferenceCall probe(cfg, cpu_clock);
-  SyncedProbes synced(cfg, cpu_clock);
   std::unique_ptr<Bench> bench;  // the last point's (kept while the next one is of its kind and tp)
   for (int pass = 0; pass < passes; ++pass) {
     const std::string label = pass_label(pass, passes);
@@ -509,7 +458,7 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
         // moves one pass of it too, not all of its calls.
         bar.step("optimizer step " + std::to_string(pt.n) + " params" + label);
         const TimedMean t =
-            time_optimizer_step(comms, pt.n, o.warmup, pass_repeats, pass_window, probe, synced);
+            time_optimizer_step(comms, pt.n, o.warmup, pass_repeats, pass_window, probe);
         wall_pass[pt.slot] = t.wall;
         cpu_pass[pt.slot] = t.cpu;
         continue;
@@ -522,7 +471,6 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
       at::Tensor x = bench->input(pt.b, false);
       for (int i = 0; i < o.warmup; ++i) bench->backward(bench->forward(x, false));
       barrier(comms);
-      synced.run(comms);
       // The transformer layer's forward without autograd too (a checkpointed layer's first
       // forward), in the same loop.
       const bool no_grad = kind == UnitKind::kLayer;
@@ -570,11 +518,6 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
     const double probe_ms = probe.take_pass_mean();
     wall_pass.back() = probe_ms;
     cpu_pass.back() = probe_ms;
-    const std::vector<double> synced_ms = synced.take_pass_means();
-    for (size_t i = 0; i < n_synced; ++i) {
-      wall_pass[names.size() - 1 - n_synced + i] = synced_ms[i];
-      cpu_pass[names.size() - 1 - n_synced + i] = synced_ms[i];
-    }
     if (!cpu_clock) {
       times[pass] = world_mean(comms, wall_pass);
       continue;
@@ -597,7 +540,7 @@ ModelProfile profile_model(const ModelConfig& cfg, executor::Comms& comms,
   if (table) *table = PassTable{names, times, time_values};
   // The probe is the last value; the points go on the reference's speed.
   const double probe_kept = time_values.back();
-  time_values.resize(time_values.size() - 1 - n_synced);
+  time_values.pop_back();
   const double scale =
       o.reference_probe_ms > 0 && probe_kept > 0 ? o.reference_probe_ms / probe_kept : 1.0;
   for (double& v : time_values) v *= scale;
