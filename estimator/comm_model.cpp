@@ -158,9 +158,8 @@ double handoff_fraction(const ClusterProfile& c, Placement placement) {
 
 Milliseconds sample_residual(const CommFit& fit, CollectiveOp op, int group_size, Bytes bytes) {
   if (fit.samples == nullptr || bytes.value <= 0) return Milliseconds(0);
-  auto residual = [&](const CommSample& s) {
-    return s.time.value - (fit.latency.value +
-                           transfer_time(s.bytes * algo_factor(op, group_size), fit.bandwidth).value);
+  auto residual = [&](const CommSample& s) {  // measured - the fit alone, one call
+    return s.time.value - collective_time(fit, op, group_size, s.bytes).value;
   };
   // The nearest measured sizes at or below and at or above `bytes` (the samples may come in any
   // order; no allocation: the search prices many collectives).

@@ -99,5 +99,6 @@ def main(argv):
         print(f"{way:7s} " + "   ".join(f"{name} median {statistics.median(c):5.1f} {sorted(c)}"
                                        for name, c in counts.items()) + f"   of {n}")
 
+
 if __name__ == "__main__":
     main(sys.argv[1:])
