@@ -11,11 +11,14 @@
 //   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
 //       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
 //       [--fit-runs calibration.json]... [--per-placement] [--collective-groups by-size|by-op|by-use]
-//       [--comm-samples]
+//       [--comm-samples] [--comm-fit relative|floor]
 //
 // --comm-samples prices collectives by the cluster profile's alpha-beta fits plus the measured
 // samples' residual (EstimatorOptions::comm_samples; off by default, as `paratune` prices them):
 // the same rows scored with and without it (docs/accuracy.md, round 21).
+// --comm-fit refits the cluster profile's alpha-beta entries from their samples before anything
+// is predicted: `relative` by least squares of the relative error, `floor` only where the
+// profile's latency was clamped at 0 (docs/accuracy.md, round 22; both measured worse).
 // --per-placement fits one multiplier per collective for groups inside an island and another
 // for groups across islands (`paratune calibrate --per-placement`), instead of one for both.
 // --fit-runs also fits on the runs that `paratune calibrate` stored in its file (its own
@@ -103,6 +106,65 @@ calibrate::Calibration fit_or_die(const calibrate::FitInputs& in, const std::vec
   return *c;
 }
 
+// --comm-fit relative: the alpha-beta fit by least squares of the relative error
+// ((a + c B - t) / t), every message size weighted alike, instead of profile-cluster's plain
+// least squares, which follows the largest messages (profiler/fit.h). Same clamping: a < 0 gives
+// a fit through the origin. Entries with fewer than 2 samples keep their fit.
+void fit_relative(const std::vector<CommSample>& s, double factor, Milliseconds* lat,
+                  BytesPerSecond* bw) {
+  if (s.size() < 2) return;
+  double sw = 0, sb = 0, st = 0;
+  for (const CommSample& x : s) {
+    const double w = 1 / (x.time.value * x.time.value);
+    sw += w, sb += w * x.bytes.value, st += w * x.time.value;
+  }
+  const double mb = sb / sw, mt = st / sw;
+  double sbb = 0, sbt = 0;
+  for (const CommSample& x : s) {
+    const double w = 1 / (x.time.value * x.time.value);
+    sbb += w * (x.bytes.value - mb) * (x.bytes.value - mb);
+    sbt += w * (x.bytes.value - mb) * (x.time.value - mt);
+  }
+  double c = sbb > 0 ? sbt / sbb : 0, a = mt - c * mb;
+  if (a < 0) {
+    double num = 0, den = 0;
+    for (const CommSample& x : s) {
+      const double w = 1 / (x.time.value * x.time.value);
+      num += w * x.bytes.value * x.time.value, den += w * x.bytes.value * x.bytes.value;
+    }
+    a = 0, c = num / den;
+  }
+  if (!(c > 0)) return;
+  *lat = Milliseconds(a);
+  *bw = BytesPerSecond(factor / c * 1e3);
+}
+
+// --comm-fit floor: only where the stored fit's latency was clamped at 0, the latency becomes
+// the smallest message's time above that fit's slope, and the slope is refitted under it.
+void fit_floor(const std::vector<CommSample>& s, double factor, Milliseconds* lat,
+               BytesPerSecond* bw) {
+  if (s.size() < 2 || lat->value > 0) return;
+  const double c0 = factor / bw->value * 1e3;  // ms per byte
+  const CommSample* small = &s[0];
+  for (const CommSample& x : s)
+    if (x.bytes < small->bytes) small = &x;
+  const double a = std::max(0.0, small->time.value - c0 * small->bytes.value);
+  double num = 0, den = 0;
+  for (const CommSample& x : s)
+    num += x.bytes.value * (x.time.value - a), den += x.bytes.value * x.bytes.value;
+  if (!(num > 0)) return;
+  *lat = Milliseconds(a);
+  *bw = BytesPerSecond(factor / (num / den) * 1e3);
+}
+
+// Refits every collective and p2p entry of `c` from its samples (round 22, docs/accuracy.md).
+void refit_comm(ClusterProfile& c, bool floor) {
+  const auto fit = floor ? fit_floor : fit_relative;
+  for (CollectiveFit& f : c.collectives)
+    fit(f.samples, algo_factor(f.op, f.group_size), &f.latency, &f.bus_bandwidth);
+  for (P2pFit& f : c.p2p) fit(f.samples, 1.0, &f.latency, &f.bandwidth);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,6 +174,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> fit_runs;  // calibration files whose runs to fit on as well
   bool per_placement = false;
   bool comm_samples = false;  // price collectives with the samples' residual (round 21, off)
+  std::string comm_fit;  // "relative" | "floor": refit the profile's alpha-beta (round 22)
   calibrate::CollectiveGroups groups = calibrate::CollectiveGroups::kBySize;
   double deviation_penalty = -1;
   for (int i = 1; i < argc; ++i) {
@@ -132,6 +195,10 @@ int main(int argc, char** argv) {
     else if (k == "--rows") rows_path = v;
     else if (k == "--add") add.push_back(v);
     else if (k == "--fit-runs") fit_runs.push_back(v);
+    else if (k == "--comm-fit") {
+      if (v != "relative" && v != "floor") die("--comm-fit: '" + v + "' is not relative or floor");
+      comm_fit = v;
+    }
     else if (k == "--collective-groups") {
       StatusOr<calibrate::CollectiveGroups> g = calibrate::collective_groups_from_string(v);
       if (!g.ok()) die("--collective-groups: " + g.status().message());
@@ -158,8 +225,9 @@ int main(int argc, char** argv) {
   }
   if (cluster.empty() || model.empty() || profile.empty() || rows_path.empty())
     die("--cluster, --model, --profile and --rows are required");
-  const bench::BenchInputs in = bench::load_inputs_or_die("bench_calibration_refit", cluster,
-                                                          model, profile);
+  bench::BenchInputs in = bench::load_inputs_or_die("bench_calibration_refit", cluster,
+                                                    model, profile);
+  if (!comm_fit.empty()) refit_comm(in.cluster, comm_fit == "floor");
   StatusOr<Json> j = read_json_file(rows_path);
   if (!j.ok()) die(j.status().message());
   if (!j->contains("rows") || !(*j)["rows"].is_array()) die(rows_path + ": field \"rows\": missing");
