@@ -60,6 +60,11 @@ std::string describe(const estimator::TermScales& s) {
   add("wait", s.wait);
   add("pipeline", s.pipeline);
   add("checkpoint", s.checkpoint);
+  if (s.call_ms > 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "+%.3f ms per call", s.call_ms);
+    out += (out.empty() ? "" : ", ") + std::string(buf);
+  }
   // Entries of one use (and placement) that all share one value, as a by-use fit writes them,
   // print once: "tp collectives x0.79".
   auto same_group = [](const estimator::CollectiveScale& a, const estimator::CollectiveScale& b) {
@@ -120,6 +125,12 @@ Json to_json(const Calibration& c) {
                     {"predicted_ms", r.predicted_ms},
                     {"calibrated_ms", r.calibrated_ms}});
   Json fit = {{"log_rms_before", c.log_rms_before}, {"log_rms_after", c.log_rms_after}};
+  Json scales = {{"compute", c.scales.compute},
+                 {"wait", c.scales.wait},
+                 {"pipeline", c.scales.pipeline},
+                 {"checkpoint", c.scales.checkpoint},
+                 {"collectives", cols}};
+  if (c.scales.call_ms > 0) scales["call_ms"] = c.scales.call_ms;
   if (c.collective_groups != CollectiveGroups::kBySize)
     fit["collective_groups"] = to_string(c.collective_groups);
   if (c.per_placement) fit["per_placement"] = true;
@@ -130,12 +141,7 @@ Json to_json(const Calibration& c) {
               {"cluster_digest", c.cluster_digest},
               {"profile_digest", c.profile_digest},
               {"global_batch", c.global_batch},
-              {"scales",
-               {{"compute", c.scales.compute},
-                {"wait", c.scales.wait},
-                {"pipeline", c.scales.pipeline},
-                {"checkpoint", c.scales.checkpoint},
-                {"collectives", cols}}},
+              {"scales", scales},
               {"fit", fit},
               {"runs", runs}};
 }
@@ -158,6 +164,7 @@ StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& fi
     c.scales.wait = s.number("wait", lo, hi);
     c.scales.pipeline = s.number("pipeline", lo, hi);
     if (s.has("checkpoint")) c.scales.checkpoint = s.number("checkpoint", lo, hi);
+    if (s.has("call_ms")) c.scales.call_ms = s.number("call_ms", 0, 16);
     for (ObjectReader& cr : s.objects("collectives")) {
       estimator::CollectiveScale cs;
       cs.use = cr.enumeration("use", {"tp", "dp"}) == "tp" ? estimator::CommUse::kTensor
@@ -359,6 +366,7 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
     return p;
   };
   estimator::TermScales s;
+  s.call_ms = in.call_ms;
   StatusOr<std::vector<double>> before = predict_all(s);
   if (!before.ok()) return before.status();
 
@@ -387,13 +395,15 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
       in.deviation_penalty < 0 ? kDeviationPenalty : in.deviation_penalty;
   struct Param {
     std::vector<double*> slots;
-    double weight = 0;  // penalty on log(value)^2
-    double x = 0;       // log(value)
+    double weight = 0;  // penalty on x^2
+    double x = 0;       // log(value); for `per_call`, log(1 + call_ms / kCallBaseMs)
+    double* per_call = nullptr;  // TermScales::call_ms: an added time, not a multiplier
   };
   std::vector<Param> params = {{{&s.compute}, penalty},
                                {{&s.wait}, penalty},
                                {{&s.pipeline}, penalty},
                                {{&s.checkpoint}, penalty}};
+  if (in.per_call) params.push_back({{}, penalty, 0.0, &s.call_ms});
   std::vector<std::string> group_keys(params.size());
   auto param_for = [&](const std::string& key, double weight) -> Param& {
     size_t g = 0;
@@ -422,8 +432,10 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   auto apply = [&]() {
     for (Param& p : params)
       for (double* q : p.slots) *q = 1;
-    for (Param& p : params)
+    for (Param& p : params) {
       for (double* q : p.slots) *q *= std::exp(p.x);
+      if (p.per_call) *p.per_call = in.call_ms + kCallBaseMs * (std::exp(p.x) - 1);
+    }
   };
   // A parameter that no calibration plan's prediction depends on stays 1.
   std::vector<Param*> used;
@@ -456,7 +468,7 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
     const double start = best;
     for (Param* p : used) {
       const double keep = p->x;
-      double a = lo_bound, b = hi_bound;
+      double a = p->per_call ? 0.0 : lo_bound, b = hi_bound;
       auto at = [&](double x) {
         p->x = x;
         return objective();

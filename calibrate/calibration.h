@@ -118,6 +118,11 @@ struct FitInputs {
   bool per_placement = false;
   CollectiveGroups collective_groups = CollectiveGroups::kBySize;
   double deviation_penalty = -1;  // kNested: weight on each entry's own factor; < 0: kDeviationPenalty
+  // TermScales::call_ms, the time added per blocking collective call (round 22): fixed at
+  // `call_ms`, or with per_call fitted from there up (0 .. 1.5 ms). Neither is on in `paratune
+  // calibrate`; bench_calibration_refit --call-ms X / --per-call (docs/accuracy.md, round 22).
+  double call_ms = 0;
+  bool per_call = false;
 };
 
 /// The estimator's iteration time (ms) of `plan` on every device of the cluster with `scales`;
@@ -135,6 +140,9 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
 
 /// Weight of the penalty that keeps an unconstrained scale at 1.
 inline constexpr double kPenalty = 0.001;
+/// TermScales::call_ms = kCallBaseMs * (exp(x) - 1) with x in [0, log 16] (0 .. 1.5 ms), x
+/// penalised like a log-scale.
+inline constexpr double kCallBaseMs = 0.1;
 /// Weight of the penalty on a collective entry's own factor under CollectiveGroups::kNested.
 inline constexpr double kDeviationPenalty = 0.03;
 

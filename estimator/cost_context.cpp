@@ -32,7 +32,7 @@ double TermScales::collective(CommUse use, CollectiveOp op, int group_size,
 bool TermScales::identity() const {
   for (const CollectiveScale& c : collectives)
     if (c.scale != 1) return false;
-  return compute == 1 && wait == 1 && pipeline == 1 && checkpoint == 1;
+  return compute == 1 && wait == 1 && pipeline == 1 && checkpoint == 1 && call_ms == 0;
 }
 
 Status TermScales::validate() const {
@@ -47,6 +47,10 @@ Status TermScales::validate() const {
   PARATUNE_RETURN_IF_ERROR(check("wait", wait));
   PARATUNE_RETURN_IF_ERROR(check("pipeline", pipeline));
   PARATUNE_RETURN_IF_ERROR(check("checkpoint", checkpoint));
+  if (!std::isfinite(call_ms) || call_ms < 0 || call_ms > 16) {
+    return InvalidArgument("term scales: field \"call_ms\" must be in [0, 16] ms, got " +
+                           std::to_string(call_ms));
+  }
   for (size_t i = 0; i < collectives.size(); ++i) {
     const CollectiveScale& c = collectives[i];
     const std::string field = "collectives[" + std::to_string(i) + "]";

@@ -48,6 +48,11 @@ struct TermScales {
   // A checkpointed layer's first forward (no autograd; what checkpointing adds to a step, the
   // recompute being a plain forward); on top of `compute`.
   double checkpoint = 1;
+  // Not a multiplier: ms added per blocking collective call of a micro-batch (LayerCost::calls,
+  // a reshard's two), what a call costs on top of its priced time where ranks share cores: the
+  // rank that blocked waits to be scheduled again. 0 (the default) adds nothing; fitted by
+  // `paratune calibrate` (round 22).
+  double call_ms = 0;
   // Per use, collective, group size and placement; a (use, op, size, placement) not listed: the
   // entry without a placement for (use, op, size), else 1.
   std::vector<CollectiveScale> collectives;

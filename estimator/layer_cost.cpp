@@ -133,6 +133,7 @@ struct Parts {
   bool fwd_ends_synced = false, bwd_ends_synced = false;
   Milliseconds waits;  // the arrival waits in fwd_tp + bwd_tp
   double calls = 0;    // TP collective calls per micro-batch (LayerCost::calls)
+  double fwd_calls = 0;  // those of them in the forward
 
   // Charges an arrival wait to a direction's TP time and reports it in `waits`.
   void add_wait(Milliseconds* tp, Milliseconds wait) {
@@ -183,6 +184,11 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
   c.tp_comm = parts.fwd_tp + parts.bwd_tp;
   c.forward = fwd + parts.fwd_tp;
   c.backward = bwd + parts.bwd_tp;
+  // The calibration's charge per blocking call (TermScales::call_ms), in the direction of the
+  // call: the forward's TP collectives and ZeRO-3 gather, the rest in the backward.
+  const double fwd_calls = parts.fwd_calls + (zero3 ? 1.0 : 0.0);
+  c.forward += Milliseconds(ctx.options.scales.call_ms * fwd_calls);
+  c.backward += Milliseconds(ctx.options.scales.call_ms * (c.calls - fwd_calls));
 
   const Bytes grad_bytes(parts.params * k.grad);
   const double calls =
@@ -303,7 +309,10 @@ LayerCost transformer_layer_cost(const CostContext& ctx, StageIdx stage, const L
   p.add_wait(&p.fwd_tp, price.wait(tpg, p.fwd_compute / fwd_calls) * fwd_calls);
   p.add_wait(&p.bwd_tp, price.wait(tpg, p.bwd_compute / bwd_calls) * bwd_calls);
   p.fwd_ends_synced = p.bwd_ends_synced = ls.tp > 1;
-  if (ls.tp > 1) p.calls = fwd_calls + bwd_calls + (ls.sp ? 1.0 : 0.0);  // + SP's sync below
+  if (ls.tp > 1) {
+    p.calls = fwd_calls + bwd_calls + (ls.sp ? 1.0 : 0.0);  // + SP's sync below
+    p.fwd_calls = fwd_calls;
+  }
   const double replicated = static_cast<double>(m.layer_tp_replicated_param_count());
   p.params = (static_cast<double>(m.layer_param_count()) - replicated) / ls.tp + replicated;
   // With SP the norms and row-parallel biases see only this rank's part of the sequence: the
@@ -350,7 +359,7 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
                                  ls.sp ? CollectiveOp::kReduceScatter : CollectiveOp::kAllReduce,
                                  tpg, act);
     p.add_wait(&p.fwd_tp, price.wait(tpg, ct.forward));
-    if (ls.tp > 1) p.calls += 1;
+    if (ls.tp > 1) p.calls += 1, p.fwd_calls += 1;
     p.params += matrix / ls.tp + (static_cast<double>(m.embedding_param_count()) - matrix);
     if (ls.sp && ls.tp > 1) {
       // The reduce-scatter's backward allgathers the output gradient; after the lookup's
@@ -392,7 +401,7 @@ LayerCost embedding_cost(const CostContext& ctx, StageIdx stage, const LayerStra
       p.calls += sync.value > 0 ? 1 : 0;
     }
     // The loss's 3 allreduces and the input gradient's collective (+ SP's allgather).
-    if (ls.tp > 1) p.calls += 4 + (ls.sp ? 1 : 0);
+    if (ls.tp > 1) p.calls += 4 + (ls.sp ? 1 : 0), p.fwd_calls += 3 + (ls.sp ? 1 : 0);
     // Untied: the head owns its matrix. Tied: it shares the embedding's on a single stage and
     // keeps a copy on the last stage otherwise.
     const double head_matrix = m.tied_embeddings ? (first ? 0.0 : matrix) : matrix;

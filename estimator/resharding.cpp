@@ -25,6 +25,7 @@
 
 #include "core/device_mesh.h"
 #include "estimator/comm_model.h"
+#include "estimator/pipeline.h"
 
 namespace paratune::estimator {
 
@@ -115,8 +116,10 @@ Milliseconds switch_cost(const CostContext& ctx, StageIdx stage, const LayerStra
                          const LayerStrategy& to) {
   const std::optional<Reshard> r = reshard_of(ctx, stage, from, to);
   if (!r) return Milliseconds(0);
+  // Two blocking allgathers (kReshardCalls), each charged the calibration's per-call time.
   return direction(ctx, stage, r->from, Bytes(r->total)) +
-         direction(ctx, stage, r->to, Bytes(r->total));
+         direction(ctx, stage, r->to, Bytes(r->total)) +
+         Milliseconds(kReshardCalls * ctx.options.scales.call_ms);
 }
 
 }  // namespace paratune::estimator

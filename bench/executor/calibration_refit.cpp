@@ -157,9 +157,69 @@ void fit_floor(const std::vector<CommSample>& s, double factor, Milliseconds* la
   *bw = BytesPerSecond(factor / (num / den) * 1e3);
 }
 
+// --comm-fit theil-sen: slope = the median of the slopes between every two sizes, latency =
+// the median of (t - slope B), clamped at 0. One outlying sample of 5 moves neither much.
+void fit_theil_sen(const std::vector<CommSample>& s, double factor, Milliseconds* lat,
+                   BytesPerSecond* bw) {
+  if (s.size() < 2) return;
+  std::vector<double> slopes, rest;
+  for (size_t i = 0; i < s.size(); ++i)
+    for (size_t j = i + 1; j < s.size(); ++j)
+      if (s[i].bytes.value != s[j].bytes.value)
+        slopes.push_back((s[j].time.value - s[i].time.value) / (s[j].bytes.value - s[i].bytes.value));
+  if (slopes.empty()) return;
+  std::sort(slopes.begin(), slopes.end());
+  const size_t n = slopes.size();
+  const double c = n % 2 ? slopes[n / 2] : (slopes[n / 2 - 1] + slopes[n / 2]) / 2;
+  if (!(c > 0)) return;
+  for (const CommSample& x : s) rest.push_back(x.time.value - c * x.bytes.value);
+  std::sort(rest.begin(), rest.end());
+  const size_t m = rest.size();
+  const double a = m % 2 ? rest[m / 2] : (rest[m / 2 - 1] + rest[m / 2]) / 2;
+  *lat = Milliseconds(std::max(0.0, a));
+  *bw = BytesPerSecond(factor / c * 1e3);
+}
+
+// --comm-fit drop1: profile-cluster's fit (profiler/fit.h) without the one sample furthest
+// from it in relative terms, where that sample is more than 50% off.
+void fit_drop1(const std::vector<CommSample>& s, double factor, Milliseconds* lat,
+               BytesPerSecond* bw) {
+  if (s.size() < 4) return;
+  size_t worst = 0;
+  double worst_err = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const double t = lat->value + factor * s[i].bytes.value / bw->value * 1e3;
+    const double err = std::fabs(s[i].time.value / t - 1);
+    if (err > worst_err) worst_err = err, worst = i;
+  }
+  if (worst_err <= 0.5) return;
+  std::vector<CommSample> kept;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (i != worst) kept.push_back(s[i]);
+  // Plain least squares as in the profiler, latency clamped at 0.
+  double mb = 0, mt = 0;
+  for (const CommSample& x : kept) mb += x.bytes.value, mt += x.time.value;
+  mb /= double(kept.size()), mt /= double(kept.size());
+  double sbb = 0, sbt = 0;
+  for (const CommSample& x : kept) {
+    sbb += (x.bytes.value - mb) * (x.bytes.value - mb);
+    sbt += (x.bytes.value - mb) * (x.time.value - mt);
+  }
+  double c = sbb > 0 ? sbt / sbb : 0, a = mt - c * mb;
+  if (a < 0) {
+    double num = 0, den = 0;
+    for (const CommSample& x : kept) num += x.bytes.value * x.time.value, den += x.bytes.value * x.bytes.value;
+    a = 0, c = num / den;
+  }
+  if (!(c > 0)) return;
+  *lat = Milliseconds(a);
+  *bw = BytesPerSecond(factor / c * 1e3);
+}
+
 // Refits every collective and p2p entry of `c` from its samples (round 22, docs/accuracy.md).
-void refit_comm(ClusterProfile& c, bool floor) {
-  const auto fit = floor ? fit_floor : fit_relative;
+void refit_comm(ClusterProfile& c, const std::string& mode) {
+  const auto fit = mode == "floor" ? fit_floor : mode == "theil-sen" ? fit_theil_sen
+                 : mode == "drop1" ? fit_drop1 : fit_relative;
   for (CollectiveFit& f : c.collectives)
     fit(f.samples, algo_factor(f.op, f.group_size), &f.latency, &f.bus_bandwidth);
   for (P2pFit& f : c.p2p) fit(f.samples, 1.0, &f.latency, &f.bandwidth);
@@ -175,12 +235,18 @@ int main(int argc, char** argv) {
   bool per_placement = false;
   bool comm_samples = false;  // price collectives with the samples' residual (round 21, off)
   std::string comm_fit;  // "relative" | "floor": refit the profile's alpha-beta (round 22)
+  bool per_call = false;  // fit TermScales::call_ms too (round 22)
+  double call_ms = 0;     // TermScales::call_ms, fixed (or where --per-call starts)
   calibrate::CollectiveGroups groups = calibrate::CollectiveGroups::kBySize;
   double deviation_penalty = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
     if (k == "--per-placement") {
       per_placement = true;
+      continue;
+    }
+    if (k == "--per-call") {
+      per_call = true;
       continue;
     }
     if (k == "--comm-samples") {
@@ -195,8 +261,14 @@ int main(int argc, char** argv) {
     else if (k == "--rows") rows_path = v;
     else if (k == "--add") add.push_back(v);
     else if (k == "--fit-runs") fit_runs.push_back(v);
-    else if (k == "--comm-fit") {
-      if (v != "relative" && v != "floor") die("--comm-fit: '" + v + "' is not relative or floor");
+    else if (k == "--call-ms") {
+      char* end = nullptr;
+      call_ms = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != 0 || !(call_ms >= 0 && call_ms <= 16))
+        die("--call-ms: '" + v + "' is not a number in [0, 16]");
+    } else if (k == "--comm-fit") {
+      if (v != "relative" && v != "floor" && v != "theil-sen" && v != "drop1")
+        die("--comm-fit: '" + v + "' is not relative, floor, theil-sen or drop1");
       comm_fit = v;
     }
     else if (k == "--collective-groups") {
@@ -227,7 +299,7 @@ int main(int argc, char** argv) {
     die("--cluster, --model, --profile and --rows are required");
   bench::BenchInputs in = bench::load_inputs_or_die("bench_calibration_refit", cluster,
                                                     model, profile);
-  if (!comm_fit.empty()) refit_comm(in.cluster, comm_fit == "floor");
+  if (!comm_fit.empty()) refit_comm(in.cluster, comm_fit);
   StatusOr<Json> j = read_json_file(rows_path);
   if (!j.ok()) die(j.status().message());
   if (!j->contains("rows") || !(*j)["rows"].is_array()) die(rows_path + ": field \"rows\": missing");
@@ -269,6 +341,8 @@ int main(int argc, char** argv) {
   fit.options.mixed_precision = in.model.dtype != DType::kFp32;
   fit.options.comm_samples = comm_samples;
   fit.per_placement = per_placement;
+  fit.per_call = per_call;
+  fit.call_ms = call_ms;
   fit.collective_groups = groups;
   fit.deviation_penalty = deviation_penalty;
 

@@ -137,6 +137,51 @@ TEST_F(CalibrationTest, FitRecoversKnownScales) {
   EXPECT_TRUE(check_matches(*c, cluster_, profile_, "cal.json").ok());
 }
 
+// TermScales::call_ms (round 22): fixed by FitInputs::call_ms, or fitted with per_call; kept in
+// the file only when it is not 0.
+TEST_F(CalibrationTest, CallTimeFixedOrFitted) {
+  estimator::TermScales truth;
+  truth.compute = 1.2;
+  truth.call_ms = 0.6;
+  FitInputs in = inputs();
+  std::vector<std::pair<Strategy, double>> measured;
+  for (const Strategy& s : calibration_plans(model_, 4, 8)) {
+    StatusOr<double> ms = predict_ms(in, s, truth);
+    ASSERT_TRUE(ms.ok()) << ms.status().message();
+    measured.emplace_back(s, *ms);
+  }
+  // Off by default: nothing adds a call time.
+  StatusOr<Calibration> off = fit_calibration(in, measured);
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_EQ(off->scales.call_ms, 0.0);
+  EXPECT_FALSE(to_json(*off)["scales"].contains("call_ms"));
+  // Fixed at the truth: the fit needs only the compute scale.
+  in.call_ms = 0.6;
+  StatusOr<Calibration> fixed = fit_calibration(in, measured);
+  ASSERT_TRUE(fixed.ok()) << fixed.status().message();
+  EXPECT_EQ(fixed->scales.call_ms, 0.6);
+  EXPECT_LT(fixed->log_rms_after, 0.01) << describe(fixed->scales);
+  EXPECT_NEAR(fixed->scales.compute, 1.2, 0.05);
+  EXPECT_NE(describe(fixed->scales).find("+0.600 ms per call"), std::string::npos);
+  const Json j = to_json(*fixed);
+  EXPECT_EQ(j["scales"]["call_ms"], 0.6);
+  StatusOr<Calibration> back = calibration_from_json(j, "cal.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->scales.call_ms, 0.6);
+  Json bad = j;
+  bad["scales"]["call_ms"] = -1;
+  StatusOr<Calibration> e = calibration_from_json(bad, "cal.json");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("scales.call_ms"), std::string::npos);
+  // Fitted from 0: it moves up towards the truth and the fit is better than without it.
+  in.call_ms = 0;
+  in.per_call = true;
+  StatusOr<Calibration> fitted = fit_calibration(in, measured);
+  ASSERT_TRUE(fitted.ok()) << fitted.status().message();
+  EXPECT_GT(fitted->scales.call_ms, 0.1) << describe(fitted->scales);
+  EXPECT_LT(fitted->log_rms_after, off->log_rms_after) << describe(fitted->scales);
+}
+
 TEST_F(CalibrationTest, TiedCollectivesShareOneMultiplierPerGroup) {
   // Measurements made with one multiplier for all of DP's collectives and one for TP's: a by-use
   // fit recovers them with every entry of a use at one value; by-op ties each op's sizes.

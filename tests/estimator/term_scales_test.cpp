@@ -4,6 +4,7 @@
 #include "estimator/comm_model.h"
 #include "estimator/layer_cost.h"
 #include "estimator/pipeline.h"
+#include "estimator/resharding.h"
 #include "fixtures.h"
 
 namespace paratune::estimator {
@@ -141,6 +142,41 @@ TEST_F(TermScalesTest, PipelineScaleMultipliesLinks) {
   EXPECT_EQ(p2p_time(ctx, 1, last).value, 0.0);  // the last stage sends nothing
 }
 
+// call_ms (round 22; 0 unless a calibration sets it) adds its time once per blocking call of a
+// micro-batch: the layer's LayerCost::calls, split by direction, and a reshard's two.
+TEST_F(TermScalesTest, CallTimeIsAddedPerBlockingCall) {
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 4, 1, 1, 8);
+  for (const LayerStrategy& ls : {strategy(2, 2), strategy(2, 2, DpType::kZero3, true),
+                                  strategy(2, 2, DpType::kDdp, false, true, true),
+                                  strategy(1, 4, DpType::kZero2), strategy(1, 4)}) {
+    ctx.options.scales.call_ms = 0;
+    const LayerCost base = transformer_layer_cost(ctx, 0, ls);
+    ASSERT_TRUE(base.feasible) << base.why_not;
+    ctx.options.scales.call_ms = 0.25;
+    const LayerCost c = transformer_layer_cost(ctx, 0, ls);
+    EXPECT_NEAR((c.forward + c.backward - base.forward - base.backward).value, 0.25 * base.calls,
+                1e-12) << to_string(ls);
+    EXPECT_EQ(c.calls, base.calls);
+    EXPECT_EQ(c.compute, base.compute);  // not compute: no scale of compute applies to it
+  }
+  // tp 2: forward 2 TP allreduces, backward 2; ZeRO-3 adds a gather in each direction and a
+  // reduce-scatter in the backward; DDP over 4 has no per-micro-batch call.
+  ctx.options.scales.call_ms = 0;
+  const LayerCost z0 = transformer_layer_cost(ctx, 0, strategy(2, 2, DpType::kZero3));
+  ctx.options.scales.call_ms = 0.25;
+  const LayerCost z1 = transformer_layer_cost(ctx, 0, strategy(2, 2, DpType::kZero3));
+  EXPECT_DOUBLE_EQ(z0.calls, 7.0);
+  EXPECT_NEAR((z1.forward - z0.forward).value, 0.25 * 3, 1e-12);
+  EXPECT_NEAR((z1.backward - z0.backward).value, 0.25 * 4, 1e-12);
+  EXPECT_DOUBLE_EQ(transformer_layer_cost(ctx, 0, strategy(1, 4)).calls, 0.0);
+  // A reshard: two allgathers; none where the layouts agree.
+  ctx.options.scales.call_ms = 0;
+  const double sw0 = switch_cost(ctx, 0, strategy(2, 2), strategy(1, 4)).value;
+  ctx.options.scales.call_ms = 0.25;
+  EXPECT_NEAR(switch_cost(ctx, 0, strategy(2, 2), strategy(1, 4)).value - sw0, 0.5, 1e-12);
+  EXPECT_EQ(switch_cost(ctx, 0, strategy(2, 2), strategy(2, 2)).value, 0.0);
+}
+
 TEST(TermScales, ValidateNamesTheField) {
   TermScales s;
   EXPECT_TRUE(s.validate().ok());
@@ -160,6 +196,12 @@ TEST(TermScales, ValidateNamesTheField) {
   EXPECT_NE(s.validate().message().find("collectives[0].group_size"), std::string::npos);
   s.collectives = {{CommUse::kData, CollectiveOp::kAllGather, 2, 100.0, std::nullopt}};
   EXPECT_NE(s.validate().message().find("collectives[0].scale"), std::string::npos);
+  s.collectives.clear();
+  s.call_ms = 0.5;
+  EXPECT_TRUE(s.validate().ok());
+  EXPECT_FALSE(s.identity());
+  s.call_ms = -0.1;
+  EXPECT_NE(s.validate().message().find("\"call_ms\""), std::string::npos);
   EstimatorOptions o;
   o.scales = s;
   EXPECT_FALSE(o.validate().ok());
