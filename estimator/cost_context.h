@@ -50,8 +50,9 @@ struct TermScales {
   double checkpoint = 1;
   // Not a multiplier: ms added per blocking collective call of a micro-batch (LayerCost::calls,
   // a reshard's two), what a call costs on top of its priced time where ranks share cores: the
-  // rank that blocked waits to be scheduled again. 0 (the default) adds nothing; fitted by
-  // `paratune calibrate` (round 22).
+  // rank that blocked waits to be scheduled again. 0 (the default) adds nothing; a calibration
+  // file may set it (scales.call_ms), `paratune calibrate` leaves it at 0 (docs/accuracy.md,
+  // round 22: fitted it stays at 0; fixed at 0.2 ms it helped the 2 x 2 rows, not the 2 x 4).
   double call_ms = 0;
   // Per use, collective, group size and placement; a (use, op, size, placement) not listed: the
   // entry without a placement for (use, op, size), else 1.

@@ -45,6 +45,8 @@
 //   with SP) + SP's replicated-gradient sync, ZeRO's reduce-scatter, ZeRO-3's two gathers; the
 //   embedding's collective (+ SP's allgather and positions' sync), the head's 3 + 1 (+ SP's
 //   allgather and norm sync). DDP's per-iteration allreduce is not a per-micro-batch call.
+//   Each call also adds scales.call_ms (TermScales; 0 by default) to its direction's time: the
+//   forward's TP collectives and ZeRO-3 gather to the forward, the rest to the backward.
 //   DDP's allreduce and ZeRO-2's allgather are bucketed: latency charged
 //   (P * k_grad) / grad_bucket_bytes times; the per-layer reduce-scatter is one call.
 //   grad_sync         = reduce + M * per-micro-batch reduce-scatter + after_step (reported)

@@ -10,10 +10,11 @@
 // device's data differently, every device of the stage allgathers all g blocks of X over the
 // stage's devices and keeps its Y block; the gradient goes back the same way (an allgather of the
 // Y blocks). So
-//   switch_cost = allgather(g x T / (d_X q_X)) + allgather(g x T / (d_Y q_Y))
+//   switch_cost = allgather(g x T / (d_X q_X)) + allgather(g x T / (d_Y q_Y)) + 2 call_ms
 // over the stage group (size g, inter-island when the stage spans islands), each priced from the
 // cluster profile like any allgather of that shape, with the calibration's multiplier for a DP
-// allgather over g ranks. (Before round 7 this charged only the cells each device lacks, at
+// allgather over g ranks; call_ms is the calibration's time per blocking call (TermScales, 0 by
+// default). (Before round 7 this charged only the cells each device lacks, at
 // all2all bandwidth: the least a reshard can move, not what the executor moves; mixed plans with
 // layout changes were under-predicted by 13-24%.)
 #include "estimator/resharding.h"
