@@ -11,14 +11,18 @@
 //   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
 //       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
 //       [--fit-runs calibration.json]... [--per-placement] [--collective-groups by-size|by-op|by-use]
-//       [--comm-samples] [--comm-fit relative|floor]
+//       [--comm-samples] [--comm-fit relative|floor|theil-sen|drop1] [--call-ms X] [--per-call]
 //
 // --comm-samples prices collectives by the cluster profile's alpha-beta fits plus the measured
 // samples' residual (EstimatorOptions::comm_samples; off by default, as `paratune` prices them):
 // the same rows scored with and without it (docs/accuracy.md, round 21).
 // --comm-fit refits the cluster profile's alpha-beta entries from their samples before anything
 // is predicted: `relative` by least squares of the relative error, `floor` only where the
-// profile's latency was clamped at 0 (docs/accuracy.md, round 22; both measured worse).
+// profile's latency was clamped at 0, `theil-sen` by the median of the slopes between sizes,
+// `drop1` without the one sample more than 50% off the profile's fit (docs/accuracy.md, round
+// 22; none better over the stored rows).
+// --call-ms X charges X ms per blocking collective call (TermScales::call_ms, fixed in every
+// fit); --per-call fits it too, from X (default 0) up (round 22).
 // --per-placement fits one multiplier per collective for groups inside an island and another
 // for groups across islands (`paratune calibrate --per-placement`), instead of one for both.
 // --fit-runs also fits on the runs that `paratune calibrate` stored in its file (its own
