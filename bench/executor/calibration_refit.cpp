@@ -57,6 +57,7 @@
 #include "calibrate/calibration.h"
 #include "core/json_reader.h"
 #include "core/strategy.h"
+#include "profiler/fit.h"
 
 using namespace paratune;
 
@@ -117,27 +118,16 @@ calibrate::Calibration fit_or_die(const calibrate::FitInputs& in, const std::vec
 void fit_relative(const std::vector<CommSample>& s, double factor, Milliseconds* lat,
                   BytesPerSecond* bw) {
   if (s.size() < 2) return;
-  double sw = 0, sb = 0, st = 0;
+  auto w = [](const CommSample& x) { return 1 / (x.time.value * x.time.value); };
+  double sw = 0, sb = 0, st = 0, sbb = 0, sbt = 0;
   for (const CommSample& x : s) {
-    const double w = 1 / (x.time.value * x.time.value);
-    sw += w, sb += w * x.bytes.value, st += w * x.time.value;
+    sw += w(x), sb += w(x) * x.bytes.value, st += w(x) * x.time.value;
+    sbb += w(x) * x.bytes.value * x.bytes.value, sbt += w(x) * x.bytes.value * x.time.value;
   }
-  const double mb = sb / sw, mt = st / sw;
-  double sbb = 0, sbt = 0;
-  for (const CommSample& x : s) {
-    const double w = 1 / (x.time.value * x.time.value);
-    sbb += w * (x.bytes.value - mb) * (x.bytes.value - mb);
-    sbt += w * (x.bytes.value - mb) * (x.time.value - mt);
-  }
-  double c = sbb > 0 ? sbt / sbb : 0, a = mt - c * mb;
-  if (a < 0) {
-    double num = 0, den = 0;
-    for (const CommSample& x : s) {
-      const double w = 1 / (x.time.value * x.time.value);
-      num += w * x.bytes.value * x.time.value, den += w * x.bytes.value * x.bytes.value;
-    }
-    a = 0, c = num / den;
-  }
+  // Weighted least squares of t = a + c B; a < 0: c = sum(w B t) / sum(w B^2) through the origin.
+  const double var = sbb - sb * sb / sw;
+  double c = var > 0 ? (sbt - sb * st / sw) / var : 0, a = (st - c * sb) / sw;
+  if (a < 0) a = 0, c = sbt / sbb;
   if (!(c > 0)) return;
   *lat = Milliseconds(a);
   *bw = BytesPerSecond(factor / c * 1e3);
@@ -172,14 +162,10 @@ void fit_theil_sen(const std::vector<CommSample>& s, double factor, Milliseconds
       if (s[i].bytes.value != s[j].bytes.value)
         slopes.push_back((s[j].time.value - s[i].time.value) / (s[j].bytes.value - s[i].bytes.value));
   if (slopes.empty()) return;
-  std::sort(slopes.begin(), slopes.end());
-  const size_t n = slopes.size();
-  const double c = n % 2 ? slopes[n / 2] : (slopes[n / 2 - 1] + slopes[n / 2]) / 2;
+  const double c = profiler::median(slopes);
   if (!(c > 0)) return;
   for (const CommSample& x : s) rest.push_back(x.time.value - c * x.bytes.value);
-  std::sort(rest.begin(), rest.end());
-  const size_t m = rest.size();
-  const double a = m % 2 ? rest[m / 2] : (rest[m / 2 - 1] + rest[m / 2]) / 2;
+  const double a = profiler::median(rest);
   *lat = Milliseconds(std::max(0.0, a));
   *bw = BytesPerSecond(factor / c * 1e3);
 }
@@ -200,24 +186,9 @@ void fit_drop1(const std::vector<CommSample>& s, double factor, Milliseconds* la
   std::vector<CommSample> kept;
   for (size_t i = 0; i < s.size(); ++i)
     if (i != worst) kept.push_back(s[i]);
-  // Plain least squares as in the profiler, latency clamped at 0.
-  double mb = 0, mt = 0;
-  for (const CommSample& x : kept) mb += x.bytes.value, mt += x.time.value;
-  mb /= double(kept.size()), mt /= double(kept.size());
-  double sbb = 0, sbt = 0;
-  for (const CommSample& x : kept) {
-    sbb += (x.bytes.value - mb) * (x.bytes.value - mb);
-    sbt += (x.bytes.value - mb) * (x.time.value - mt);
-  }
-  double c = sbb > 0 ? sbt / sbb : 0, a = mt - c * mb;
-  if (a < 0) {
-    double num = 0, den = 0;
-    for (const CommSample& x : kept) num += x.bytes.value * x.time.value, den += x.bytes.value * x.bytes.value;
-    a = 0, c = num / den;
-  }
-  if (!(c > 0)) return;
-  *lat = Milliseconds(a);
-  *bw = BytesPerSecond(factor / c * 1e3);
+  const profiler::AlphaBeta f = profiler::fit_alpha_beta(kept, factor);
+  *lat = f.latency;
+  *bw = f.bandwidth;
 }
 
 // Refits every collective and p2p entry of `c` from its samples (round 22, docs/accuracy.md).
