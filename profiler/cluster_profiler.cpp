@@ -408,7 +408,7 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
       for (int i = 0; i < sizes; ++i)
         f.samples.push_back({Bytes(double(numel_for(o.sizes[i], shape.size) * 4)),
                              Milliseconds(med[i])});
-      AlphaBeta ab = fit_alpha_beta(f.samples, algo_factor(op, shape.size));
+      AlphaBeta ab = fit_alpha_beta_robust(f.samples, algo_factor(op, shape.size));
       f.latency = ab.latency;
       f.bus_bandwidth = ab.bandwidth;
       c.collectives.push_back(std::move(f));
@@ -506,7 +506,7 @@ ClusterProfile profile_cluster(executor::Comms& comms, const executor::DistEnv& 
     f.placement = p;
     for (int i = 0; i < sizes; ++i)
       f.samples.push_back({Bytes(double(numel_for(o.sizes[i], 1) * 4)), Milliseconds(med[i])});
-    AlphaBeta ab = fit_alpha_beta(f.samples, 1.0);
+    AlphaBeta ab = fit_alpha_beta_robust(f.samples, 1.0);
     f.latency = ab.latency;
     f.bandwidth = ab.bandwidth;
     // The handoff, where every pair's two ranks share one kernel's clock: the median over passes

@@ -4,7 +4,8 @@
 // groups run concurrently (contention is real). Per message size: `warmup` untimed calls, a
 // world barrier, `repeats` timed calls; a rank's sample is its median, the shape's sample the
 // slowest rank's median (a collective ends with its slowest group). alpha-beta fit per
-// (op, n, placement, consecutive) with profiler/fit.h; raw samples are kept.
+// (op, n, placement, consecutive) with profiler/fit.h's fit_alpha_beta_robust (one slow size in
+// the middle of the sweep is left out of the line); raw samples are kept.
 //   allreduce:      in-place allreduce of B bytes
 //   allgather:      B/n bytes in, B bytes out (Group::allgather_into)
 //   reduce_scatter: B bytes in, B/n out (Group::reduce_scatter: alltoall + local sum, which is

@@ -1,6 +1,7 @@
 #include "profiler/fit.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace paratune::profiler {
 
@@ -45,6 +46,34 @@ AlphaBeta fit_alpha_beta(const std::vector<CommSample>& samples, double factor) 
     a = 0;
   }
   return AlphaBeta{Milliseconds(a), BytesPerSecond(factor / c * 1e3)};
+}
+
+AlphaBeta fit_alpha_beta_robust(const std::vector<CommSample>& samples, double factor,
+                                int* dropped) {
+  const AlphaBeta all = fit_alpha_beta(samples, factor);
+  if (dropped) *dropped = -1;
+  if (samples.size() < 4) return all;
+  auto line = [&](const CommSample& s) {
+    return all.latency.value + factor * s.bytes.value / all.bandwidth.value * 1e3;
+  };
+  size_t worst = 0;
+  double worst_off = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const double off = std::fabs(samples[i].time.value / line(samples[i]) - 1);
+    if (off > worst_off) worst_off = off, worst = i;
+  }
+  const CommSample& w = samples[worst];
+  bool smaller = false, larger = false;
+  for (const CommSample& s : samples) {
+    smaller = smaller || s.bytes < w.bytes;
+    larger = larger || w.bytes < s.bytes;
+  }
+  if (worst_off <= kOutlierOff || w.time.value < line(w) || !smaller || !larger) return all;
+  std::vector<CommSample> kept;
+  for (size_t i = 0; i < samples.size(); ++i)
+    if (i != worst) kept.push_back(samples[i]);
+  if (dropped) *dropped = static_cast<int>(worst);
+  return fit_alpha_beta(kept, factor);
 }
 
 namespace {

@@ -11,7 +11,9 @@
 //   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
 //       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
 //       [--fit-runs calibration.json]... [--per-placement] [--collective-groups by-size|by-op|by-use]
-//       [--comm-samples] [--comm-fit relative|floor|theil-sen|drop1] [--call-ms X] [--per-call]
+//       [--comm-samples] [--comm-fit relative|floor|theil-sen|drop1|robust]
+//       [--call-ms X] [--per-call]
+//       [--dump FILE]
 //
 // --comm-samples prices collectives by the cluster profile's alpha-beta fits plus the measured
 // samples' residual (EstimatorOptions::comm_samples; off by default, as `paratune` prices them):
@@ -20,9 +22,13 @@
 // is predicted: `relative` by least squares of the relative error, `floor` only where the
 // profile's latency was clamped at 0, `theil-sen` by the median of the slopes between sizes,
 // `drop1` without the one sample more than 50% off the profile's fit (docs/accuracy.md, round
-// 22; none better over the stored rows).
+// 22; none better over the stored rows); `robust` the same, only where that sample is slower
+// than the fit and has a smaller and a larger size beside it: profile-cluster's fit from round
+// 23 on (profiler::fit_alpha_beta_robust), for the profiles stored before it.
 // --call-ms X charges X ms per blocking collective call (TermScales::call_ms, fixed in every
 // fit); --per-call fits it too, from X (default 0) up (round 22).
+// --dump FILE writes the first --fit-runs fit's held-out predictions as CSV (plan, predicted and
+// measured ms, relative error).
 // --per-placement fits one multiplier per collective for groups inside an island and another
 // for groups across islands (`paratune calibrate --per-placement`), instead of one for both.
 // --fit-runs also fits on the runs that `paratune calibrate` stored in its file (its own
@@ -191,10 +197,20 @@ void fit_drop1(const std::vector<CommSample>& s, double factor, Milliseconds* la
   *bw = f.bandwidth;
 }
 
+// --comm-fit robust: profile-cluster's fit from round 23 on (profiler::fit_alpha_beta_robust),
+// for profiles written before it.
+void fit_robust(const std::vector<CommSample>& s, double factor, Milliseconds* lat,
+                BytesPerSecond* bw) {
+  const profiler::AlphaBeta f = profiler::fit_alpha_beta_robust(s, factor);
+  *lat = f.latency;
+  *bw = f.bandwidth;
+}
+
 // Refits every collective and p2p entry of `c` from its samples (round 22, docs/accuracy.md).
 void refit_comm(ClusterProfile& c, const std::string& mode) {
   const auto fit = mode == "floor" ? fit_floor : mode == "theil-sen" ? fit_theil_sen
-                 : mode == "drop1" ? fit_drop1 : fit_relative;
+                 : mode == "drop1" ? fit_drop1
+                 : mode == "robust" ? fit_robust : fit_relative;
   for (CollectiveFit& f : c.collectives)
     fit(f.samples, algo_factor(f.op, f.group_size), &f.latency, &f.bus_bandwidth);
   for (P2pFit& f : c.p2p) fit(f.samples, 1.0, &f.latency, &f.bandwidth);
@@ -210,6 +226,7 @@ int main(int argc, char** argv) {
   bool per_placement = false;
   bool comm_samples = false;  // price collectives with the samples' residual (round 21, off)
   std::string comm_fit;  // "relative" | "floor": refit the profile's alpha-beta (round 22)
+  std::string dump;       // --dump FILE: the first --fit-runs fit's held-out predictions (CSV)
   bool per_call = false;  // fit TermScales::call_ms too (round 22)
   double call_ms = 0;     // TermScales::call_ms, fixed (or where --per-call starts)
   calibrate::CollectiveGroups groups = calibrate::CollectiveGroups::kBySize;
@@ -236,14 +253,15 @@ int main(int argc, char** argv) {
     else if (k == "--rows") rows_path = v;
     else if (k == "--add") add.push_back(v);
     else if (k == "--fit-runs") fit_runs.push_back(v);
+    else if (k == "--dump") dump = v;
     else if (k == "--call-ms") {
       char* end = nullptr;
       call_ms = std::strtod(v.c_str(), &end);
       if (end == v.c_str() || *end != 0 || !(call_ms >= 0 && call_ms <= 16))
         die("--call-ms: '" + v + "' is not a number in [0, 16]");
     } else if (k == "--comm-fit") {
-      if (v != "relative" && v != "floor" && v != "theil-sen" && v != "drop1")
-        die("--comm-fit: '" + v + "' is not relative, floor, theil-sen or drop1");
+      if (v != "relative" && v != "floor" && v != "theil-sen" && v != "drop1" && v != "robust")
+        die("--comm-fit: '" + v + "' is not relative, floor, theil-sen, drop1 or robust");
       comm_fit = v;
     }
     else if (k == "--collective-groups") {
@@ -400,7 +418,18 @@ int main(int argc, char** argv) {
     calibrate::FitInputs cfit = fit;
     cfit.penalty = -1;  // calibrate's default
     const calibrate::Calibration c = fit_or_die(cfit, cal);
-    const Score h = score(predictions(cfit, held, c.scales), held_meas);
+    const std::vector<double> held_pred = predictions(cfit, held, c.scales);
+    const Score h = score(held_pred, held_meas);
+    if (!dump.empty() && fits.empty()) {
+      // --dump: the first fit's held-out predictions, one plan a line
+      std::FILE* f = std::fopen(dump.c_str(), "w");
+      if (!f) die(dump + ": cannot write");
+      std::fprintf(f, "plan,pred_ms,meas_ms,error\n");
+      for (size_t i = 0; i < held.size(); ++i)
+        std::fprintf(f, "\"%s\",%.3f,%.3f,%+.4f\n", held[i].name.c_str(), held_pred[i],
+                     held_meas[i], held_pred[i] / held_meas[i] - 1);
+      std::fclose(f);
+    }
     fits.emplace_back(path, predictions(cfit, all_rows, c.scales));
     std::printf("fitted on %s's %zu runs (calibrate's default penalty): held-out time mean abs "
                 "error %.1f%%, max %.1f%%, tau %.3f, pick %s   %s\n",

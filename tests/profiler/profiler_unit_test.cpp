@@ -42,6 +42,74 @@ TEST(Fit, NegativeInterceptRefitsThroughOrigin) {
   EXPECT_NEAR(ab.bandwidth.value, 1e3 / 1.4, 1e-9);
 }
 
+// Samples on an exact line: alpha 0.2 ms, bus bandwidth 5e7 B/s, factor f, at 16 KiB .. 4 MiB.
+std::vector<CommSample> on_line(double f) {
+  std::vector<CommSample> s;
+  for (double b : {16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0})
+    s.push_back({Bytes(b), Milliseconds(0.2 + f * b / 5e7 * 1e3)});
+  return s;
+}
+
+TEST(Fit, RobustLeavesOutOneSlowSizeInTheMiddle) {
+  const double f = algo_factor(CollectiveOp::kAllGather, 2);
+  std::vector<CommSample> s = on_line(f);
+  s[2].time = Milliseconds(s[2].time.value * 5);  // 256 KiB five times slower
+  const AlphaBeta plain = fit_alpha_beta(s, f);
+  EXPECT_GT(plain.latency.value, 0.5);  // the slow sample lifts the plain line's latency
+  int dropped = -2;
+  const AlphaBeta ab = fit_alpha_beta_robust(s, f, &dropped);
+  EXPECT_EQ(dropped, 2);
+  EXPECT_NEAR(ab.latency.value, 0.2, 1e-9);
+  EXPECT_NEAR(ab.bandwidth.value, 5e7, 1e-3);
+}
+
+TEST(Fit, RobustKeepsTheSmallestAndLargestSizesFastSamplesAndSmallMisses) {
+  const double f = 1.0;
+  auto same = [&](const std::vector<CommSample>& s) {
+    int dropped = -2;
+    const AlphaBeta a = fit_alpha_beta_robust(s, f, &dropped), b = fit_alpha_beta(s, f);
+    EXPECT_EQ(dropped, -1);
+    EXPECT_EQ(a.latency.value, b.latency.value);
+    EXPECT_EQ(a.bandwidth.value, b.bandwidth.value);
+  };
+  std::vector<CommSample> s = on_line(f);
+  s[0].time = Milliseconds(s[0].time.value * 5);  // the smallest size sets the latency: kept
+  same(s);
+  s = on_line(f);
+  s[4].time = Milliseconds(s[4].time.value * 3);  // the largest: kept
+  same(s);
+  s = on_line(f);
+  s[2].time = Milliseconds(s[2].time.value * 0.1);  // faster than the line: kept
+  same(s);
+  s = on_line(f);
+  s[2].time = Milliseconds(s[2].time.value * 1.3);  // 30% slow: within kOutlierOff, kept
+  same(s);
+  s = on_line(f);
+  s[2].time = Milliseconds(s[2].time.value * 5);
+  s.pop_back();
+  s.erase(s.begin());  // 3 samples: nothing is left out
+  same(s);
+}
+
+TEST(Fit, RobustOnTheMeasuredAllgatherAcrossTheLink) {
+  // Row AD (docs/data/round23/AD.cluster.json): the 2-rank allgather across the emulated 1
+  // Gbit/s link; 256 KiB took 11.2 ms where 1 MiB took 7.7. The plain line's latency is 2.68
+  // ms, above the 1.2 ms that 16 and 64 KiB took; without that sample it is under 1 ms.
+  const std::vector<CommSample> s = {{Bytes(16384), Milliseconds(1.177)},
+                                     {Bytes(65536), Milliseconds(1.216)},
+                                     {Bytes(262144), Milliseconds(11.157)},
+                                     {Bytes(1048576), Milliseconds(7.721)},
+                                     {Bytes(4194304), Milliseconds(36.266)}};
+  const double f = algo_factor(CollectiveOp::kAllGather, 2);
+  EXPECT_NEAR(fit_alpha_beta(s, f).latency.value, 2.68, 0.01);
+  int dropped = -2;
+  const AlphaBeta ab = fit_alpha_beta_robust(s, f, &dropped);
+  EXPECT_EQ(dropped, 2);
+  EXPECT_LT(ab.latency.value, 1.0);
+  EXPECT_GT(ab.bandwidth.value, 5e7);  // still the link's ~1 Gbit/s
+  EXPECT_LT(ab.bandwidth.value, 1.25e8);
+}
+
 TEST(Fit, SingleSampleAndMedian) {
   AlphaBeta ab = fit_alpha_beta({{Bytes(1e6), Milliseconds(2)}}, 1.0);
   EXPECT_EQ(ab.latency.value, 0.0);
