@@ -80,6 +80,10 @@ int main(int argc, char** argv) {
   std::vector<long> sizes = {16 << 10, 64 << 10, 256 << 10};
   int calls = 30, passes = 3;
   double load_ms = 2;
+  if ((argc - 1) % 2) {
+    std::fprintf(stderr, "bench_busy_neighbour: %s needs a value\n", argv[argc - 1]);
+    return 2;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--sizes")) sizes = parse_list(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--calls")) calls = std::atoi(argv[i + 1]);
@@ -89,6 +93,17 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bench_busy_neighbour: unknown flag %s\n", argv[i]);
       return 2;
     }
+  }
+  for (long b : sizes)
+    if (b < 16 || b > (1L << 30)) {
+      std::fprintf(stderr, "bench_busy_neighbour: --sizes: %ld is not a byte count in 16 .. 1 GiB\n",
+                   b);
+      return 2;
+    }
+  if (calls < 1 || passes < 1 || !(load_ms > 0 && load_ms <= 1000)) {
+    std::fprintf(stderr, "bench_busy_neighbour: --calls and --passes must be >= 1, --load-ms in "
+                         "(0, 1000]\n");
+    return 2;
   }
   auto env = ex::dist_env_from_environment();
   if (!env.ok()) {
