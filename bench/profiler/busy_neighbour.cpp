@@ -33,20 +33,16 @@
 
 #include "executor/comm.h"
 #include "executor/rendezvous.h"
+#include "profiler/fit.h"
 
 namespace ex = paratune::executor;
+using paratune::profiler::median;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
 }
 
 double world_max(ex::Comms& comms, double v) {
@@ -141,8 +137,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < load_calls; ++i) (void)at::mm(a, b);
   };
 
-  auto call = [&](Op op, long bytes, at::Tensor& full, at::Tensor& half) {
-    (void)bytes;
+  auto call = [&](Op op, at::Tensor& full, at::Tensor& half) {
     switch (op) {
       case Op::kAllReduce: g.allreduce_(full); break;
       case Op::kAllGather: g.allgather_into(half, full); break;
@@ -171,13 +166,13 @@ int main(int argc, char** argv) {
             for (int i = 0; i < 3 + calls; ++i) {
               const auto c0 = Clock::now();
               if (c == 3 || c == 4) load();
-              if (c != 4) call(ops[oi], sizes[si], full, half);
+              if (c != 4) call(ops[oi], full, half);
               if (i >= 3) t.push_back(ms_since(c0));
             }
             mine = median(t);
             store->add(key, 1);
           } else if (c == 0) {
-            for (int i = 0; i < 3 + calls; ++i) call(ops[oi], sizes[si], full, half);
+            for (int i = 0; i < 3 + calls; ++i) call(ops[oi], full, half);
           } else {  // busy, train, load: compute (idle: sleep) until host 0 is done
             while (store->add(key, 0) < R) {
               // polled about every 2 ms: the store is served by a thread of rank 0, which
