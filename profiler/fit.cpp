@@ -53,6 +53,22 @@ AlphaBeta fit_alpha_beta_robust(const std::vector<CommSample>& samples, double f
   const AlphaBeta all = fit_alpha_beta(samples, factor);
   if (dropped) *dropped = -1;
   if (samples.size() < 4) return all;
+  // The largest size, when no line with a latency >= 0 through the next size comes near it.
+  std::vector<size_t> order(samples.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    return samples[x].bytes < samples[y].bytes;
+  });
+  const CommSample& big = samples[order.back()];
+  const CommSample& next = samples[order[order.size() - 2]];
+  if (next.bytes < big.bytes && next.time.value > 0 &&
+      big.time.value > kLargestOff * next.time.value * (big.bytes.value / next.bytes.value)) {
+    std::vector<CommSample> kept;
+    for (size_t i = 0; i < samples.size(); ++i)
+      if (i != order.back()) kept.push_back(samples[i]);
+    if (dropped) *dropped = static_cast<int>(order.back());
+    return fit_alpha_beta(kept, factor);
+  }
   auto line = [&](const CommSample& s) {
     return all.latency.value + factor * s.bytes.value / all.bandwidth.value * 1e3;
   };

@@ -29,11 +29,17 @@ AlphaBeta fit_alpha_beta(const std::vector<CommSample>& samples, double factor);
 /// lie beside it. A single slow size in the middle of the sweep (on the emulated link, the
 /// 2-rank allgather across it at 256 KiB took 7.8 and 11.2 ms where 1 MiB took 7.9 and 7.7) would
 /// otherwise lift the latency the line gives every small message; the smallest size is never
-/// left out, since it is what sets the latency (docs/accuracy.md, round 23). `dropped`, when
-/// given, is set to the index of the sample left out, or -1.
+/// left out, since it is what sets the latency (docs/accuracy.md, round 23). Before that, the
+/// largest size is left out (and nothing else) when it took more than kLargestOff (3) times
+/// what the next size's time scaled by the ratio of their bytes gives: no line with a latency
+/// >= 0 through the next sample comes within 3x of it, so it is not bandwidth but a stall (row
+/// AF's 2-rank reduce_scatter inside an island: 1.17 ms at 1 MiB, 18.5 ms at 4 MiB, where other
+/// rows took 5-7 ms; docs/accuracy.md, round 24). `dropped`, when given, is set to the index of
+/// the sample left out, or -1.
 AlphaBeta fit_alpha_beta_robust(const std::vector<CommSample>& samples, double factor,
                                 int* dropped = nullptr);
 inline constexpr double kOutlierOff = 0.5;
+inline constexpr double kLargestOff = 3.0;
 /// Median of a non-empty vector (mean of the two middle values for even sizes).
 double median(std::vector<double> v);
 /// Arithmetic mean; 0 for an empty vector.

@@ -76,7 +76,7 @@ TEST(Fit, RobustKeepsTheSmallestAndLargestSizesFastSamplesAndSmallMisses) {
   s[0].time = Milliseconds(s[0].time.value * 5);  // the smallest size sets the latency: kept
   same(s);
   s = on_line(f);
-  s[4].time = Milliseconds(s[4].time.value * 3);  // the largest: kept
+  s[4].time = Milliseconds(s[4].time.value * 3);  // the largest 3x the line: within kLargestOff, kept
   same(s);
   s = on_line(f);
   s[2].time = Milliseconds(s[2].time.value * 0.1);  // faster than the line: kept
@@ -108,6 +108,32 @@ TEST(Fit, RobustOnTheMeasuredAllgatherAcrossTheLink) {
   EXPECT_LT(ab.latency.value, 1.0);
   EXPECT_GT(ab.bandwidth.value, 5e7);  // still the link's ~1 Gbit/s
   EXPECT_LT(ab.bandwidth.value, 1.25e8);
+}
+
+TEST(Fit, RobustLeavesOutALargestSizeNoLineReaches) {
+  // Row AF (docs/data/round23/AF.cluster.json): the 2-rank reduce_scatter inside an island took
+  // 1.17 ms at 1 MiB and 18.48 ms at 4 MiB (15.8x for 4x the bytes; rows AD and AE: 5.1 and 6.9
+  // ms). The plain line through it gives a 1 MiB reduce_scatter (a ZeRO layer's) about 4 ms.
+  const std::vector<CommSample> s = {{Bytes(16384), Milliseconds(0.350)},
+                                     {Bytes(65536), Milliseconds(0.394)},
+                                     {Bytes(262144), Milliseconds(0.571)},
+                                     {Bytes(1048576), Milliseconds(1.169)},
+                                     {Bytes(4194304), Milliseconds(18.476)}};
+  const double f = algo_factor(CollectiveOp::kReduceScatter, 2);
+  auto at = [&](const AlphaBeta& ab, double bytes) {
+    return ab.latency.value + f * bytes / ab.bandwidth.value * 1e3;
+  };
+  EXPECT_GT(at(fit_alpha_beta(s, f), 1048576), 3.0);
+  int dropped = -2;
+  const AlphaBeta ab = fit_alpha_beta_robust(s, f, &dropped);
+  EXPECT_EQ(dropped, 4);
+  EXPECT_NEAR(at(ab, 1048576), 1.169, 0.15);  // the line now runs through the sizes below
+  EXPECT_NEAR(at(ab, 16384), 0.350, 0.1);
+  // Within kLargestOff of the next size's scaled time (row AE's 6.88 ms at 4 MiB, 5.3x): kept.
+  std::vector<CommSample> ae = s;
+  ae[3].time = Milliseconds(1.296), ae[4].time = Milliseconds(6.884);
+  fit_alpha_beta_robust(ae, f, &dropped);
+  EXPECT_EQ(dropped, -1);
 }
 
 TEST(Fit, SingleSampleAndMedian) {
