@@ -97,7 +97,8 @@ std::vector<Strategy> uniform_plans(const ModelConfig& model, int num_devices, i
 /// model and device count, in this order: DDP over all devices, ZeRO-2 and ZeRO-3 over all
 /// devices, DDP with checkpointing, the widest TP, TP 2 with DDP, TP 2 with ZeRO-2, TP 2 with ZeRO-3, TP 2 with
 /// sequence parallelism, the widest TP with sequence parallelism, the deepest pipeline, a 2-stage
-/// pipeline with DDP. Duplicates dropped.
+/// pipeline with DDP, TP 2 over strided ranks with DDP, a 2-stage pipeline with ZeRO-2, a
+/// 2-stage pipeline with TP 2. Duplicates dropped.
 std::vector<Strategy> calibration_plans(const ModelConfig& model, int num_devices, int batch);
 
 

@@ -10,11 +10,14 @@
 //
 //   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
 //       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
-//       [--fit-runs calibration.json]... [--per-placement] [--collective-groups by-size|by-op|by-use]
+//       [--exclude "PLAN NAME"]... [--fit-runs calibration.json]... [--per-placement] [--collective-groups by-size|by-op|by-use]
 //       [--comm-samples] [--comm-fit relative|floor|theil-sen|drop1|robust]
 //       [--call-ms X] [--per-call]
 //       [--dump FILE]
 //
+// --exclude leaves a row out altogether (neither fitted on nor scored): `--exclude X` against
+// `--add X` scores a fit with and without plan X on the same held-out plans (round 24: would
+// calibrating on more plans help?).
 // --comm-samples prices collectives by the cluster profile's alpha-beta fits plus the measured
 // samples' residual (EstimatorOptions::comm_samples; off by default, as `paratune` prices them):
 // the same rows scored with and without it (docs/accuracy.md, round 21).
@@ -222,6 +225,7 @@ int main(int argc, char** argv) {
   std::string cluster, model, profile, rows_path;
   std::vector<double> penalties = {0.001, 0.003, 0.01, 0.03, 0.1, 0.3};
   std::vector<std::string> add;
+  std::vector<std::string> exclude;  // --exclude: rows neither trained on nor scored
   std::vector<std::string> fit_runs;  // calibration files whose runs to fit on as well
   bool per_placement = false;
   bool comm_samples = false;  // price collectives with the samples' residual (round 21, off)
@@ -252,6 +256,7 @@ int main(int argc, char** argv) {
     else if (k == "--profile") profile = v;
     else if (k == "--rows") rows_path = v;
     else if (k == "--add") add.push_back(v);
+    else if (k == "--exclude") exclude.push_back(v);
     else if (k == "--fit-runs") fit_runs.push_back(v);
     else if (k == "--dump") dump = v;
     else if (k == "--call-ms") {
@@ -298,11 +303,16 @@ int main(int argc, char** argv) {
   if (!j->contains("rows") || !(*j)["rows"].is_array()) die(rows_path + ": field \"rows\": missing");
 
   std::vector<Row> train, held;
+  std::vector<std::string> excluded;  // the rows --exclude named
   std::vector<std::string> seen;  // strategies already taken (the searched plan may repeat one)
   for (const Json& r : (*j)["rows"]) {
     if (r.value("status", std::string()) != "ok") continue;
     Row row;
     row.name = r.at("plan").get<std::string>();
+    if (std::find(exclude.begin(), exclude.end(), row.name) != exclude.end()) {
+      excluded.push_back(row.name);
+      continue;
+    }
     StatusOr<Strategy> s = strategy_from_json(r.at("strategy"), rows_path);
     if (!s.ok()) die(s.status().message());
     row.plan = *s;
@@ -324,6 +334,9 @@ int main(int argc, char** argv) {
     for (const Row& r : train) found = found || r.name == a;
     if (!found) die("--add '" + a + "': no such plan in " + rows_path);
   }
+  for (const std::string& x : exclude)
+    if (std::find(excluded.begin(), excluded.end(), x) == excluded.end())
+      die("--exclude '" + x + "': no such plan in " + rows_path);
 
   calibrate::FitInputs fit;
   fit.model = &in.model;
@@ -342,8 +355,9 @@ int main(int argc, char** argv) {
   std::vector<double> held_meas, train_meas;
   for (const Row& r : held) held_meas.push_back(r.meas_ms);
   for (const Row& r : train) train_meas.push_back(r.meas_ms);
-  std::printf("bench_calibration_refit: %zu training plans (%zu added), %zu held-out plans, from %s\n",
-              train.size(), add.size(), held.size(), rows_path.c_str());
+  std::printf("bench_calibration_refit: %zu training plans (%zu added), %zu held-out plans (%zu "
+              "excluded), from %s\n",
+              train.size(), add.size(), held.size(), excluded.size(), rows_path.c_str());
   const Score raw = score(predictions(fit, held, estimator::TermScales{}), held_meas);
   std::printf("baseline, every multiplier 1: held-out time mean abs error %.1f%%, max %.1f%%, "
               "tau %.3f\n",
