@@ -65,6 +65,11 @@ std::string describe(const estimator::TermScales& s) {
     std::snprintf(buf, sizeof buf, "+%.3f ms per call", s.call_ms);
     out += (out.empty() ? "" : ", ") + std::string(buf);
   }
+  if (s.granularity != 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "granularity %+.3f", s.granularity);
+    out += (out.empty() ? "" : ", ") + std::string(buf);
+  }
   // Entries of one use (and placement) that all share one value, as a by-use fit writes them,
   // print once: "tp collectives x0.79".
   auto same_group = [](const estimator::CollectiveScale& a, const estimator::CollectiveScale& b) {
@@ -131,6 +136,7 @@ Json to_json(const Calibration& c) {
                  {"checkpoint", c.scales.checkpoint},
                  {"collectives", cols}};
   if (c.scales.call_ms > 0) scales["call_ms"] = c.scales.call_ms;
+  if (c.scales.granularity != 0) scales["granularity"] = c.scales.granularity;
   if (c.collective_groups != CollectiveGroups::kBySize)
     fit["collective_groups"] = to_string(c.collective_groups);
   if (c.per_placement) fit["per_placement"] = true;
@@ -165,6 +171,7 @@ StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& fi
     c.scales.pipeline = s.number("pipeline", lo, hi);
     if (s.has("checkpoint")) c.scales.checkpoint = s.number("checkpoint", lo, hi);
     if (s.has("call_ms")) c.scales.call_ms = s.number("call_ms", 0, 16);
+    if (s.has("granularity")) c.scales.granularity = s.number("granularity", -1, 1);
     for (ObjectReader& cr : s.objects("collectives")) {
       estimator::CollectiveScale cs;
       cs.use = cr.enumeration("use", {"tp", "dp"}) == "tp" ? estimator::CommUse::kTensor
@@ -333,6 +340,26 @@ std::vector<Strategy> calibration_plans(const ModelConfig& model, int n, int bat
       break;
     }
   }
+  // Round 25: every plan above computes the same samples per rank per micro-batch over its tp
+  // (1 at global batch 2 x devices), so nothing tells how compute changes with that size
+  // (TermScales::granularity). A pipeline with DDP at half its micro-batches (at least
+  // one per stage) computes twice as many: the pair differs in that alone. The shallowest such
+  // pipeline (the 2-stage one where there is one): the most micro-batches per stage are left.
+  const Strategy* base = nullptr;
+  for (const Strategy& s : out) {
+    if (s.pp < 2 || s.layers[0].tp != 1 || s.layers[0].dp_type != DpType::kDdp ||
+        !plain(s.layers[0]) || s.micro_batches % 2 != 0 || s.micro_batches / 2 < s.pp)
+      continue;
+    Strategy half = s;
+    half.micro_batches /= 2;
+    if (!validate(half, model, "plan").ok()) continue;
+    if (base == nullptr || s.pp < base->pp) base = &s;
+  }
+  if (base != nullptr) {
+    Strategy half = *base;
+    half.micro_batches /= 2;
+    out.push_back(std::move(half));
+  }
   return out;
 }
 
@@ -414,12 +441,14 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
     double weight = 0;  // penalty on x^2
     double x = 0;       // log(value); for `per_call`, log(1 + call_ms / kCallBaseMs)
     double* per_call = nullptr;  // TermScales::call_ms: an added time, not a multiplier
+    double* direct = nullptr;    // TermScales::granularity: x itself, in [-1, 1]
   };
   std::vector<Param> params = {{{&s.compute}, penalty},
                                {{&s.wait}, penalty},
                                {{&s.pipeline}, penalty},
                                {{&s.checkpoint}, penalty}};
   if (in.per_call) params.push_back({{}, penalty, 0.0, &s.call_ms});
+  if (in.per_granularity) params.push_back({{}, penalty, 0.0, nullptr, &s.granularity});
   std::vector<std::string> group_keys(params.size());
   auto param_for = [&](const std::string& key, double weight) -> Param& {
     size_t g = 0;
@@ -451,12 +480,13 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
     for (Param& p : params) {
       for (double* q : p.slots) *q *= std::exp(p.x);
       if (p.per_call) *p.per_call = in.call_ms + kCallBaseMs * (std::exp(p.x) - 1);
+      if (p.direct) *p.direct = p.x;
     }
   };
   // A parameter that no calibration plan's prediction depends on stays 1.
   std::vector<Param*> used;
   for (Param& p : params) {
-    p.x = std::log(2.0);
+    p.x = p.direct ? 0.5 : std::log(2.0);
     apply();
     StatusOr<std::vector<double>> moved = predict_all(s);
     p.x = 0;
@@ -485,6 +515,7 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
     for (Param* p : used) {
       const double keep = p->x;
       double a = p->per_call ? 0.0 : lo_bound, b = hi_bound;
+      if (p->direct) a = -1, b = 1;
       auto at = [&](double x) {
         p->x = x;
         return objective();

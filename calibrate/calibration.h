@@ -98,7 +98,9 @@ std::vector<Strategy> uniform_plans(const ModelConfig& model, int num_devices, i
 /// devices, DDP with checkpointing, the widest TP, TP 2 with DDP, TP 2 with ZeRO-2, TP 2 with ZeRO-3, TP 2 with
 /// sequence parallelism, the widest TP with sequence parallelism, the deepest pipeline, a 2-stage
 /// pipeline with DDP, TP 2 over strided ranks with DDP, a 2-stage pipeline with ZeRO-2, a
-/// 2-stage pipeline with TP 2. Duplicates dropped.
+/// 2-stage pipeline with TP 2; then the shallowest of those pipelines with DDP again at half its
+/// micro-batches (twice the samples per rank per micro-batch; where that leaves at least one
+/// per stage). Duplicates dropped.
 std::vector<Strategy> calibration_plans(const ModelConfig& model, int num_devices, int batch);
 
 
@@ -124,6 +126,11 @@ struct FitInputs {
   // calibrate`; bench_calibration_refit --call-ms X / --per-call (docs/accuracy.md, round 22).
   double call_ms = 0;
   bool per_call = false;
+  // TermScales::granularity, the exponent of compute's dependence on samples per rank per
+  // micro-batch over tp (round 25), fitted when the plans differ in that size (it stays 0
+  // otherwise): on by default (`paratune calibrate --no-granularity`,
+  // bench_calibration_refit --no-granularity turn it off).
+  bool per_granularity = true;
 };
 
 /// The estimator's iteration time (ms) of `plan` on every device of the cluster with `scales`;

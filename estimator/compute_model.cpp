@@ -16,6 +16,8 @@
 //                (0 when the cluster gives no memory bandwidth)
 //   backward = 2 * forward (weight and input gradients).
 // Activation checkpointing and TP communication are added by layer_cost.cpp, not here.
+// The result is multiplied by the calibration's scales.compute and by (b / t)^(-granularity)
+// (TermScales::granularity, 0 = no change).
 #include "estimator/compute_model.h"
 
 #include <algorithm>
@@ -119,7 +121,10 @@ ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp) 
   t = measured ? *measured
                : analytic_compute(*ctx.model, *ctx.cluster, kind, b, tp,
                                   ctx.options.analytic_efficiency);
-  return scaled(t, ctx.options.scales.compute);
+  // The calibration's granularity exponent (TermScales::granularity, 0 unless set).
+  const double g = ctx.options.scales.granularity;
+  const double by_size = g == 0 ? 1.0 : std::pow(static_cast<double>(b) / tp, -g);
+  return scaled(t, ctx.options.scales.compute * by_size);
 }
 
 Milliseconds optimizer_step_time(const CostContext& ctx, double params) {

@@ -32,7 +32,8 @@ double TermScales::collective(CommUse use, CollectiveOp op, int group_size,
 bool TermScales::identity() const {
   for (const CollectiveScale& c : collectives)
     if (c.scale != 1) return false;
-  return compute == 1 && wait == 1 && pipeline == 1 && checkpoint == 1 && call_ms == 0;
+  return compute == 1 && wait == 1 && pipeline == 1 && checkpoint == 1 && call_ms == 0 &&
+         granularity == 0;
 }
 
 Status TermScales::validate() const {
@@ -50,6 +51,10 @@ Status TermScales::validate() const {
   if (!std::isfinite(call_ms) || call_ms < 0 || call_ms > 16) {
     return InvalidArgument("term scales: field \"call_ms\" must be in [0, 16] ms, got " +
                            std::to_string(call_ms));
+  }
+  if (!std::isfinite(granularity) || granularity < -1 || granularity > 1) {
+    return InvalidArgument("term scales: field \"granularity\" must be in [-1, 1], got " +
+                           std::to_string(granularity));
   }
   for (size_t i = 0; i < collectives.size(); ++i) {
     const CollectiveScale& c = collectives[i];

@@ -54,6 +54,13 @@ struct TermScales {
   // file may set it (scales.call_ms), `paratune calibrate` leaves it at 0 (docs/accuracy.md,
   // round 22: fitted it stays at 0; fixed at 0.2 ms it helped the 2 x 2 rows, not the 2 x 4).
   double call_ms = 0;
+  // Not a multiplier: an exponent. Every layer's profiled compute is also multiplied by
+  // g^(-granularity), g = samples a rank computes per micro-batch over its tp (b / t; 1 in every
+  // plan of paratune calibrate's defaults at global batch 2 x devices). The executor's time per
+  // micro-batch grows more slowly with b than the model profile's layer points (round 25: 1.11-1.16x
+  // the profile at g = 1, 1.00-1.05x at 2, 0.93-0.97x at 4). 0 (the default) changes nothing;
+  // bench_calibration_refit --per-granularity fits it, in [-1, 1].
+  double granularity = 0;
   // Per use, collective, group size and placement; a (use, op, size, placement) not listed: the
   // entry without a placement for (use, op, size), else 1.
   std::vector<CollectiveScale> collectives;

@@ -54,6 +54,9 @@ int cmd_calibrate(int argc, char** argv) {
                             "op and group size), by-op, by-use (one for TP's, one for DP's), "
                             "nested (per use, times a per-entry factor held near 1)",
        cxxopts::value<std::string>()->default_value("by-size"))
+      ("no-granularity", "do not fit how compute scales with the samples a rank computes per "
+                         "micro-batch over its tp (scales.granularity; fitted by default from the "
+                         "plans that differ in it)")
       ("refit", "fit the runs stored in this calibration file (made on the same profiles) "
                 "instead of training: try other fit options without new runs",
        cxxopts::value<std::string>())
@@ -155,6 +158,7 @@ int cmd_calibrate(int argc, char** argv) {
   }
   calibrate::FitInputs fit;
   fit.per_placement = r.count("per-placement") > 0;
+  fit.per_granularity = r.count("no-granularity") == 0;
   fit.collective_groups = *groups;
   fit.model = &in->model;
   fit.cluster = &in->cluster;

@@ -12,7 +12,7 @@
 //       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
 //       [--exclude "PLAN NAME"]... [--fit-runs calibration.json]... [--per-placement] [--collective-groups by-size|by-op|by-use]
 //       [--comm-samples] [--comm-fit relative|floor|theil-sen|drop1|robust]
-//       [--call-ms X] [--per-call]
+//       [--call-ms X] [--per-call] [--per-granularity | --no-granularity]
 //       [--dump FILE]
 //
 // --exclude leaves a row out altogether (neither fitted on nor scored): `--exclude X` against
@@ -30,6 +30,9 @@
 // 23 on (profiler::fit_alpha_beta_robust), for the profiles stored before it.
 // --call-ms X charges X ms per blocking collective call (TermScales::call_ms, fixed in every
 // fit); --per-call fits it too, from X (default 0) up (round 22).
+// --per-granularity (the default, as in `paratune calibrate`) fits TermScales::granularity:
+// compute times (b / tp)^(-granularity), b the samples of a rank's micro-batch; it stays 0 unless
+// the training plans differ in b / tp (round 25). --no-granularity leaves it at 0.
 // --dump FILE writes the first --fit-runs fit's held-out predictions as CSV (plan, predicted and
 // measured ms, relative error).
 // --per-placement fits one multiplier per collective for groups inside an island and another
@@ -232,6 +235,7 @@ int main(int argc, char** argv) {
   std::string comm_fit;  // "relative" | "floor": refit the profile's alpha-beta (round 22)
   std::string dump;       // --dump FILE: the first --fit-runs fit's held-out predictions (CSV)
   bool per_call = false;  // fit TermScales::call_ms too (round 22)
+  bool per_granularity = true;  // fit TermScales::granularity (round 25; --no-granularity)
   double call_ms = 0;     // TermScales::call_ms, fixed (or where --per-call starts)
   calibrate::CollectiveGroups groups = calibrate::CollectiveGroups::kBySize;
   double deviation_penalty = -1;
@@ -243,6 +247,10 @@ int main(int argc, char** argv) {
     }
     if (k == "--per-call") {
       per_call = true;
+      continue;
+    }
+    if (k == "--per-granularity" || k == "--no-granularity") {
+      per_granularity = k == "--per-granularity";
       continue;
     }
     if (k == "--comm-samples") {
@@ -348,6 +356,7 @@ int main(int argc, char** argv) {
   fit.options.comm_samples = comm_samples;
   fit.per_placement = per_placement;
   fit.per_call = per_call;
+  fit.per_granularity = per_granularity;
   fit.call_ms = call_ms;
   fit.collective_groups = groups;
   fit.deviation_penalty = deviation_penalty;

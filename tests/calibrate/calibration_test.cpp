@@ -72,7 +72,7 @@ TEST_F(CalibrationTest, PlansCoverEveryFamilyOnce) {
   std::set<std::string> names;
   bool ddp4 = false, zero2 = false, zero3 = false, tp4 = false, pp4 = false, pp2 = false,
        ckpt = false, sp = false, zero3_dp2 = false, tp_strided = false, pp2_zero2 = false,
-       pp2_tp2 = false;
+       pp2_tp2 = false, pp2_half = false;
   for (const Strategy& s : plans) {
     EXPECT_TRUE(validate(s, model_, "plan").ok()) << runner::plan_name(s);
     EXPECT_TRUE(names.insert(to_json(s).dump()).second) << "listed twice: " << runner::plan_name(s);
@@ -93,11 +93,16 @@ TEST_F(CalibrationTest, PlansCoverEveryFamilyOnce) {
                   l.dp_type == DpType::kDdp;
     pp2_zero2 |= s.pp == 2 && l.tp == 1 && l.dp == 2 && l.dp_type == DpType::kZero2;
     pp2_tp2 |= s.pp == 2 && l.tp == 2;
+    // round 25: the 2-stage DDP pipeline at 2 micro-batches as well as at 4 (2 samples a rank per
+    // micro-batch where every other plan has 1)
+    pp2_half |= s.pp == 2 && l.tp == 1 && l.dp == 2 && l.dp_type == DpType::kDdp &&
+                s.micro_batches == 2;
   }
   EXPECT_TRUE(ddp4 && zero2 && zero3 && zero3_dp2 && tp4 && pp4 && pp2 && ckpt && sp);
-  EXPECT_TRUE(tp_strided && pp2_zero2 && pp2_tp2);
+  EXPECT_TRUE(tp_strided && pp2_zero2 && pp2_tp2 && pp2_half);
+  EXPECT_EQ(runner::plan_name(plans.back()), "pp2-m2 tp1-dp2");
   EXPECT_GE(plans.size(), 8u);
-  EXPECT_LE(plans.size(), 15u);
+  EXPECT_LE(plans.size(), 16u);
   // Two devices: fewer families, still more than one plan.
   EXPECT_GE(calibration_plans(model_, 2, 8).size(), 2u);
 }
@@ -194,6 +199,50 @@ TEST_F(CalibrationTest, CallTimeFixedOrFitted) {
   ASSERT_TRUE(fitted.ok()) << fitted.status().message();
   EXPECT_GT(fitted->scales.call_ms, 0.1) << describe(fitted->scales);
   EXPECT_LT(fitted->log_rms_after, off->log_rms_after) << describe(fitted->scales);
+}
+
+// TermScales::granularity (round 25): fitted by default; kept in the file only when it is not 0.
+// Every calibration plan but the last computes 1 sample a rank per micro-batch over its tp,
+// where the exponent changes nothing; the last (pp2-m2, 2 samples) is what tells it apart.
+TEST_F(CalibrationTest, GranularityFittedFromTheHalfMicroBatchPlan) {
+  estimator::TermScales truth;
+  truth.compute = 1.3;
+  truth.granularity = 0.15;
+  FitInputs in = inputs();
+  ASSERT_TRUE(in.per_granularity);  // the default
+  std::vector<std::pair<Strategy, double>> measured = measured_with(in, truth);
+  ASSERT_EQ(runner::plan_name(measured.back().first), "pp2-m2 tp1-dp2");
+  StatusOr<Calibration> fitted = fit_calibration(in, measured);
+  ASSERT_TRUE(fitted.ok()) << fitted.status().message();
+  EXPECT_NEAR(fitted->scales.granularity, 0.15, 0.03) << describe(fitted->scales);
+  EXPECT_NEAR(fitted->scales.compute, 1.3, 0.05) << describe(fitted->scales);
+  EXPECT_LT(fitted->log_rms_after, 0.01) << describe(fitted->scales);
+  EXPECT_NE(describe(fitted->scales).find("granularity +0.1"), std::string::npos)
+      << describe(fitted->scales);
+  // Off: it stays 0, the fit is worse, and the file has no such field.
+  in.per_granularity = false;
+  StatusOr<Calibration> off = fit_calibration(in, measured);
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_EQ(off->scales.granularity, 0.0);
+  EXPECT_GT(off->log_rms_after, fitted->log_rms_after) << describe(off->scales);
+  EXPECT_FALSE(to_json(*off)["scales"].contains("granularity"));
+  // Without the plan of 2 samples a rank nothing tells it apart: it stays 0.
+  in.per_granularity = true;
+  std::vector<std::pair<Strategy, double>> same(measured.begin(), measured.end() - 1);
+  StatusOr<Calibration> alone = fit_calibration(in, same);
+  ASSERT_TRUE(alone.ok()) << alone.status().message();
+  EXPECT_EQ(alone->scales.granularity, 0.0) << describe(alone->scales);
+  // The file keeps it; out of [-1, 1] is an error that names the field.
+  const Json j = to_json(*fitted);
+  EXPECT_EQ(j["scales"]["granularity"], fitted->scales.granularity);
+  StatusOr<Calibration> back = calibration_from_json(j, "cal.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->scales.granularity, fitted->scales.granularity);
+  Json bad = j;
+  bad["scales"]["granularity"] = 1.5;
+  StatusOr<Calibration> e = calibration_from_json(bad, "cal.json");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("scales.granularity"), std::string::npos);
 }
 
 TEST_F(CalibrationTest, TiedCollectivesShareOneMultiplierPerGroup) {

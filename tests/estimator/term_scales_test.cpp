@@ -1,7 +1,10 @@
 // TermScales: each multiplier moves exactly its term, and 1 leaves every figure as it was.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "estimator/comm_model.h"
+#include "estimator/compute_model.h"
 #include "estimator/layer_cost.h"
 #include "estimator/pipeline.h"
 #include "estimator/resharding.h"
@@ -29,6 +32,30 @@ TEST_F(TermScalesTest, ComputeScaleMultipliesComputeOnly) {
   EXPECT_DOUBLE_EQ(c.forward.value, 6.0);
   EXPECT_DOUBLE_EQ(c.backward.value, 12.0);
   EXPECT_DOUBLE_EQ(c.grad_sync.value, base.grad_sync.value);  // collectives untouched
+}
+
+// granularity (round 25; 0 unless a calibration sets it): compute times (b / tp)^(-g), b the
+// rank's samples per micro-batch; 0 leaves it, and b / tp = 1 is untouched at any g.
+TEST_F(TermScalesTest, GranularityScalesComputeBySamplesPerRankOverTp) {
+  CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);  // b = 2
+  const LayerCost base = transformer_layer_cost(ctx, 0, strategy(1, 2));
+  ctx.options.scales.granularity = 0.25;
+  const LayerCost c = transformer_layer_cost(ctx, 0, strategy(1, 2));
+  ASSERT_TRUE(c.feasible) << c.why_not;
+  EXPECT_DOUBLE_EQ(c.forward.value, base.forward.value * std::pow(2.0, -0.25));
+  EXPECT_DOUBLE_EQ(c.backward.value, base.backward.value * std::pow(2.0, -0.25));
+  EXPECT_DOUBLE_EQ(c.grad_sync.value, base.grad_sync.value);  // collectives untouched
+  // compute_time directly: tp 2 at b = 4 is g = 2, tp 2 at b = 2 is g = 1 (unchanged).
+  const CostContext plain = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);
+  CostContext t = plain;
+  t.options.scales.granularity = 0.25;
+  EXPECT_DOUBLE_EQ(compute_time(t, LayerKind::kTransformer, 4, 2).backward.value,
+                   compute_time(plain, LayerKind::kTransformer, 4, 2).backward.value *
+                       std::pow(2.0, -0.25));
+  EXPECT_DOUBLE_EQ(compute_time(t, LayerKind::kTransformer, 2, 2).forward.value,
+                   compute_time(plain, LayerKind::kTransformer, 2, 2).forward.value);
+  t.options.scales.granularity = 2;
+  EXPECT_FALSE(t.options.scales.validate().ok());
 }
 
 TEST_F(TermScalesTest, CheckpointScaleMultipliesTheCheckpointedForwardOnly) {
