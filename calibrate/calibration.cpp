@@ -67,7 +67,8 @@ std::string describe(const estimator::TermScales& s) {
   }
   if (s.granularity != 0) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "granularity %+.3f", s.granularity);
+    std::snprintf(buf, sizeof buf, "granularity %+.3f over %g..%g", s.granularity,
+                  s.granularity_lo, s.granularity_hi);
     out += (out.empty() ? "" : ", ") + std::string(buf);
   }
   // Entries of one use (and placement) that all share one value, as a by-use fit writes them,
@@ -136,7 +137,10 @@ Json to_json(const Calibration& c) {
                  {"checkpoint", c.scales.checkpoint},
                  {"collectives", cols}};
   if (c.scales.call_ms > 0) scales["call_ms"] = c.scales.call_ms;
-  if (c.scales.granularity != 0) scales["granularity"] = c.scales.granularity;
+  if (c.scales.granularity != 0) {
+    scales["granularity"] = c.scales.granularity;
+    scales["granularity_range"] = Json::array({c.scales.granularity_lo, c.scales.granularity_hi});
+  }
   if (c.collective_groups != CollectiveGroups::kBySize)
     fit["collective_groups"] = to_string(c.collective_groups);
   if (c.per_placement) fit["per_placement"] = true;
@@ -172,6 +176,13 @@ StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& fi
     if (s.has("checkpoint")) c.scales.checkpoint = s.number("checkpoint", lo, hi);
     if (s.has("call_ms")) c.scales.call_ms = s.number("call_ms", 0, 16);
     if (s.has("granularity")) c.scales.granularity = s.number("granularity", -1, 1);
+    if (s.has("granularity_range")) {
+      const Json& g = s.raw("granularity_range");
+      if (!g.is_array() || g.size() != 2 || !g[0].is_number() || !g[1].is_number())
+        return InvalidArgument(file + ": field \"scales.granularity_range\": expected [lo, hi]");
+      c.scales.granularity_lo = g[0].get<double>();
+      c.scales.granularity_hi = g[1].get<double>();
+    }
     for (ObjectReader& cr : s.objects("collectives")) {
       estimator::CollectiveScale cs;
       cs.use = cr.enumeration("use", {"tp", "dp"}) == "tp" ? estimator::CommUse::kTensor
@@ -448,7 +459,19 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
                                {{&s.pipeline}, penalty},
                                {{&s.checkpoint}, penalty}};
   if (in.per_call) params.push_back({{}, penalty, 0.0, &s.call_ms});
-  if (in.per_granularity) params.push_back({{}, penalty, 0.0, nullptr, &s.granularity});
+  if (in.per_granularity) {
+    params.push_back({{}, penalty, 0.0, nullptr, &s.granularity});
+    // The sizes the plans span: the exponent holds between them and no further.
+    bool first = true;
+    for (const auto& [plan, ms] : measured) {
+      const LayerStrategy& l = plan.layers.front();
+      const double g = static_cast<double>(plan.global_batch) / plan.micro_batches /
+                       std::max(1, l.dp) / std::max(1, l.tp);
+      s.granularity_lo = first ? g : std::min(s.granularity_lo, g);
+      s.granularity_hi = first ? g : std::max(s.granularity_hi, g);
+      first = false;
+    }
+  }
   std::vector<std::string> group_keys(params.size());
   auto param_for = [&](const std::string& key, double weight) -> Param& {
     size_t g = 0;

@@ -16,8 +16,8 @@
 //                (0 when the cluster gives no memory bandwidth)
 //   backward = 2 * forward (weight and input gradients).
 // Activation checkpointing and TP communication are added by layer_cost.cpp, not here.
-// The result is multiplied by the calibration's scales.compute and by (b / t)^(-granularity)
-// (TermScales::granularity, 0 = no change).
+// The result is multiplied by the calibration's scales.compute and by (b / t)^(-granularity),
+// b / t clamped to the sizes it was fitted over (TermScales::granularity, 0 = no change).
 #include "estimator/compute_model.h"
 
 #include <algorithm>
@@ -123,7 +123,11 @@ ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp) 
                                   ctx.options.analytic_efficiency);
   // The calibration's granularity exponent (TermScales::granularity, 0 unless set).
   const double g = ctx.options.scales.granularity;
-  const double by_size = g == 0 ? 1.0 : std::pow(static_cast<double>(b) / tp, -g);
+  const TermScales& sc = ctx.options.scales;
+  const double by_size =
+      g == 0 ? 1.0
+             : std::pow(std::clamp(static_cast<double>(b) / tp, sc.granularity_lo, sc.granularity_hi),
+                        -g);
   return scaled(t, ctx.options.scales.compute * by_size);
 }
 

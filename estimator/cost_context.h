@@ -61,6 +61,10 @@ struct TermScales {
   // the profile at g = 1, 1.00-1.05x at 2, 0.93-0.97x at 4). 0 (the default) changes nothing;
   // bench_calibration_refit --per-granularity fits it, in [-1, 1].
   double granularity = 0;
+  // The sizes g the exponent was fitted over (the calibration plans' b / t): outside them g is
+  // taken at the nearer end, as a power law from two sizes says nothing beyond them (round 25,
+  // row AI: at g = 4 the unclamped exponent predicted 38.5 ms for 50.0 measured, clamped 48.0).
+  double granularity_lo = 1, granularity_hi = 1;
   // Per use, collective, group size and placement; a (use, op, size, placement) not listed: the
   // entry without a placement for (use, op, size), else 1.
   std::vector<CollectiveScale> collectives;

@@ -208,6 +208,7 @@ TEST_F(CalibrationTest, GranularityFittedFromTheHalfMicroBatchPlan) {
   estimator::TermScales truth;
   truth.compute = 1.3;
   truth.granularity = 0.15;
+  truth.granularity_hi = 2;
   FitInputs in = inputs();
   ASSERT_TRUE(in.per_granularity);  // the default
   std::vector<std::pair<Strategy, double>> measured = measured_with(in, truth);
@@ -219,6 +220,9 @@ TEST_F(CalibrationTest, GranularityFittedFromTheHalfMicroBatchPlan) {
   EXPECT_LT(fitted->log_rms_after, 0.01) << describe(fitted->scales);
   EXPECT_NE(describe(fitted->scales).find("granularity +0.1"), std::string::npos)
       << describe(fitted->scales);
+  // Fitted over the sizes the plans span (1 and 2 samples a rank), and held there.
+  EXPECT_EQ(fitted->scales.granularity_lo, 1.0);
+  EXPECT_EQ(fitted->scales.granularity_hi, 2.0);
   // Off: it stays 0, the fit is worse, and the file has no such field.
   in.per_granularity = false;
   StatusOr<Calibration> off = fit_calibration(in, measured);
@@ -238,6 +242,7 @@ TEST_F(CalibrationTest, GranularityFittedFromTheHalfMicroBatchPlan) {
   StatusOr<Calibration> back = calibration_from_json(j, "cal.json");
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->scales.granularity, fitted->scales.granularity);
+  EXPECT_EQ(back->scales.granularity_hi, 2.0);
   Json bad = j;
   bad["scales"]["granularity"] = 1.5;
   StatusOr<Calibration> e = calibration_from_json(bad, "cal.json");

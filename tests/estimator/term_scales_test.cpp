@@ -40,6 +40,7 @@ TEST_F(TermScalesTest, GranularityScalesComputeBySamplesPerRankOverTp) {
   CostContext ctx = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);  // b = 2
   const LayerCost base = transformer_layer_cost(ctx, 0, strategy(1, 2));
   ctx.options.scales.granularity = 0.25;
+  ctx.options.scales.granularity_hi = 2;  // fitted over 1..2 samples a rank
   const LayerCost c = transformer_layer_cost(ctx, 0, strategy(1, 2));
   ASSERT_TRUE(c.feasible) << c.why_not;
   EXPECT_DOUBLE_EQ(c.forward.value, base.forward.value * std::pow(2.0, -0.25));
@@ -49,11 +50,26 @@ TEST_F(TermScalesTest, GranularityScalesComputeBySamplesPerRankOverTp) {
   const CostContext plain = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);
   CostContext t = plain;
   t.options.scales.granularity = 0.25;
+  t.options.scales.granularity_hi = 2;
   EXPECT_DOUBLE_EQ(compute_time(t, LayerKind::kTransformer, 4, 2).backward.value,
                    compute_time(plain, LayerKind::kTransformer, 4, 2).backward.value *
                        std::pow(2.0, -0.25));
   EXPECT_DOUBLE_EQ(compute_time(t, LayerKind::kTransformer, 2, 2).forward.value,
                    compute_time(plain, LayerKind::kTransformer, 2, 2).forward.value);
+  // Outside the sizes it was fitted over, the nearer end: fitted over 1..2, g = 4 counts as 2.
+  t.options.scales.granularity_hi = 2;
+  CostContext wide = plain;
+  wide.options.scales.granularity = 0.25;
+  wide.options.scales.granularity_hi = 4;
+  EXPECT_DOUBLE_EQ(compute_time(t, LayerKind::kTransformer, 8, 2).forward.value,
+                   compute_time(plain, LayerKind::kTransformer, 8, 2).forward.value *
+                       std::pow(2.0, -0.25));
+  EXPECT_DOUBLE_EQ(compute_time(wide, LayerKind::kTransformer, 8, 2).forward.value,
+                   compute_time(plain, LayerKind::kTransformer, 8, 2).forward.value *
+                       std::pow(4.0, -0.25));
+  t.options.scales.granularity_lo = 3;  // lo > hi
+  EXPECT_FALSE(t.options.scales.validate().ok());
+  t.options.scales.granularity_lo = 1;
   t.options.scales.granularity = 2;
   EXPECT_FALSE(t.options.scales.validate().ok());
 }
