@@ -59,7 +59,8 @@ struct TermScales {
   // plan of paratune calibrate's defaults at global batch 2 x devices). The executor's time per
   // micro-batch grows more slowly with b than the model profile's layer points (round 25: 1.11-1.16x
   // the profile at g = 1, 1.00-1.05x at 2, 0.93-0.97x at 4). 0 (the default) changes nothing;
-  // bench_calibration_refit --per-granularity fits it, in [-1, 1].
+  // `paratune calibrate` fits it, in [-1, 1], from its plan at half the micro-batches
+  // (--no-granularity: not fitted).
   double granularity = 0;
   // The sizes g the exponent was fitted over (the calibration plans' b / t): outside them g is
   // taken at the nearer end, as a power law from two sizes says nothing beyond them (round 25,
