@@ -461,7 +461,8 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   if (in.per_call) params.push_back({{}, penalty, 0.0, &s.call_ms});
   if (in.per_granularity) {
     params.push_back({{}, penalty, 0.0, nullptr, &s.granularity});
-    // The sizes the plans span: the exponent holds between them and no further.
+    // The sizes the plans span: the exponent holds between them and no further (each plan's
+    // first layer: calibration plans are uniform).
     bool first = true;
     for (const auto& [plan, ms] : measured) {
       const LayerStrategy& l = plan.layers.front();

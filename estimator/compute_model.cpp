@@ -121,14 +121,15 @@ ComputeTime compute_time(const CostContext& ctx, LayerKind kind, int b, int tp) 
   t = measured ? *measured
                : analytic_compute(*ctx.model, *ctx.cluster, kind, b, tp,
                                   ctx.options.analytic_efficiency);
-  // The calibration's granularity exponent (TermScales::granularity, 0 unless set).
-  const double g = ctx.options.scales.granularity;
+  // The calibration's granularity exponent (TermScales::granularity, 0 unless set), over the
+  // samples a rank computes per micro-batch over its tp, held to the range it was fitted over.
   const TermScales& sc = ctx.options.scales;
-  const double by_size =
-      g == 0 ? 1.0
-             : std::pow(std::clamp(static_cast<double>(b) / tp, sc.granularity_lo, sc.granularity_hi),
-                        -g);
-  return scaled(t, ctx.options.scales.compute * by_size);
+  double by_size = 1;
+  if (sc.granularity != 0) {
+    const double g = std::clamp(static_cast<double>(b) / tp, sc.granularity_lo, sc.granularity_hi);
+    by_size = std::pow(g, -sc.granularity);
+  }
+  return scaled(t, sc.compute * by_size);
 }
 
 Milliseconds optimizer_step_time(const CostContext& ctx, double params) {

@@ -56,9 +56,11 @@ Status TermScales::validate() const {
     return InvalidArgument("term scales: field \"granularity\" must be in [-1, 1], got " +
                            std::to_string(granularity));
   }
-  if (!(granularity_lo > 0) || !(granularity_hi >= granularity_lo) || !std::isfinite(granularity_hi)) {
-    return InvalidArgument("term scales: field \"granularity_range\" must be [lo, hi] with 0 < lo <= hi, got [" +
-                           std::to_string(granularity_lo) + ", " + std::to_string(granularity_hi) + "]");
+  if (!(granularity_lo > 0) || !(granularity_hi >= granularity_lo) ||
+      !std::isfinite(granularity_hi)) {
+    return InvalidArgument(
+        "term scales: field \"granularity_range\" must be [lo, hi] with 0 < lo <= hi, got [" +
+        std::to_string(granularity_lo) + ", " + std::to_string(granularity_hi) + "]");
   }
   for (size_t i = 0; i < collectives.size(); ++i) {
     const CollectiveScale& c = collectives[i];
