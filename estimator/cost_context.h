@@ -55,12 +55,11 @@ struct TermScales {
   // round 22: fitted it stays at 0; fixed at 0.2 ms it helped the 2 x 2 rows, not the 2 x 4).
   double call_ms = 0;
   // Not a multiplier: an exponent. Every layer's profiled compute is also multiplied by
-  // g^(-granularity), g = samples a rank computes per micro-batch over its tp (b / t; 1 in every
-  // plan of paratune calibrate's defaults at global batch 2 x devices). The executor's time per
-  // micro-batch grows more slowly with b than the model profile's layer points (round 25: 1.11-1.16x
-  // the profile at g = 1, 1.00-1.05x at 2, 0.93-0.97x at 4). 0 (the default) changes nothing;
-  // `paratune calibrate` fits it, in [-1, 1], from its plan at half the micro-batches
-  // (--no-granularity: not fitted).
+  // g^(-granularity), g = samples a rank computes per micro-batch over its tp (b / t). The
+  // executor's time per micro-batch grows more slowly with b than the model profile's layer
+  // points (round 25: 1.11-1.21x the profile at g = 1, 0.95-1.08x at 2, 0.92-1.05x at 4). 0 (the
+  // default) changes nothing; `paratune calibrate` fits it, in [-1, 1], from its plan at half
+  // the micro-batches (--no-granularity: not fitted).
   double granularity = 0;
   // The sizes g the exponent was fitted over (the calibration plans' b / t): outside them g is
   // taken at the nearer end, as a power law from two sizes says nothing beyond them (round 25,
