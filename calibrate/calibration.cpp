@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <optional>
 
 #include "calibrate/plan_runner.h"
 #include "estimator/plan_estimate.h"
@@ -356,21 +357,17 @@ std::vector<Strategy> calibration_plans(const ModelConfig& model, int n, int bat
   // (TermScales::granularity). A pipeline with DDP at half its micro-batches (at least
   // one per stage) computes twice as many: the pair differs in that alone. The shallowest such
   // pipeline (the 2-stage one where there is one): the most micro-batches per stage are left.
-  const Strategy* base = nullptr;
+  std::optional<Strategy> shallowest;
   for (const Strategy& s : out) {
     if (s.pp < 2 || s.layers[0].tp != 1 || s.layers[0].dp_type != DpType::kDdp ||
         !plain(s.layers[0]) || s.micro_batches % 2 != 0 || s.micro_batches / 2 < s.pp)
       continue;
+    if (shallowest && s.pp >= shallowest->pp) continue;
     Strategy half = s;
     half.micro_batches /= 2;
-    if (!validate(half, model, "plan").ok()) continue;
-    if (base == nullptr || s.pp < base->pp) base = &s;
+    if (validate(half, model, "plan").ok()) shallowest = std::move(half);
   }
-  if (base != nullptr) {
-    Strategy half = *base;
-    half.micro_batches /= 2;
-    out.push_back(std::move(half));
-  }
+  if (shallowest) out.push_back(std::move(*shallowest));
   return out;
 }
 

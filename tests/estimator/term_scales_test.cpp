@@ -48,25 +48,24 @@ TEST_F(TermScalesTest, GranularityScalesComputeBySamplesPerRankOverTp) {
   EXPECT_DOUBLE_EQ(c.grad_sync.value, base.grad_sync.value);  // collectives untouched
   // compute_time directly: tp 2 at b = 4 is g = 2, tp 2 at b = 2 is g = 1 (unchanged).
   const CostContext plain = testing::context(model_, cluster_, &profile_, 2, 1, 1, 4);
-  CostContext t = plain;
-  t.options.scales.granularity = 0.25;
-  t.options.scales.granularity_hi = 2;
-  EXPECT_DOUBLE_EQ(compute_time(t, LayerKind::kTransformer, 4, 2).backward.value,
-                   compute_time(plain, LayerKind::kTransformer, 4, 2).backward.value *
-                       std::pow(2.0, -0.25));
-  EXPECT_DOUBLE_EQ(compute_time(t, LayerKind::kTransformer, 2, 2).forward.value,
-                   compute_time(plain, LayerKind::kTransformer, 2, 2).forward.value);
+  auto fitted_over = [&](double hi) {
+    CostContext c = plain;
+    c.options.scales.granularity = 0.25;
+    c.options.scales.granularity_hi = hi;
+    return c;
+  };
+  // compute_time(c, b, tp) over the unscaled one, forward and backward.
+  auto ratio = [&](const CostContext& c, int b, int tp) {
+    const ComputeTime s = compute_time(c, LayerKind::kTransformer, b, tp);
+    const ComputeTime u = compute_time(plain, LayerKind::kTransformer, b, tp);
+    return std::make_pair(s.forward.value / u.forward.value, s.backward.value / u.backward.value);
+  };
+  CostContext t = fitted_over(2);
+  EXPECT_DOUBLE_EQ(ratio(t, 4, 2).second, std::pow(2.0, -0.25));
+  EXPECT_DOUBLE_EQ(ratio(t, 2, 2).first, 1.0);
   // Outside the sizes it was fitted over, the nearer end: fitted over 1..2, g = 4 counts as 2.
-  t.options.scales.granularity_hi = 2;
-  CostContext wide = plain;
-  wide.options.scales.granularity = 0.25;
-  wide.options.scales.granularity_hi = 4;
-  EXPECT_DOUBLE_EQ(compute_time(t, LayerKind::kTransformer, 8, 2).forward.value,
-                   compute_time(plain, LayerKind::kTransformer, 8, 2).forward.value *
-                       std::pow(2.0, -0.25));
-  EXPECT_DOUBLE_EQ(compute_time(wide, LayerKind::kTransformer, 8, 2).forward.value,
-                   compute_time(plain, LayerKind::kTransformer, 8, 2).forward.value *
-                       std::pow(4.0, -0.25));
+  EXPECT_DOUBLE_EQ(ratio(t, 8, 2).first, std::pow(2.0, -0.25));
+  EXPECT_DOUBLE_EQ(ratio(fitted_over(4), 8, 2).first, std::pow(4.0, -0.25));
   t.options.scales.granularity_lo = 3;  // lo > hi
   EXPECT_FALSE(t.options.scales.validate().ok());
   t.options.scales.granularity_lo = 1;
