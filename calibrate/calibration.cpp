@@ -145,6 +145,7 @@ Json to_json(const Calibration& c) {
   if (c.collective_groups != CollectiveGroups::kBySize)
     fit["collective_groups"] = to_string(c.collective_groups);
   if (c.per_placement) fit["per_placement"] = true;
+  if (c.placement_deviation) fit["placement_deviation"] = true;
   return Json{{"format_version", kFormatVersion},
               {"kind", kKind},
               {"cluster", c.cluster},
@@ -212,6 +213,7 @@ StatusOr<Calibration> calibration_from_json(const Json& j, const std::string& fi
         c.collective_groups = *v;
     }
     if (f.has("per_placement")) c.per_placement = f.boolean("per_placement");
+    if (f.has("placement_deviation")) c.placement_deviation = f.boolean("placement_deviation");
     (void)f.finish();
   }
   std::vector<ObjectReader> runs = r.objects("runs");
@@ -482,10 +484,15 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   };
   const CollectiveGroups groups = in.collective_groups;
   for (estimator::CollectiveScale& c : s.collectives) {
-    const std::string place = c.placement ? std::string(" ") + to_string(*c.placement) : "";
+    // With placement_deviation the groups span both placements, and each placed entry has a
+    // factor of its own on top.
+    const std::string placed = c.placement ? std::string(" ") + to_string(*c.placement) : "";
+    const std::string place = in.placement_deviation ? "" : placed;
     const std::string use = estimator::to_string(c.use);
     const std::string entry =
         use + " " + to_string(c.op) + "/" + std::to_string(c.group_size) + place;
+    if (in.placement_deviation && c.placement)
+      param_for("placement " + entry + placed, deviation_penalty).slots.push_back(&c.scale);
     if (groups == CollectiveGroups::kByUse || groups == CollectiveGroups::kNested)
       param_for(use + place, penalty).slots.push_back(&c.scale);
     if (groups == CollectiveGroups::kByOp)
@@ -587,6 +594,7 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   c.scales = s;
   c.collective_groups = in.collective_groups;
   c.per_placement = in.per_placement;
+  c.placement_deviation = in.per_placement && in.placement_deviation;
   c.log_rms_before = log_rms(*before, meas);
   c.log_rms_after = log_rms(*after, meas);
   for (size_t i = 0; i < measured.size(); ++i) {

@@ -69,6 +69,7 @@ struct Calibration {
   // when not the default, so that files of the default fit read in older builds.
   CollectiveGroups collective_groups = CollectiveGroups::kBySize;
   bool per_placement = false;
+  bool placement_deviation = false;  // FitInputs::placement_deviation
   std::vector<CalibrationRun> runs;
 };
 
@@ -119,8 +120,13 @@ struct FitInputs {
   // differ far more than loopback and a shaped veth, it may be (`paratune calibrate
   // --per-placement`, `bench_calibration_refit --per-placement`).
   bool per_placement = false;
+  // With per_placement: each placement's multiplier is the shared one (as without per_placement)
+  // times a factor of its own held towards 1 by deviation_penalty, so that a placement no plan
+  // runs takes the shared value instead of 1 (`--placement-deviation`; round 26).
+  bool placement_deviation = false;
   CollectiveGroups collective_groups = CollectiveGroups::kBySize;
-  double deviation_penalty = -1;  // kNested: weight on each entry's own factor; < 0: kDeviationPenalty
+  double deviation_penalty = -1;  // kNested, placement_deviation: weight on each entry's own
+                                  // factor; < 0: kDeviationPenalty
   // TermScales::call_ms, the time added per blocking collective call (round 22): fixed at
   // `call_ms`, or with per_call fitted from there up (0 .. 1.5 ms). Neither is on in `paratune
   // calibrate`; bench_calibration_refit --call-ms X / --per-call (docs/accuracy.md, round 22).

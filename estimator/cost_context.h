@@ -113,6 +113,10 @@ struct EstimatorOptions {
   // samples are noisy; the fit smooths them). Kept so that the comparison can be rerun
   // (bench_calibration_refit --comm-samples).
   bool comm_samples = false;
+  // Ranks bound one CPU each on a shared host (pipeline.cpp, bound_pipeline_time): a stage's TP
+  // collectives inside an island (loopback copies) count as CPU work of the stage, which the
+  // other stages on its CPUs wait for, rather than as time in which they compute (round 26).
+  bool host_comm_holds_cpu = false;
   // Per-term multipliers (all 1 unless a calibration file is given).
   TermScales scales;
 

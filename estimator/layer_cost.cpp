@@ -184,6 +184,8 @@ LayerCost finish(const CostContext& ctx, StageIdx stage, const LayerStrategy& ls
             (ls.dp > 1 && ls.dp_type != DpType::kDdp ? 1.0 : 0.0);  // + the reduce-scatter
   c.compute = parts.fwd_compute + parts.bwd_compute;
   c.tp_comm = parts.fwd_tp + parts.bwd_tp;
+  if (ls.tp > 1 && tp_group_shape(ctx, stage, ls).placement == Placement::kIntraIsland)
+    c.host_comm = Milliseconds(std::max(0.0, (c.tp_comm - parts.waits).value));
   c.forward = fwd + parts.fwd_tp;
   c.backward = bwd + parts.bwd_tp;
   // The calibration's charge per blocking call (TermScales::call_ms), in the direction of the

@@ -41,6 +41,9 @@ struct LayerCost {
                               // compute, fwd + bwd
   Milliseconds waits;         // arrival waits of one micro-batch (TP and ZeRO collectives), fwd +
                               // bwd: like compute, an effect of ranks sharing a host's cores
+  Milliseconds host_comm;     // the part of tp_comm (waits out) whose TP group is inside one
+                              // island: copies through the host's loopback, which hold the
+                              // ranks' CPUs (pipeline.cpp, EstimatorOptions::host_comm_holds_cpu)
   double calls = 0;           // blocking collective calls of one micro-batch on one rank, fwd +
                               // bwd (TP / SP, ZeRO's gathers and reduce-scatters): each takes
                               // cluster.host_sharing.call_cpu_ms of CPU (pipeline.cpp)

@@ -297,9 +297,17 @@ Milliseconds bound_pipeline_time(const CostContext& ctx, const std::vector<Stage
   for (StageIdx s = 0; s < pp; ++s) {
     const StageTime& st = stages[s];
     const double cpu = k * h.call_cpu_ms * st.calls;
-    const double x = std::max(0.0, st.micro.value - st.compute.value - st.waits.value - cpu);
+    // Loopback copies hold the CPU: the stage's intra-island collectives as work (at most
+    // the communication there is).
+    const double held =
+        ctx.options.host_comm_holds_cpu
+            ? std::clamp(st.host_comm.value, 0.0,
+                         std::max(0.0, st.micro.value - st.compute.value - st.waits.value - cpu))
+            : 0.0;
+    const double x =
+        std::max(0.0, st.micro.value - st.compute.value - st.waits.value - cpu - held);
     const double w =
-        (st.compute.value + st.waits.value) * shared_stage(ctx, s, st).compute_scale + cpu;
+        (st.compute.value + st.waits.value) * shared_stage(ctx, s, st).compute_scale + cpu + held;
     const double f = std::clamp(st.forward_share, 0.0, 1.0);
     work[s] = {f * w, (1 - f) * w};
     comm[s] = {f * x, (1 - f) * x};

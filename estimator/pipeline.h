@@ -41,6 +41,10 @@ struct StageTime {
   // The forward's share of micro (and of its compute and communication): how the stage's
   // micro-batch splits into the two tasks of bound_pipeline_time().
   double forward_share = 1.0 / 3;
+  // The communication in micro (waits out) through the host's loopback: TP collectives inside
+  // an island (LayerCost::host_comm). With EstimatorOptions::host_comm_holds_cpu the 1F1B
+  // schedule on bound CPUs counts it as CPU work of the stage, not as time that frees its CPUs.
+  Milliseconds host_comm;
 };
 
 /// Blocking p2p calls of one micro-batch on a rank of stage `stage`: 2 (the activation and its

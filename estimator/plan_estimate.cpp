@@ -77,6 +77,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.micro_batch_time = emb.forward + emb.backward + se.p2p;
     se.micro_batch_compute = emb.compute;
     se.micro_batch_waits = emb.waits;
+    Milliseconds host_comm = emb.host_comm;
     Milliseconds forward = emb.forward, backward = emb.backward;
     double calls = emb.calls + p2p_calls(ctx, st);
     se.sync_exposed = emb.grad_sync_exposed;
@@ -112,6 +113,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
       forward += le.cost.forward;
       backward += le.cost.backward;
       se.micro_batch_waits += le.cost.waits;
+      host_comm += le.cost.host_comm;
       se.sync_exposed += le.cost.grad_sync_exposed;
       se.model_states += le.cost.model_states;
       activation += le.cost.activation_per_micro_batch;
@@ -138,6 +140,7 @@ StatusOr<PlanEstimate> estimate_plan(const CostContext& ctx, const Strategy& s) 
     se.calls = calls;
     times.push_back({se.micro_batch_time, se.micro_batch_compute, se.sync_exposed,
                      se.micro_batch_waits, se.host_sets, calls});
+    times.back().host_comm = host_comm;
     if ((forward + backward).value > 0)
       times.back().forward_share = forward.value / (forward + backward).value;
     se.shared_micro = shared_micro(ctx, st, times.back());

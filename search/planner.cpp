@@ -319,7 +319,7 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       const std::vector<StrategyIdx>& ch = best[n - 1]->choice;
       double mi = ec.forward.value + ec.backward.value + p2p[ch[n - 1]],
              sy = ec.grad_sync_exposed.value;
-      double co = ec.compute.value, wa = ec.waits.value;
+      double co = ec.compute.value, wa = ec.waits.value, hc = ec.host_comm.value;
       double fw = ec.forward.value, fb = ec.forward.value + ec.backward.value;  // forward_share
       bool reshards = e_in[ch[0]] > 0 || e_out[ch[n - 1]] > 0;
       double calls = ec.calls + est::p2p_calls(ctx, s) +
@@ -331,6 +331,7 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
         fb += sc.layer[ch[l]].forward.value + sc.layer[ch[l]].backward.value;
         co += sc.layer[ch[l]].compute.value;
         wa += sc.layer[ch[l]].waits.value;
+        hc += sc.layer[ch[l]].host_comm.value;
         sy += sc.layer[ch[l]].grad_sync_exposed.value;
         calls += sc.layer[ch[l]].calls;
         if (l > 0) {
@@ -345,6 +346,7 @@ ConfigResult solve_config(const Inputs& in, const Config& cfg,
       t.time[n - 1] =
           est::StageTime{Milliseconds(mi), Milliseconds(co), Milliseconds(sy), Milliseconds(wa),
                          est::host_groups(ctx, s, e, layers, reshards), calls};
+      t.time[n - 1].host_comm = Milliseconds(hc);
       if (fb > 0) t.time[n - 1].forward_share = fw / fb;
       t.cost[n - 1] = StageCost{est::shared_micro(ctx, s, t.time[n - 1]).value, sy};
       t.choice[n - 1] = ch;

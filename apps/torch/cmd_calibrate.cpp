@@ -50,6 +50,10 @@ int cmd_calibrate(int argc, char** argv) {
       ("repeats", "runs per plan, interleaved; the median is fitted", cxxopts::value<int>()->default_value("3"))
       ("per-placement", "fit one multiplier per collective for groups inside an island and "
                         "another for groups across islands (default: one for both)")
+      ("placement-deviation", "with --per-placement: each placement's multiplier is the shared "
+                              "one times a factor of its own held near 1, so a placement that no "
+                              "calibration plan runs takes the shared value (implies "
+                              "--per-placement)")
       ("collective-groups", "which collective multipliers share one value: by-size (one per use, "
                             "op and group size), by-op, by-use (one for TP's, one for DP's), "
                             "nested (per use, times a per-entry factor held near 1)",
@@ -157,7 +161,8 @@ int cmd_calibrate(int argc, char** argv) {
     }
   }
   calibrate::FitInputs fit;
-  fit.per_placement = r.count("per-placement") > 0;
+  fit.placement_deviation = r.count("placement-deviation") > 0;
+  fit.per_placement = r.count("per-placement") > 0 || fit.placement_deviation;
   fit.per_granularity = r.count("no-granularity") == 0;
   fit.collective_groups = *groups;
   fit.model = &in->model;
@@ -183,7 +188,10 @@ int cmd_calibrate(int argc, char** argv) {
   std::printf("log-rms error of these runs: %.3f before, %.3f after (collective multipliers "
               "%s%s; wrote %s)\n",
               c->log_rms_before, c->log_rms_after, calibrate::to_string(c->collective_groups),
-              c->per_placement ? ", per placement" : "", out_path.c_str());
+              c->placement_deviation ? ", per placement as a deviation"
+              : c->per_placement    ? ", per placement"
+                                    : "",
+              out_path.c_str());
   return 0;
 }
 

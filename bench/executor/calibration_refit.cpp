@@ -37,6 +37,9 @@
 // measured ms, relative error).
 // --per-placement fits one multiplier per collective for groups inside an island and another
 // for groups across islands (`paratune calibrate --per-placement`), instead of one for both.
+// --placement-deviation (implies --per-placement): each placement's multiplier is the shared one
+// times a factor of its own held to 1 by --deviation-penalty W (default 0.03), so a placement no
+// training plan runs takes the shared value, not 1 (round 26).
 // --fit-runs also fits on the runs that `paratune calibrate` stored in its file (its own
 // measurements, minutes before the bench) with the current model, and scores that fit on the
 // held-out plans: the calibrated figure of the user's workflow, re-predicted. Given more than
@@ -231,6 +234,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> exclude;  // --exclude: rows neither trained on nor scored
   std::vector<std::string> fit_runs;  // calibration files whose runs to fit on as well
   bool per_placement = false;
+  bool placement_deviation = false;
+  bool host_comm_cpu = estimator::EstimatorOptions{}.host_comm_holds_cpu;
   bool comm_samples = false;  // price collectives with the samples' residual (round 21, off)
   std::string comm_fit;  // "relative" | "floor": refit the profile's alpha-beta (round 22)
   std::string dump;       // --dump FILE: the first --fit-runs fit's held-out predictions (CSV)
@@ -245,6 +250,11 @@ int main(int argc, char** argv) {
       per_placement = true;
       continue;
     }
+    if (k == "--placement-deviation") {
+      per_placement = true;
+      placement_deviation = true;
+      continue;
+    }
     if (k == "--per-call") {
       per_call = true;
       continue;
@@ -255,6 +265,10 @@ int main(int argc, char** argv) {
     }
     if (k == "--comm-samples") {
       comm_samples = true;
+      continue;
+    }
+    if (k == "--host-comm-cpu" || k == "--no-host-comm-cpu") {
+      host_comm_cpu = k == "--host-comm-cpu";
       continue;
     }
     if (i + 1 >= argc) die("flag " + k + " needs a value");
@@ -354,7 +368,9 @@ int main(int argc, char** argv) {
   fit.options.runtime_buffer_bytes = 0;
   fit.options.mixed_precision = in.model.dtype != DType::kFp32;
   fit.options.comm_samples = comm_samples;
+  fit.options.host_comm_holds_cpu = host_comm_cpu;
   fit.per_placement = per_placement;
+  fit.placement_deviation = placement_deviation;
   fit.per_call = per_call;
   fit.per_granularity = per_granularity;
   fit.call_ms = call_ms;

@@ -316,6 +316,79 @@ TEST_F(CalibrationTest, TiedCollectivesShareOneMultiplierPerGroup) {
   EXPECT_GT(u->log_rms_after, o->log_rms_after) << describe(u->scales);
 }
 
+// Per placement as a deviation (round 26): on two islands, each placement's multiplier is the
+// shared one times its own factor held near 1. A placement that no calibration plan runs takes
+// the shared value, where the plain per-placement fit leaves it out (1).
+TEST_F(CalibrationTest, PlacementDeviationGivesUnrunPlacementsTheSharedValue) {
+  cluster_ = et::two_level_cluster(2, 2);
+  for (Placement pl : {Placement::kIntraIsland, Placement::kInterIsland})
+    for (int n : {2, 4}) {
+      if (pl == Placement::kIntraIsland && n > 2) continue;
+      for (CollectiveOp op : {CollectiveOp::kAllGather, CollectiveOp::kReduceScatter})
+        for (bool cons : {true, false}) cluster_.collectives.push_back(et::fit(op, n, pl, cons, 5));
+    }
+  for (CollectiveFit& f : cluster_.collectives) f.bus_bandwidth = BytesPerSecond(2e7);
+  for (P2pFit& f : cluster_.p2p) f.bandwidth = BytesPerSecond(2e6);
+  // One multiplier per (use, op, size) for both placements.
+  estimator::TermScales truth;
+  truth.compute = 1.3;
+  for (int g : {2, 4})
+    for (CollectiveOp op :
+         {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
+      truth.collectives.push_back({estimator::CommUse::kData, op, g, 1.8, std::nullopt});
+      truth.collectives.push_back({estimator::CommUse::kTensor, op, g, 0.6, std::nullopt});
+    }
+  FitInputs in = inputs();
+  const std::vector<std::pair<Strategy, double>> measured = measured_with(in, truth);
+  ASSERT_EQ(measured.size(), calibration_plans(model_, 4, 8).size());
+  in.per_placement = true;
+  StatusOr<Calibration> plain = fit_calibration(in, measured);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  in.placement_deviation = true;
+  StatusOr<Calibration> dev = fit_calibration(in, measured);
+  ASSERT_TRUE(dev.ok()) << dev.status().message();
+  EXPECT_LT(dev->log_rms_after, 0.03) << describe(dev->scales);
+  EXPECT_TRUE(dev->placement_deviation);
+  EXPECT_FALSE(plain->placement_deviation);
+  auto has = [](const Calibration& c, const estimator::CollectiveScale& e, Placement pl) {
+    for (const estimator::CollectiveScale& s : c.scales.collectives)
+      if (s.use == e.use && s.op == e.op && s.group_size == e.group_size && s.placement == pl)
+        return true;
+    return false;
+  };
+  // Every entry of the deviation fit is placed. One whose placement the plain fit has not (no
+  // plan runs it) but whose other placement it has takes that other placement's value (the
+  // shared one: its own factor stays at 1), where the plain fit leaves it at 1.
+  std::vector<std::string> unrun;
+  for (const estimator::CollectiveScale& e : dev->scales.collectives) {
+    ASSERT_TRUE(e.placement.has_value()) << describe(dev->scales);
+    const Placement other = *e.placement == Placement::kIntraIsland ? Placement::kInterIsland
+                                                                    : Placement::kIntraIsland;
+    if (has(*plain, e, *e.placement) || !has(*plain, e, other)) continue;
+    const std::string name = estimator::to_string(e.use) + std::string(" ") + to_string(e.op) +
+                             "/" + std::to_string(e.group_size) + " " + to_string(*e.placement);
+    unrun.push_back(name);
+    const double shared = dev->scales.collective(e.use, e.op, e.group_size, other);
+    EXPECT_NEAR(e.scale / shared, 1.0, 0.05) << name << ": " << describe(dev->scales);
+    EXPECT_EQ(plain->scales.collective(e.use, e.op, e.group_size, *e.placement), 1.0) << name;
+    // DP's allreduce is a large share of the plans' time here: its value is the truth's.
+    if (e.use == estimator::CommUse::kData && e.op == CollectiveOp::kAllReduce)
+      EXPECT_NEAR(e.scale, 1.8, 0.3) << name << ": " << describe(dev->scales);
+  }
+  EXPECT_FALSE(unrun.empty()) << "no placement left unrun by the calibration plans: "
+                              << describe(plain->scales);
+  std::string names;
+  for (const std::string& n : unrun) names += n + "; ";
+  std::printf("placements no plan runs: %s\n", names.c_str());
+  // Written to the file and read back.
+  const Json j = to_json(*dev);
+  EXPECT_EQ(j["fit"]["placement_deviation"], true);
+  StatusOr<Calibration> back = calibration_from_json(j, "cal.json");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(back->placement_deviation);
+  EXPECT_FALSE(to_json(*plain)["fit"].contains("placement_deviation"));
+}
+
 TEST(CollectiveGroupsNames, RoundTripAndRejectUnknown) {
   for (CollectiveGroups g : {CollectiveGroups::kBySize, CollectiveGroups::kByOp,
                              CollectiveGroups::kByUse, CollectiveGroups::kNested}) {
