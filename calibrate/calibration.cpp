@@ -42,6 +42,21 @@ const char* to_string(CollectiveGroups g) {
   return "by-size";
 }
 
+const char* to_string(PlacementFit p) {
+  switch (p) {
+    case PlacementFit::kSeparate: return "separate";
+    case PlacementFit::kDeviation: return "deviation";
+    case PlacementFit::kShared: break;
+  }
+  return "shared";
+}
+
+StatusOr<PlacementFit> placement_fit_from_string(const std::string& s) {
+  for (PlacementFit p : {PlacementFit::kShared, PlacementFit::kSeparate, PlacementFit::kDeviation})
+    if (s == to_string(p)) return p;
+  return InvalidArgument("'" + s + "' is not one of shared, separate, deviation");
+}
+
 StatusOr<CollectiveGroups> collective_groups_from_string(const std::string& s) {
   for (CollectiveGroups g : {CollectiveGroups::kBySize, CollectiveGroups::kByOp,
                              CollectiveGroups::kByUse, CollectiveGroups::kNested})
@@ -424,15 +439,18 @@ StatusOr<Calibration> fit_calibration(const FitInputs& in,
   if (!before.ok()) return before.status();
 
   // Candidate collective scales: both uses, every op the executor issues, every power-of-two
-  // group size; with per_placement, one inside an island and one across islands (those no plan
-  // uses are dropped below).
+  // group size; with per_placement, one inside an island (for sizes an island holds) and one
+  // across islands (those no plan uses are dropped below).
+  int largest_island = 1;
+  for (const Island& i : in.cluster->islands) largest_island = std::max(largest_island, i.devices);
   for (estimator::CommUse use : {estimator::CommUse::kTensor, estimator::CommUse::kData}) {
     for (CollectiveOp op :
          {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
       for (int g = 2; g <= in.cluster->num_devices(); g *= 2) {
         if (in.per_placement) {
           for (Placement pl : {Placement::kIntraIsland, Placement::kInterIsland})
-            s.collectives.push_back({use, op, g, 1.0, pl});
+            if (pl == Placement::kInterIsland || g <= largest_island)
+              s.collectives.push_back({use, op, g, 1.0, pl});
         } else {
           s.collectives.push_back({use, op, g, 1.0, std::nullopt});
         }

@@ -59,6 +59,14 @@ enum class CollectiveGroups { kBySize, kByOp, kByUse, kNested };
 const char* to_string(CollectiveGroups g);  // "by-size", "by-op", "by-use", "nested"
 StatusOr<CollectiveGroups> collective_groups_from_string(const std::string& s);
 
+/// How collective multipliers treat placement (inside an island / across islands): one for both
+/// (kShared), one per placement that a plan runs, 1 for the others (kSeparate, round 16), or
+/// the shared one times a factor per placement held near 1 (kDeviation, round 26): a placement
+/// no plan runs takes the shared value. `paratune calibrate --placement-fit` (default deviation).
+enum class PlacementFit { kShared, kSeparate, kDeviation };
+const char* to_string(PlacementFit p);  // "shared", "separate", "deviation"
+StatusOr<PlacementFit> placement_fit_from_string(const std::string& s);
+
 struct Calibration {
   std::string cluster, model;  // names from the profiles
   std::string cluster_digest, profile_digest;
@@ -137,6 +145,12 @@ struct FitInputs {
   // otherwise): on by default (`paratune calibrate --no-granularity`,
   // bench_calibration_refit --no-granularity turn it off).
   bool per_granularity = true;
+
+  /// Sets per_placement and placement_deviation.
+  void set_placement_fit(PlacementFit p) {
+    per_placement = p != PlacementFit::kShared;
+    placement_deviation = p == PlacementFit::kDeviation;
+  }
 };
 
 /// The estimator's iteration time (ms) of `plan` on every device of the cluster with `scales`;

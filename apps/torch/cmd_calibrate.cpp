@@ -48,12 +48,12 @@ int cmd_calibrate(int argc, char** argv) {
       ("global-batch", "global batch of the calibration runs (use the one you will search for)", cxxopts::value<int>()->default_value("8"))
       ("steps", "training steps per run (the first 2 are warm-up)", cxxopts::value<int>()->default_value("6"))
       ("repeats", "runs per plan, interleaved; the median is fitted", cxxopts::value<int>()->default_value("3"))
-      ("per-placement", "fit one multiplier per collective for groups inside an island and "
-                        "another for groups across islands (default: one for both)")
-      ("placement-deviation", "with --per-placement: each placement's multiplier is the shared "
-                              "one times a factor of its own held near 1, so a placement that no "
-                              "calibration plan runs takes the shared value (implies "
-                              "--per-placement)")
+      ("placement-fit", "collective multipliers and placement (inside an island / across "
+                        "islands): shared (one for both), separate (one per placement; a "
+                        "placement no plan runs stays 1), deviation (the shared one times a "
+                        "factor per placement held near 1)",
+       cxxopts::value<std::string>()->default_value("deviation"))
+      ("per-placement", "the same as --placement-fit separate")
       ("collective-groups", "which collective multipliers share one value: by-size (one per use, "
                             "op and group size), by-op, by-use (one for TP's, one for DP's), "
                             "nested (per use, times a per-entry factor held near 1)",
@@ -92,6 +92,13 @@ int cmd_calibrate(int argc, char** argv) {
       calibrate::collective_groups_from_string(r["collective-groups"].as<std::string>());
   if (!groups.ok())
     return fail("calibrate", InvalidArgument("--collective-groups: " + groups.status().message()));
+  StatusOr<calibrate::PlacementFit> placement_fit =
+      r.count("per-placement")
+          ? StatusOr<calibrate::PlacementFit>(calibrate::PlacementFit::kSeparate)
+          : calibrate::placement_fit_from_string(r["placement-fit"].as<std::string>());
+  if (!placement_fit.ok())
+    return fail("calibrate",
+                InvalidArgument("--placement-fit: " + placement_fit.status().message()));
 
   StatusOr<PlanInputs> in = load_plan_inputs(r["cluster"].as<std::string>(),
                                              r["model"].as<std::string>(),
@@ -161,8 +168,7 @@ int cmd_calibrate(int argc, char** argv) {
     }
   }
   calibrate::FitInputs fit;
-  fit.placement_deviation = r.count("placement-deviation") > 0;
-  fit.per_placement = r.count("per-placement") > 0 || fit.placement_deviation;
+  fit.set_placement_fit(*placement_fit);
   fit.per_granularity = r.count("no-granularity") == 0;
   fit.collective_groups = *groups;
   fit.model = &in->model;

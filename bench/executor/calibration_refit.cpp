@@ -10,7 +10,7 @@
 //
 //   bench_calibration_refit --cluster cluster.json --model M.json --profile P.json
 //       --rows DIR/accuracy.json [--penalties 0.001,0.01,0.1 | none] [--add "PLAN NAME"]...
-//       [--exclude "PLAN NAME"]... [--fit-runs calibration.json]... [--per-placement] [--collective-groups by-size|by-op|by-use]
+//       [--exclude "PLAN NAME"]... [--fit-runs calibration.json]... [--placement-fit shared|separate|deviation] [--collective-groups by-size|by-op|by-use]
 //       [--comm-samples] [--comm-fit relative|floor|theil-sen|drop1|robust]
 //       [--call-ms X] [--per-call] [--per-granularity | --no-granularity]
 //       [--dump FILE]
@@ -35,11 +35,12 @@
 // the training plans differ in b / tp (round 25). --no-granularity leaves it at 0.
 // --dump FILE writes the first --fit-runs fit's held-out predictions as CSV (plan, predicted and
 // measured ms, relative error).
-// --per-placement fits one multiplier per collective for groups inside an island and another
-// for groups across islands (`paratune calibrate --per-placement`), instead of one for both.
-// --placement-deviation (implies --per-placement): each placement's multiplier is the shared one
-// times a factor of its own held to 1 by --deviation-penalty W (default 0.03), so a placement no
-// training plan runs takes the shared value, not 1 (round 26).
+// --placement-fit shared|separate|deviation (calibrate::PlacementFit; default deviation, as in
+// `paratune calibrate`): one collective multiplier for both placements (inside an island /
+// across islands), one per placement (a placement no training plan runs stays 1; also
+// --per-placement), or the shared one times a factor per placement held to 1 by
+// --deviation-penalty W (default 0.03; also --placement-deviation), so that a placement no
+// training plan runs takes the shared value (round 26).
 // --fit-runs also fits on the runs that `paratune calibrate` stored in its file (its own
 // measurements, minutes before the bench) with the current model, and scores that fit on the
 // held-out plans: the calibrated figure of the user's workflow, re-predicted. Given more than
@@ -233,8 +234,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> add;
   std::vector<std::string> exclude;  // --exclude: rows neither trained on nor scored
   std::vector<std::string> fit_runs;  // calibration files whose runs to fit on as well
-  bool per_placement = false;
-  bool placement_deviation = false;
+  calibrate::PlacementFit placement_fit = calibrate::PlacementFit::kDeviation;
   bool host_comm_cpu = estimator::EstimatorOptions{}.host_comm_holds_cpu;
   bool comm_samples = false;  // price collectives with the samples' residual (round 21, off)
   std::string comm_fit;  // "relative" | "floor": refit the profile's alpha-beta (round 22)
@@ -246,13 +246,9 @@ int main(int argc, char** argv) {
   double deviation_penalty = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
-    if (k == "--per-placement") {
-      per_placement = true;
-      continue;
-    }
-    if (k == "--placement-deviation") {
-      per_placement = true;
-      placement_deviation = true;
+    if (k == "--per-placement" || k == "--placement-deviation") {
+      placement_fit = k == "--per-placement" ? calibrate::PlacementFit::kSeparate
+                                             : calibrate::PlacementFit::kDeviation;
       continue;
     }
     if (k == "--per-call") {
@@ -291,7 +287,11 @@ int main(int argc, char** argv) {
         die("--comm-fit: '" + v + "' is not relative, floor, theil-sen, drop1 or robust");
       comm_fit = v;
     }
-    else if (k == "--collective-groups") {
+    else if (k == "--placement-fit") {
+      StatusOr<calibrate::PlacementFit> p = calibrate::placement_fit_from_string(v);
+      if (!p.ok()) die("--placement-fit: " + p.status().message());
+      placement_fit = *p;
+    } else if (k == "--collective-groups") {
       StatusOr<calibrate::CollectiveGroups> g = calibrate::collective_groups_from_string(v);
       if (!g.ok()) die("--collective-groups: " + g.status().message());
       groups = *g;
@@ -369,8 +369,7 @@ int main(int argc, char** argv) {
   fit.options.mixed_precision = in.model.dtype != DType::kFp32;
   fit.options.comm_samples = comm_samples;
   fit.options.host_comm_holds_cpu = host_comm_cpu;
-  fit.per_placement = per_placement;
-  fit.placement_deviation = placement_deviation;
+  fit.set_placement_fit(placement_fit);
   fit.per_call = per_call;
   fit.per_granularity = per_granularity;
   fit.call_ms = call_ms;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # `paratune calibrate --refit`: refits the runs stored in a calibration file (row W's, made on
 # row W's profiles: docs/data/round16) with other fit options and no training; and its refusals:
-# a file made on other profiles, a bad --collective-groups, a missing file (exit 1, a message
+# the default placement fit (deviation); a file made on other profiles, a bad
+# --collective-groups or --placement-fit, a missing file (exit 1, a message
 # naming the file and field, no output written).
 # usage: calibrate_cli_test.sh PARATUNE   (from the repository root)
 set -u
@@ -16,7 +17,7 @@ W="--cluster $D/W.cluster.json --model $M --profile $D/W.gpt-mini.profile.json"
 
 # shellcheck disable=SC2086
 "$P" calibrate $W --refit $D/W.calibration-again-1.json --collective-groups by-use \
-  -o "$T/by-use.json" >"$T/out1" 2>&1; rc=$?
+  --placement-fit shared -o "$T/by-use.json" >"$T/out1" 2>&1; rc=$?
 cat "$T/out1"
 check "refit by use exits 0" '[ $rc -eq 0 ]'
 check "says it trains nothing" 'grep -q "refitting the 12 runs" "$T/out1"'
@@ -31,8 +32,23 @@ check "search takes the refitted calibration" '[ $rc -eq 0 ] && [ -s "$T/plan.js
 
 # The default fit of the same runs: one multiplier per collective and group size again.
 # shellcheck disable=SC2086
-"$P" calibrate $W --refit "$T/by-use.json" -o "$T/by-size.json" >"$T/out3" 2>&1; rc=$?
+"$P" calibrate $W --refit "$T/by-use.json" --placement-fit shared -o "$T/by-size.json" \
+  >"$T/out3" 2>&1; rc=$?
 check "refit of a refit, by size" '[ $rc -eq 0 ] && grep -q "dp allreduce/4 x" "$T/out3"' || cat "$T/out3"
+
+# The default placement fit (deviation): each collective per placement, written in the file;
+# on 2 x 2 no entry inside an island for a group of 4.
+# shellcheck disable=SC2086
+"$P" calibrate $W --refit $D/W.calibration.json -o "$T/deviation.json" >"$T/out7" 2>&1; rc=$?
+check "default: per placement as a deviation" \
+  '[ $rc -eq 0 ] && grep -q "per placement as a deviation" "$T/out7" && grep -q "\"placement_deviation\": *true" "$T/deviation.json"' || cat "$T/out7"
+check "both placements of tp allreduce/2, none of a group of 4 inside an island" \
+  'grep -q "tp allreduce/2 intra x" "$T/out7" && grep -q "tp allreduce/2 inter x" "$T/out7" && ! grep -q "/4 intra x" "$T/out7"' || cat "$T/out7"
+# shellcheck disable=SC2086
+"$P" calibrate $W --refit $D/W.calibration.json --placement-fit both -o "$T/x.json" \
+  >"$T/out8" 2>&1; rc=$?
+check "bad --placement-fit: exit 1, named" \
+  '[ $rc -eq 1 ] && grep -q "placement-fit: .both. is not one of" "$T/out8" && [ ! -e "$T/x.json" ]' || cat "$T/out8"
 
 "$P" calibrate --cluster docs/data/round15/U.cluster.json --model $M \
   --profile $D/W.gpt-mini.profile.json --refit $D/W.calibration.json -o "$T/x.json" >"$T/out4" 2>&1; rc=$?
