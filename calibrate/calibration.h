@@ -62,7 +62,9 @@ StatusOr<CollectiveGroups> collective_groups_from_string(const std::string& s);
 /// How collective multipliers treat placement (inside an island / across islands): one for both
 /// (kShared), one per placement that a plan runs, 1 for the others (kSeparate, round 16), or
 /// the shared one times a factor per placement held near 1 (kDeviation, round 26): a placement
-/// no plan runs takes the shared value. `paratune calibrate --placement-fit` (default deviation).
+/// no plan runs takes the shared value. `paratune calibrate --placement-fit` (default separate:
+/// on 19 stored rows of the emulated 2 x 2 cluster it predicted the held-out plans best,
+/// docs/accuracy.md round 26).
 enum class PlacementFit { kShared, kSeparate, kDeviation };
 const char* to_string(PlacementFit p);  // "shared", "separate", "deviation"
 StatusOr<PlacementFit> placement_fit_from_string(const std::string& s);

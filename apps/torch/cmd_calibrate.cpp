@@ -52,7 +52,7 @@ int cmd_calibrate(int argc, char** argv) {
                         "islands): shared (one for both), separate (one per placement; a "
                         "placement no plan runs stays 1), deviation (the shared one times a "
                         "factor per placement held near 1)",
-       cxxopts::value<std::string>()->default_value("deviation"))
+       cxxopts::value<std::string>()->default_value("separate"))
       ("per-placement", "the same as --placement-fit separate")
       ("collective-groups", "which collective multipliers share one value: by-size (one per use, "
                             "op and group size), by-op, by-use (one for TP's, one for DP's), "

@@ -35,7 +35,7 @@
 // the training plans differ in b / tp (round 25). --no-granularity leaves it at 0.
 // --dump FILE writes the first --fit-runs fit's held-out predictions as CSV (plan, predicted and
 // measured ms, relative error).
-// --placement-fit shared|separate|deviation (calibrate::PlacementFit; default deviation, as in
+// --placement-fit shared|separate|deviation (calibrate::PlacementFit; default separate, as in
 // `paratune calibrate`): one collective multiplier for both placements (inside an island /
 // across islands), one per placement (a placement no training plan runs stays 1; also
 // --per-placement), or the shared one times a factor per placement held to 1 by
@@ -234,7 +234,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> add;
   std::vector<std::string> exclude;  // --exclude: rows neither trained on nor scored
   std::vector<std::string> fit_runs;  // calibration files whose runs to fit on as well
-  calibrate::PlacementFit placement_fit = calibrate::PlacementFit::kDeviation;
+  calibrate::PlacementFit placement_fit = calibrate::PlacementFit::kSeparate;
   bool host_comm_cpu = estimator::EstimatorOptions{}.host_comm_holds_cpu;
   bool comm_samples = false;  // price collectives with the samples' residual (round 21, off)
   std::string comm_fit;  // "relative" | "floor": refit the profile's alpha-beta (round 22)

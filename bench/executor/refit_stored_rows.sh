@@ -24,7 +24,7 @@ rc=0
 # ROUND/ROW[:CLUSTER]: CLUSTER names another cluster profile of that round (default ROW.cluster).
 for spec in round12/Q round12/L2 round13/R round14/L4 round14/L5 round15/T:T.cluster-rule \
             round15/U round15/L6 round16/W round18/AA round21/AC round23/AD \
-            round23/AE round23/AF round24/AG round24/AH round25/AI round26/AJ; do
+            round23/AE round23/AF round24/AG round24/AH round25/AI round26/AJ round26/AK; do
   row=${spec%%:*}
   d=docs/data/$(dirname "$row")
   r=$(basename "$row")

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `paratune calibrate --refit`: refits the runs stored in a calibration file (row W's, made on
 # row W's profiles: docs/data/round16) with other fit options and no training; and its refusals:
-# the default placement fit (deviation); a file made on other profiles, a bad
+# the default placement fit (separate) and deviation; a file made on other profiles, a bad
 # --collective-groups or --placement-fit, a missing file (exit 1, a message
 # naming the file and field, no output written).
 # usage: calibrate_cli_test.sh PARATUNE   (from the repository root)
@@ -36,14 +36,19 @@ check "search takes the refitted calibration" '[ $rc -eq 0 ] && [ -s "$T/plan.js
   >"$T/out3" 2>&1; rc=$?
 check "refit of a refit, by size" '[ $rc -eq 0 ] && grep -q "dp allreduce/4 x" "$T/out3"' || cat "$T/out3"
 
-# The default placement fit (deviation): each collective per placement, written in the file;
-# on 2 x 2 no entry inside an island for a group of 4.
+# The default placement fit (separate): recorded in the file; --placement-fit deviation has
+# each collective at both placements, and on 2 x 2 no entry inside an island for a group of 4.
 # shellcheck disable=SC2086
-"$P" calibrate $W --refit $D/W.calibration.json -o "$T/deviation.json" >"$T/out7" 2>&1; rc=$?
-check "default: per placement as a deviation" \
-  '[ $rc -eq 0 ] && grep -q "per placement as a deviation" "$T/out7" && grep -q "\"placement_deviation\": *true" "$T/deviation.json"' || cat "$T/out7"
+"$P" calibrate $W --refit $D/W.calibration.json -o "$T/separate.json" >"$T/out7" 2>&1; rc=$?
+check "default: per placement" \
+  '[ $rc -eq 0 ] && grep -q "by-size, per placement;" "$T/out7" && grep -q "\"per_placement\": *true" "$T/separate.json" && ! grep -q "placement_deviation" "$T/separate.json"' || cat "$T/out7"
+# shellcheck disable=SC2086
+"$P" calibrate $W --refit $D/W.calibration.json --placement-fit deviation -o "$T/deviation.json" \
+  >"$T/out9" 2>&1; rc=$?
+check "deviation: recorded" \
+  '[ $rc -eq 0 ] && grep -q "per placement as a deviation" "$T/out9" && grep -q "\"placement_deviation\": *true" "$T/deviation.json"' || cat "$T/out9"
 check "both placements of tp allreduce/2, none of a group of 4 inside an island" \
-  'grep -q "tp allreduce/2 intra x" "$T/out7" && grep -q "tp allreduce/2 inter x" "$T/out7" && ! grep -q "/4 intra x" "$T/out7"' || cat "$T/out7"
+  'grep -q "tp allreduce/2 intra x" "$T/out9" && grep -q "tp allreduce/2 inter x" "$T/out9" && ! grep -q "/4 intra x" "$T/out9"' || cat "$T/out9"
 # shellcheck disable=SC2086
 "$P" calibrate $W --refit $D/W.calibration.json --placement-fit both -o "$T/x.json" \
   >"$T/out8" 2>&1; rc=$?
