@@ -125,14 +125,14 @@ struct FitInputs {
   estimator::EstimatorOptions options;
   double penalty = -1;  // weight of the pull towards 1; < 0: kPenalty
   // One collective multiplier per placement (inside an island / across islands), or one for
-  // both (default). Measured on 9 stored rows of the emulated 2-node cluster, per placement was
-  // no better (docs/accuracy.md, round 16); on a real cluster, where NVLink and the network
-  // differ far more than loopback and a shaped veth, it may be (`paratune calibrate
-  // --per-placement`, `bench_calibration_refit --per-placement`).
+  // both (the library's default). Not better on the 9 stored rows of round 16, whose calibration
+  // plans ran no TP across the link; better on 19 rows in round 26 (held-out 10.6% against
+  // 11.8%), so `paratune calibrate` and bench_calibration_refit turn it on by default
+  // (`--placement-fit separate`; set_placement_fit()).
   bool per_placement = false;
   // With per_placement: each placement's multiplier is the shared one (as without per_placement)
   // times a factor of its own held towards 1 by deviation_penalty, so that a placement no plan
-  // runs takes the shared value instead of 1 (`--placement-deviation`; round 26).
+  // runs takes the shared value instead of 1 (`--placement-fit deviation`; round 26).
   bool placement_deviation = false;
   CollectiveGroups collective_groups = CollectiveGroups::kBySize;
   double deviation_penalty = -1;  // kNested, placement_deviation: weight on each entry's own

@@ -57,7 +57,7 @@ EOF
   line="$r | own calibration: $(ratios "$d" "$r" "$d/$r.calibration.json")"
   for g in --no-granularity ""; do
     if ! "$PT" calibrate --cluster "$d/$r.cluster.json" --model $M \
-         --profile "$d/$r.gpt-mini.profile.json" --refit "$T/$r.runs.json" $g \
+         --profile "$d/$r.gpt-mini.profile.json" --refit "$T/$r.runs.json" $g --placement-fit shared \
          -o "$T/$r.fit$g.json" > "$T/$r.fit$g.log" 2>&1; then
       tail -n 3 "$T/$r.fit$g.log" >&2; rc=1; continue
     fi

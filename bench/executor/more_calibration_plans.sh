@@ -27,7 +27,7 @@ one() {
   [ "$spec" != "$row" ] && cl=$d/${spec#*:}.json
   local base=("$R" --cluster "$cl" --model configs/models/gpt-mini.json
               --profile "$d/$r.gpt-mini.profile.json" --rows "$d/$r.accuracy.json"
-              --penalties 0.001 --comm-fit robust)
+              --penalties 0.001 --comm-fit robust --placement-fit shared)  # as in round 24
   a=$("${base[@]}" --exclude "$X" --exclude "$Y" --exclude "$Z" 2>&1 | grep "^     0.001" | awk '{print $3, $4, $5}')
   b=$("${base[@]}" --add "$X" --add "$Y" --add "$Z" 2>&1 | grep "^     0.001" | awk '{print $3, $4, $5}')
   if [ -z "$a" ] || [ -z "$b" ]; then echo "$0: $row: no fit line" >&2; return 1; fi

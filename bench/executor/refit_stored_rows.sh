@@ -7,8 +7,10 @@
 # and the fit on the bench's own runs of the same calibration plans disagree over all plans
 # ("fits agree": spread of the log ratio once the overall ratio is out, and tau between the two
 # rankings; with ROW.calibration-again-*.json beside it, the worst pair of all those fits).
-# Takes about 3 minutes. FLAGS go to bench_calibration_refit (e.g. --per-placement,
-# --collective-groups by-use, --comm-samples).
+# Takes about 7 minutes. FLAGS go to bench_calibration_refit (e.g. --placement-fit shared,
+# --collective-groups by-use, --comm-samples). Since round 26 the refit fits collective
+# multipliers per placement by default; --placement-fit shared gives the tables of the rounds
+# before it.
 #
 # usage: bench/executor/refit_stored_rows.sh [-b BUILD_DIR] [FLAGS]   (default build)
 set -u

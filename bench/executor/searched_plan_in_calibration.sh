@@ -35,7 +35,7 @@ rows = d['rows'] if isinstance(d, dict) and 'rows' in d else d
 print([x['plan'] for x in rows if x['plan'].startswith('searched')][0])" "$d/$r.accuracy.json") || return 1
   local base=("$R" --cluster "$cl" --model configs/models/gpt-mini.json
               --profile "$d/$r.gpt-mini.profile.json" --rows "$d/$r.accuracy.json"
-              --penalties 0.001 --comm-fit robust "${FLAGS[@]}")
+              --penalties 0.001 --comm-fit robust --placement-fit shared "${FLAGS[@]}")  # as in round 25
   a=$("${base[@]}" --exclude "$s" 2>&1 | grep "^     0.001" | awk '{print $3, $4, $5}')
   local out
   out=$("${base[@]}" --add "$s" 2>&1 | grep "^     0.001")
