@@ -38,22 +38,23 @@ check "refit of a refit, by size" '[ $rc -eq 0 ] && grep -q "dp allreduce/4 x" "
 
 # The default placement fit (separate): recorded in the file; --placement-fit deviation has
 # each collective at both placements, and on 2 x 2 no entry inside an island for a group of 4.
-# shellcheck disable=SC2086
-"$P" calibrate $W --refit $D/W.calibration.json -o "$T/separate.json" >"$T/out7" 2>&1; rc=$?
+# refit_w OUT FLAGS...: row W's runs refitted with FLAGS into $T/OUT.json, output in $T/OUT.log.
+refit_w() {
+  out=$1; shift
+  # shellcheck disable=SC2086
+  "$P" calibrate $W --refit $D/W.calibration.json "$@" -o "$T/$out.json" >"$T/$out.log" 2>&1
+}
+refit_w separate; rc=$?
 check "default: per placement" \
-  '[ $rc -eq 0 ] && grep -q "by-size, per placement;" "$T/out7" && grep -q "\"per_placement\": *true" "$T/separate.json" && ! grep -q "placement_deviation" "$T/separate.json"' || cat "$T/out7"
-# shellcheck disable=SC2086
-"$P" calibrate $W --refit $D/W.calibration.json --placement-fit deviation -o "$T/deviation.json" \
-  >"$T/out9" 2>&1; rc=$?
+  '[ $rc -eq 0 ] && grep -q "by-size, per placement;" "$T/separate.log" && grep -q "\"per_placement\": *true" "$T/separate.json" && ! grep -q "placement_deviation" "$T/separate.json"' || cat "$T/separate.log"
+refit_w deviation --placement-fit deviation; rc=$?
 check "deviation: recorded" \
-  '[ $rc -eq 0 ] && grep -q "per placement as a deviation" "$T/out9" && grep -q "\"placement_deviation\": *true" "$T/deviation.json"' || cat "$T/out9"
+  '[ $rc -eq 0 ] && grep -q "per placement as a deviation" "$T/deviation.log" && grep -q "\"placement_deviation\": *true" "$T/deviation.json"' || cat "$T/deviation.log"
 check "both placements of tp allreduce/2, none of a group of 4 inside an island" \
-  'grep -q "tp allreduce/2 intra x" "$T/out9" && grep -q "tp allreduce/2 inter x" "$T/out9" && ! grep -q "/4 intra x" "$T/out9"' || cat "$T/out9"
-# shellcheck disable=SC2086
-"$P" calibrate $W --refit $D/W.calibration.json --placement-fit both -o "$T/x.json" \
-  >"$T/out8" 2>&1; rc=$?
+  'grep -q "tp allreduce/2 intra x" "$T/deviation.log" && grep -q "tp allreduce/2 inter x" "$T/deviation.log" && ! grep -q "/4 intra x" "$T/deviation.log"' || cat "$T/deviation.log"
+refit_w x --placement-fit both; rc=$?
 check "bad --placement-fit: exit 1, named" \
-  '[ $rc -eq 1 ] && grep -q "placement-fit: .both. is not one of" "$T/out8" && [ ! -e "$T/x.json" ]' || cat "$T/out8"
+  '[ $rc -eq 1 ] && grep -q "placement-fit: .both. is not one of" "$T/x.log" && [ ! -e "$T/x.json" ]' || cat "$T/x.log"
 
 "$P" calibrate --cluster docs/data/round15/U.cluster.json --model $M \
   --profile $D/W.gpt-mini.profile.json --refit $D/W.calibration.json -o "$T/x.json" >"$T/out4" 2>&1; rc=$?

@@ -50,6 +50,19 @@ class CalibrationTest : public ::testing::Test {
     in.options.runtime_buffer_bytes = 0;
     return in;
   }
+  // Compute x `compute`, every DP collective x `dp` and every TP one x `tp` (sizes 2 and 4, one
+  // multiplier for both placements).
+  static estimator::TermScales per_use_truth(double compute, double dp, double tp) {
+    estimator::TermScales truth;
+    truth.compute = compute;
+    for (int g : {2, 4})
+      for (CollectiveOp op :
+           {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
+        truth.collectives.push_back({estimator::CommUse::kData, op, g, dp, std::nullopt});
+        truth.collectives.push_back({estimator::CommUse::kTensor, op, g, tp, std::nullopt});
+      }
+    return truth;
+  }
   // "Measurements" of every calibration plan made by the estimator itself with `truth`; a plan
   // it cannot predict is a test failure and left out.
   std::vector<std::pair<Strategy, double>> measured_with(const FitInputs& in,
@@ -253,14 +266,7 @@ TEST_F(CalibrationTest, GranularityFittedFromTheHalfMicroBatchPlan) {
 TEST_F(CalibrationTest, TiedCollectivesShareOneMultiplierPerGroup) {
   // Measurements made with one multiplier for all of DP's collectives and one for TP's: a by-use
   // fit recovers them with every entry of a use at one value; by-op ties each op's sizes.
-  estimator::TermScales truth;
-  truth.compute = 1.3;
-  for (int g : {2, 4})
-    for (CollectiveOp op :
-         {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
-      truth.collectives.push_back({estimator::CommUse::kData, op, g, 1.7, std::nullopt});
-      truth.collectives.push_back({estimator::CommUse::kTensor, op, g, 0.7, std::nullopt});
-    }
+  estimator::TermScales truth = per_use_truth(1.3, 1.7, 0.7);
   FitInputs in = inputs();
   std::vector<std::pair<Strategy, double>> measured = measured_with(in, truth);
   ASSERT_EQ(measured.size(), calibration_plans(model_, 4, 8).size());
@@ -330,14 +336,7 @@ TEST_F(CalibrationTest, PlacementDeviationGivesUnrunPlacementsTheSharedValue) {
   for (CollectiveFit& f : cluster_.collectives) f.bus_bandwidth = BytesPerSecond(2e7);
   for (P2pFit& f : cluster_.p2p) f.bandwidth = BytesPerSecond(2e6);
   // One multiplier per (use, op, size) for both placements.
-  estimator::TermScales truth;
-  truth.compute = 1.3;
-  for (int g : {2, 4})
-    for (CollectiveOp op :
-         {CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter}) {
-      truth.collectives.push_back({estimator::CommUse::kData, op, g, 1.8, std::nullopt});
-      truth.collectives.push_back({estimator::CommUse::kTensor, op, g, 0.6, std::nullopt});
-    }
+  const estimator::TermScales truth = per_use_truth(1.3, 1.8, 0.6);
   FitInputs in = inputs();
   const std::vector<std::pair<Strategy, double>> measured = measured_with(in, truth);
   ASSERT_EQ(measured.size(), calibration_plans(model_, 4, 8).size());
